@@ -1,0 +1,162 @@
+//! Startup and the shared state. [`App::build`] reads top to bottom: validate
+//! settings, open and migrate the store, load the signing key, build the state and
+//! the router, bind the listener (recording the real port), start the background
+//! tasks. `main` and the integration tests take the same path.
+
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::auth::{self, Keys};
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::Settings;
+use crate::http::{self, ratelimit::RateLimits};
+use crate::metrics::Metrics;
+use crate::shutdown::Shutdown;
+use crate::store::Store;
+
+/// Everything a request handler or background task needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub settings: Settings,
+    pub store: Store,
+    pub clock: SharedClock,
+    pub keys: Keys,
+    pub metrics: Metrics,
+    pub limits: RateLimits,
+    pub shutdown: Shutdown,
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+/// A built server, bound to its port, not yet serving.
+pub struct App {
+    listener: TcpListener,
+    router: axum::Router,
+    state: AppState,
+    addr: SocketAddr,
+}
+
+impl App {
+    /// Builds the server with the system clock.
+    pub async fn build(settings: Settings) -> anyhow::Result<App> {
+        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    /// Builds the server with a given clock (tests pass a manual one).
+    pub async fn build_with_clock(settings: Settings, clock: SharedClock) -> anyhow::Result<App> {
+        settings.validate()?;
+        let store = Store::connect(&settings.storage).await?;
+        let secret = auth::load_signing_secret(&settings, &store, clock.now()).await?;
+        let keys = Keys::new(&secret, &settings.auth.jwt_issuer, settings.auth.access_ttl);
+        let metrics = Metrics::new();
+        let limits = RateLimits::new(&settings.rate_limits);
+        let state = AppState(Arc::new(Inner {
+            settings,
+            store,
+            clock,
+            keys,
+            metrics,
+            limits,
+            shutdown: Shutdown::new(),
+        }));
+        let router = http::router(state.clone());
+        let listener = TcpListener::bind(state.settings.server.bind)
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot listen on {} (--bind): {e}",
+                    state.settings.server.bind
+                )
+            })?;
+        let addr = listener.local_addr()?;
+        spawn_housekeeping(&state);
+        Ok(App {
+            listener,
+            router,
+            state,
+            addr,
+        })
+    }
+
+    /// The address actually bound (the real port when configured with port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `stop` resolves, then shuts down: stop accepting, let requests in
+    /// flight finish, stop background tasks, close the database, all within the
+    /// configured grace period.
+    pub async fn run_until(
+        self,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let App {
+            listener,
+            router,
+            state,
+            addr,
+        } = self;
+        tracing::info!(%addr, database = ?state.store.kind(), "duet is listening");
+        let shutdown = state.shutdown.clone();
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let trigger = shutdown.clone();
+        let serve = axum::serve(listener, service).with_graceful_shutdown(async move {
+            tokio::select! {
+                _ = stop => trigger.trigger(),
+                _ = trigger.requested() => {},
+            }
+        });
+        let grace = state.settings.server.shutdown_grace;
+        let server = tokio::spawn(async move { serve.await });
+        shutdown.requested().await;
+        tracing::info!("shutting down");
+        match tokio::time::timeout(grace, server).await {
+            Ok(joined) => joined??,
+            Err(_) => tracing::warn!("connections still open after {grace:?}; closing anyway"),
+        }
+        if !shutdown.wait(grace).await {
+            tracing::warn!("background tasks did not stop within {grace:?}");
+        }
+        state.store.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Periodic clean-up: forget idle rate-limit keys, delete expired refresh tokens.
+fn spawn_housekeeping(state: &AppState) {
+    let state = state.clone();
+    let shutdown = state.shutdown.clone();
+    shutdown.spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = state.shutdown.requested() => break,
+                _ = tick.tick() => {
+                    state.limits.forget_idle();
+                    let now = state.clock.now();
+                    if let Err(e) = state.store.purge_expired_refresh_tokens(now).await {
+                        tracing::warn!(error = %e, "purging expired refresh tokens failed");
+                    }
+                }
+            }
+        }
+    });
+}

@@ -1,0 +1,305 @@
+//! `/admin`: account administration for administrators (everyone else gets 403).
+
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::error::{ApiError, ErrorBody, FieldError};
+use super::extract::{AdminUser, AppJson, AppPath, AppQuery};
+use super::ratelimit::LimitClass;
+use super::{limited, Routes};
+use crate::app::AppState;
+use crate::auth::Role;
+use crate::clock::Timestamp;
+use crate::ids::UserId;
+use crate::moderation::{self, MAX_BAN_DAYS};
+use crate::profile::{self, OwnProfile, Status};
+use crate::store::{AdminUserUpdate, UserFilter, UserRow, UserStatusFilter};
+
+pub fn routes(state: &AppState) -> Routes {
+    limited(
+        state,
+        LimitClass::Default,
+        OpenApiRouter::new()
+            .routes(routes!(list_users))
+            .routes(routes!(get_user, update_user))
+            .routes(routes!(ban_user))
+            .routes(routes!(unban_user)),
+    )
+}
+
+/// One page of a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// How many items match in all.
+    pub total: i64,
+    /// 1-based page number.
+    pub page: i64,
+    pub limit: i64,
+}
+
+/// An account as administrators see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminUserView {
+    #[serde(flatten)]
+    pub profile: OwnProfile,
+    pub status: Status,
+    pub current_room_id: Option<i64>,
+    /// End of the ban in force, if any.
+    pub banned_until: Option<chrono::DateTime<chrono::Utc>>,
+    pub ban_reason: Option<String>,
+}
+
+impl AdminUserView {
+    fn new(state: &AppState, row: &UserRow) -> Self {
+        let now = state.clock.now();
+        let banned = row.ban_in_force(now);
+        AdminUserView {
+            profile: profile::own_profile(state, row),
+            status: profile::status(row).status,
+            current_room_id: row.current_room_id,
+            banned_until: banned.map(Timestamp::to_datetime),
+            ban_reason: banned.and(row.ban_reason.clone()),
+        }
+    }
+}
+
+/// Filter of the user list.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StatusFilter {
+    Idle,
+    Connected,
+    Banned,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserListQuery {
+    /// 1-based page (default 1).
+    page: Option<i64>,
+    /// Items per page, 1–100 (default 20).
+    limit: Option<i64>,
+    /// Only users in this state.
+    #[param(inline)]
+    status: Option<StatusFilter>,
+    /// Part of the username or nickname, ignoring case.
+    q: Option<String>,
+}
+
+/// List accounts, oldest first.
+#[utoipa::path(get, path = "/admin/users", tag = "admin", security(("bearer" = [])), params(UserListQuery),
+    responses(
+        (status = 200, body = Page<AdminUserView>),
+        (status = 400, description = "Bad page, limit or status", body = ErrorBody),
+        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
+        (status = 403, description = "Not an administrator", body = ErrorBody),
+    ))]
+async fn list_users(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    AppQuery(query): AppQuery<UserListQuery>,
+) -> Result<AppJson<Page<AdminUserView>>, ApiError> {
+    let page = query.page.unwrap_or(1);
+    let limit = query.limit.unwrap_or(20);
+    let mut errors = Vec::new();
+    if page < 1 {
+        errors.push(FieldError::new("page", "must be at least 1"));
+    }
+    if !(1..=100).contains(&limit) {
+        errors.push(FieldError::new("limit", "must be between 1 and 100"));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let filter = UserFilter {
+        status: query.status.map(|s| match s {
+            StatusFilter::Idle => UserStatusFilter::Idle,
+            StatusFilter::Connected => UserStatusFilter::Connected,
+            StatusFilter::Banned => UserStatusFilter::Banned,
+        }),
+        name: query
+            .q
+            .map(|q| q.trim().to_owned())
+            .filter(|q| !q.is_empty()),
+        offset: (page - 1).saturating_mul(limit),
+        limit,
+    };
+    let (rows, total) = state.store.list_users(&filter, state.clock.now()).await?;
+    let items = rows
+        .iter()
+        .map(|row| AdminUserView::new(&state, row))
+        .collect();
+    Ok(AppJson(Page {
+        items,
+        total,
+        page,
+        limit,
+    }))
+}
+
+/// One account.
+#[utoipa::path(get, path = "/admin/users/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    responses(
+        (status = 200, body = AdminUserView),
+        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
+        (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ))]
+async fn get_user(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    AppPath(id): AppPath<i64>,
+) -> Result<AppJson<AdminUserView>, ApiError> {
+    let row = state
+        .store
+        .user(UserId(id))
+        .await?
+        .ok_or_else(|| ApiError::not_found("user"))?;
+    Ok(AppJson(AdminUserView::new(&state, &row)))
+}
+
+/// What an administrator may change; fields left out stay unchanged.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserUpdate {
+    /// Changing the role signs the user out everywhere.
+    role: Option<Role>,
+    /// Replace an offensive nickname (1–32 characters).
+    nickname: Option<String>,
+    /// A new email, or `null` to remove it.
+    #[serde(default, deserialize_with = "serde_with_none::deserialize")]
+    #[schema(value_type = Option<String>)]
+    email: Option<Option<String>>,
+}
+
+mod serde_with_none {
+    //! Tells a field sent as `null` (Some(None)) from a field left out (None).
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<String>>, D::Error> {
+        Option::<String>::deserialize(d).map(Some)
+    }
+}
+
+/// Edit an account.
+#[utoipa::path(put, path = "/admin/users/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = i64, Path)), request_body = UserUpdate,
+    responses(
+        (status = 200, body = AdminUserView),
+        (status = 400, description = "`validation_error`", body = ErrorBody),
+        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
+        (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "`email_taken`", body = ErrorBody),
+    ))]
+async fn update_user(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    AppPath(id): AppPath<i64>,
+    AppJson(update): AppJson<UserUpdate>,
+) -> Result<AppJson<AdminUserView>, ApiError> {
+    let mut errors = Vec::new();
+    let nickname = match update.nickname.as_deref().map(profile::validate::nickname) {
+        Some(Err(message)) => {
+            errors.push(FieldError::new("nickname", message));
+            None
+        }
+        Some(Ok(nickname)) => Some(nickname),
+        None => None,
+    };
+    let email = update
+        .email
+        .map(|e| e.map(|e| e.trim().to_owned()).filter(|e| !e.is_empty()));
+    if let Some(Some(email)) = &email {
+        if !crate::auth::plausible_email(email) {
+            errors.push(FieldError::new("email", "is not an email address"));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let change = AdminUserUpdate {
+        role: update.role.map(|r| r.as_str().to_owned()),
+        nickname,
+        email,
+    };
+    let row = state
+        .store
+        .admin_update_user(UserId(id), &change, state.clock.now())
+        .await?
+        .ok_or_else(|| ApiError::not_found("user"))?;
+    Ok(AppJson(AdminUserView::new(&state, &row)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct BanRequest {
+    /// Length of the ban in days (1–3650).
+    days: u32,
+    /// Why; shown to moderators.
+    reason: String,
+}
+
+/// Ban an account: its tokens stop working at once; it cannot sign in until the ban
+/// lapses.
+#[utoipa::path(post, path = "/admin/users/{id}/ban", tag = "admin", security(("bearer" = [])),
+    params(("id" = i64, Path)), request_body = BanRequest,
+    responses(
+        (status = 200, body = AdminUserView),
+        (status = 400, description = "`validation_error`", body = ErrorBody),
+        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
+        (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ))]
+async fn ban_user(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    AppPath(id): AppPath<i64>,
+    AppJson(req): AppJson<BanRequest>,
+) -> Result<AppJson<AdminUserView>, ApiError> {
+    let mut errors = Vec::new();
+    if !(1..=MAX_BAN_DAYS).contains(&req.days) {
+        errors.push(FieldError::new(
+            "days",
+            format!("must be between 1 and {MAX_BAN_DAYS}"),
+        ));
+    }
+    let reason = req.reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        errors.push(FieldError::new("reason", "must be 1 to 500 characters"));
+    }
+    if id == admin.id {
+        errors.push(FieldError::new(
+            "id",
+            "administrators cannot ban themselves",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let row = moderation::ban_user(&state, UserId(id), req.days, reason).await?;
+    Ok(AppJson(AdminUserView::new(&state, &row)))
+}
+
+/// Lift a ban.
+#[utoipa::path(post, path = "/admin/users/{id}/unban", tag = "admin", security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    responses(
+        (status = 200, body = AdminUserView),
+        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
+        (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ))]
+async fn unban_user(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    AppPath(id): AppPath<i64>,
+) -> Result<AppJson<AdminUserView>, ApiError> {
+    let row = moderation::unban_user(&state, UserId(id)).await?;
+    Ok(AppJson(AdminUserView::new(&state, &row)))
+}

@@ -1,0 +1,258 @@
+//! The one error type of the HTTP edge. Every failure a handler can meet becomes an
+//! [`ApiError`]: a machine [`ErrorCode`] (which fixes the status), a human `detail`,
+//! and for validation the list of bad fields. Internal causes are kept for the log
+//! (written with the request id by the error middleware) and never sent to clients.
+
+use std::borrow::Cow;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Machine-readable error codes, stable for clients.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// One or more fields are invalid; see `errors`.
+    ValidationError,
+    /// The body is not the JSON this endpoint expects.
+    BadRequest,
+    /// Unknown user or wrong password (one message for both).
+    InvalidCredentials,
+    /// Missing, malformed, expired or revoked access token.
+    Unauthorized,
+    /// The refresh token is unknown, expired or revoked.
+    InvalidRefreshToken,
+    /// A rotated-away refresh token was presented again; its family is revoked.
+    RefreshTokenReused,
+    /// Authenticated but without the right.
+    Forbidden,
+    /// The account is banned.
+    Banned,
+    NotFound,
+    UsernameTaken,
+    EmailTaken,
+    /// The image is not a JPEG, PNG, WebP or GIF that decodes.
+    InvalidImage,
+    PayloadTooLarge,
+    MethodNotAllowed,
+    RateLimited,
+    InternalError,
+}
+
+impl ErrorCode {
+    pub fn status(self) -> StatusCode {
+        use ErrorCode::*;
+        match self {
+            ValidationError | BadRequest | InvalidImage => StatusCode::BAD_REQUEST,
+            InvalidCredentials | Unauthorized | InvalidRefreshToken | RefreshTokenReused => {
+                StatusCode::UNAUTHORIZED
+            }
+            Forbidden | Banned => StatusCode::FORBIDDEN,
+            NotFound => StatusCode::NOT_FOUND,
+            UsernameTaken | EmailTaken => StatusCode::CONFLICT,
+            PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            InternalError => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// One invalid field of a request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    /// The field's name as sent, e.g. `interests`.
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The body of every error response.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Human-readable explanation.
+    pub detail: Cow<'static, str>,
+    pub code: ErrorCode,
+    /// The request's id, also in the `x-request-id` header and the server log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// The invalid fields, for `validation_error`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    code: ErrorCode,
+    detail: Cow<'static, str>,
+    errors: Vec<FieldError>,
+    retry_after_secs: Option<u64>,
+    internal: Option<String>,
+}
+
+/// An internal cause riding on a 500 response until the error middleware logs it.
+#[derive(Clone, Debug)]
+pub struct InternalCause(pub String);
+
+impl ApiError {
+    pub fn new(code: ErrorCode, detail: impl Into<Cow<'static, str>>) -> Self {
+        ApiError {
+            code,
+            detail: detail.into(),
+            errors: Vec::new(),
+            retry_after_secs: None,
+            internal: None,
+        }
+    }
+
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let detail = match errors.as_slice() {
+            [one] => format!("invalid {}: {}", one.field, one.message),
+            _ => format!("{} fields are invalid", errors.len()),
+        };
+        ApiError {
+            errors,
+            ..ApiError::new(ErrorCode::ValidationError, detail)
+        }
+    }
+
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        Self::validation(vec![FieldError::new(field, message)])
+    }
+
+    pub fn not_found(what: &'static str) -> Self {
+        ApiError::new(ErrorCode::NotFound, format!("{what} not found"))
+    }
+
+    pub fn unauthorized(detail: &'static str) -> Self {
+        ApiError::new(ErrorCode::Unauthorized, detail)
+    }
+
+    pub fn rate_limited(retry_after_secs: u64) -> Self {
+        ApiError {
+            retry_after_secs: Some(retry_after_secs.max(1)),
+            ..ApiError::new(ErrorCode::RateLimited, "too many requests, slow down")
+        }
+    }
+
+    /// A failure that is ours, not the client's: logged with its cause, shown as 500.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        ApiError {
+            internal: Some(cause.to_string()),
+            ..ApiError::new(ErrorCode::InternalError, "internal server error")
+        }
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    pub fn body(&self, request_id: Option<String>) -> ErrorBody {
+        ErrorBody {
+            detail: self.detail.clone(),
+            code: self.code,
+            request_id,
+            errors: self.errors.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}: {}", self.code, self.detail)
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        ApiError::internal(format_args!("database: {e}"))
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        use crate::store::StoreError;
+        match e {
+            StoreError::Conflict("email") => {
+                ApiError::new(ErrorCode::EmailTaken, "email is already taken")
+            }
+            StoreError::Conflict(_) => {
+                ApiError::new(ErrorCode::UsernameTaken, "username is already taken")
+            }
+            StoreError::Db(e) => e.into(),
+        }
+    }
+}
+
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        ApiError::internal(format_args!("blocking task failed: {e}"))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        // The body is written without the request id; the error middleware, which
+        // knows the id, rewrites it from the `ErrorBody` extension.
+        let body = self.body(None);
+        let mut response = (self.code.status(), axum::Json(body.clone())).into_response();
+        if let Some(secs) = self.retry_after_secs {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response.extensions_mut().insert(body);
+        if let Some(cause) = self.internal {
+            response.extensions_mut().insert(InternalCause(cause));
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_its_status() {
+        assert_eq!(ErrorCode::ValidationError.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            ErrorCode::InvalidCredentials.status(),
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(ErrorCode::Banned.status(), StatusCode::FORBIDDEN);
+        assert_eq!(
+            ErrorCode::RateLimited.status(),
+            StatusCode::TOO_MANY_REQUESTS
+        );
+    }
+
+    #[test]
+    fn internal_causes_stay_out_of_the_body() {
+        let err = ApiError::internal("connection refused to 10.0.0.5");
+        let body = serde_json::to_string(&err.body(Some("abc".into()))).unwrap();
+        assert!(!body.contains("10.0.0.5"));
+        assert!(body.contains("\"request_id\":\"abc\""));
+    }
+
+    #[test]
+    fn validation_lists_each_field() {
+        let err = ApiError::validation(vec![
+            FieldError::new("needs", "pick at least one"),
+            FieldError::new("interests", "unknown interest `x`"),
+        ]);
+        let body = serde_json::to_value(err.body(None)).unwrap();
+        assert_eq!(body["code"], "validation_error");
+        assert_eq!(body["errors"].as_array().unwrap().len(), 2);
+    }
+}

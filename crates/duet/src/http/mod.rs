@@ -1,0 +1,54 @@
+//! The HTTP edge: one router per area, merged here with the middleware every request
+//! passes through, and the OpenAPI document generated from the same route list.
+//!
+//! Handlers are thin: extract ([`extract::AuthUser`], [`extract::AppJson`]), call one
+//! domain function, shape the reply. Errors are [`error::ApiError`]. WebSocket routes
+//! of the real-time layer and the web client's files will merge in here too.
+
+pub mod admin;
+pub mod auth;
+pub mod docs;
+pub mod error;
+pub mod extract;
+pub mod meta;
+pub mod middleware;
+pub mod ops;
+pub mod ratelimit;
+pub mod user;
+
+use axum::extract::DefaultBodyLimit;
+use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::app::AppState;
+use ratelimit::LimitClass;
+
+/// An area's routes, each group carrying its rate-limit class.
+pub type Routes = OpenApiRouter<AppState>;
+
+/// Applies a rate-limit class to every route of `routes`.
+pub fn limited(state: &AppState, class: LimitClass, routes: Routes) -> Routes {
+    routes.route_layer(axum::middleware::from_fn_with_state(
+        (state.clone(), class),
+        ratelimit::limit,
+    ))
+}
+
+/// The whole application router.
+pub fn router(state: AppState) -> Router {
+    let max_body = usize::try_from(state.settings.server.max_body_bytes).unwrap_or(usize::MAX);
+    let (api, openapi) = OpenApiRouter::with_openapi(docs::base())
+        .merge(auth::routes(&state))
+        .merge(user::routes(&state))
+        .merge(meta::routes(&state))
+        .merge(admin::routes(&state))
+        .split_for_parts();
+    let app = Router::new()
+        .merge(api)
+        .merge(ops::routes())
+        .merge(docs::routes(openapi))
+        .fallback(middleware::not_found)
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(state.clone());
+    middleware::wrap(app, &state)
+}

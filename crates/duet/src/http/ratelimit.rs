@@ -1,0 +1,183 @@
+//! HTTP rate limits (SPEC 6): each route belongs to a class with its own quota, and a
+//! request counts against both its client address and, when it carries a valid token,
+//! its user. Exceeding either is 429 with `Retry-After`. Limits are per instance;
+//! keyed token buckets come from `governor`.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use super::error::ApiError;
+use super::extract::{bearer_token, client_ip};
+use crate::app::AppState;
+use crate::config::{Rate, RateLimitSettings};
+use crate::ids::UserId;
+
+/// The rate-limit class of a route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LimitClass {
+    Login,
+    Signup,
+    Search,
+    Avatar,
+    Default,
+}
+
+impl LimitClass {
+    fn label(self) -> &'static str {
+        match self {
+            LimitClass::Login => "login",
+            LimitClass::Signup => "signup",
+            LimitClass::Search => "search",
+            LimitClass::Avatar => "avatar",
+            LimitClass::Default => "default",
+        }
+    }
+}
+
+/// Who a request is counted against.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Key {
+    Addr(IpAddr),
+    User(UserId),
+}
+
+/// One keyed limiter per class.
+pub struct RateLimits {
+    login: DefaultKeyedRateLimiter<Key>,
+    signup: DefaultKeyedRateLimiter<Key>,
+    search: DefaultKeyedRateLimiter<Key>,
+    avatar: DefaultKeyedRateLimiter<Key>,
+    default: DefaultKeyedRateLimiter<Key>,
+    clock: DefaultClock,
+}
+
+fn limiter(rate: Rate) -> DefaultKeyedRateLimiter<Key> {
+    // `count` per `per`, refilled evenly, with the whole count available as a burst.
+    let count = NonZeroU32::new(rate.count).unwrap_or(NonZeroU32::MIN);
+    let period = rate.per / count.get();
+    let quota = Quota::with_period(period.max(std::time::Duration::from_nanos(1)))
+        .expect("period is not zero")
+        .allow_burst(count);
+    RateLimiter::keyed(quota)
+}
+
+impl RateLimits {
+    pub fn new(settings: &RateLimitSettings) -> Self {
+        RateLimits {
+            login: limiter(settings.rate_login),
+            signup: limiter(settings.rate_signup),
+            search: limiter(settings.rate_search),
+            avatar: limiter(settings.rate_avatar),
+            default: limiter(settings.rate_default),
+            clock: DefaultClock::default(),
+        }
+    }
+
+    fn of(&self, class: LimitClass) -> &DefaultKeyedRateLimiter<Key> {
+        match class {
+            LimitClass::Login => &self.login,
+            LimitClass::Signup => &self.signup,
+            LimitClass::Search => &self.search,
+            LimitClass::Avatar => &self.avatar,
+            LimitClass::Default => &self.default,
+        }
+    }
+
+    /// Counts one request for each key; on refusal, the seconds until it may retry.
+    fn check(&self, class: LimitClass, keys: &[Key]) -> Result<(), u64> {
+        let limiter = self.of(class);
+        for key in keys {
+            if let Err(not_until) = limiter.check_key(key) {
+                let wait = not_until.wait_time_from(self.clock.now());
+                return Err(wait.as_secs() + u64::from(wait.subsec_nanos() > 0));
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops the state of keys that are back to a full bucket, so memory follows the
+    /// number of recently active clients rather than every client ever seen.
+    pub fn forget_idle(&self) {
+        for class in [
+            LimitClass::Login,
+            LimitClass::Signup,
+            LimitClass::Search,
+            LimitClass::Avatar,
+            LimitClass::Default,
+        ] {
+            let limiter = self.of(class);
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+    }
+}
+
+/// Middleware applying `class` to the routes it wraps.
+pub async fn limit(
+    State((state, class)): State<(AppState, LimitClass)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let mut keys = Vec::with_capacity(2);
+    if let Some(ip) = client_ip(&parts, state.settings.server.trust_forwarded_for) {
+        keys.push(Key::Addr(ip));
+    }
+    // Signature and expiry only: the handler does the full check. A forged token
+    // cannot spend someone else's quota.
+    if let Some(token) = bearer_token(&parts) {
+        if let Ok((user, _)) = state.keys.verify(token, state.clock.now()) {
+            keys.push(Key::User(user));
+        }
+    }
+    if let Err(retry_after) = state.limits.check(class, &keys) {
+        state
+            .metrics
+            .rate_limited
+            .with_label_values(&[class.label()])
+            .inc();
+        return ApiError::rate_limited(retry_after).into_response();
+    }
+    next.run(Request::from_parts(parts, body)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    #[test]
+    fn a_burst_then_refusal_with_retry_after() {
+        let limits = RateLimits::new(&RateLimitSettings {
+            rate_login: "3/min".parse().unwrap(),
+            rate_signup: "5/h".parse().unwrap(),
+            rate_search: "10/min".parse().unwrap(),
+            rate_avatar: "10/min".parse().unwrap(),
+            rate_default: "600/min".parse().unwrap(),
+        });
+        let a = [Key::Addr(IpAddr::V4(Ipv4Addr::LOCALHOST))];
+        let b = [Key::Addr(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)))];
+        for _ in 0..3 {
+            assert!(limits.check(LimitClass::Login, &a).is_ok());
+        }
+        let retry = limits.check(LimitClass::Login, &a).unwrap_err();
+        assert!(
+            (1..=20).contains(&retry),
+            "one token returns every 20 s, got {retry}"
+        );
+        assert!(
+            limits.check(LimitClass::Login, &b).is_ok(),
+            "other addresses are not affected"
+        );
+        assert!(
+            limits.check(LimitClass::Default, &a).is_ok(),
+            "other classes are not affected"
+        );
+    }
+}

@@ -1,0 +1,105 @@
+//! Prometheus metrics of one server instance, in a registry owned by the app (not a
+//! process global, so test servers in one process do not mix their numbers). Each
+//! subsystem registers what it measures here; `GET /metrics` renders the registry in
+//! the Prometheus text format. Labels are bounded sets: matched routes, never raw paths.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    /// HTTP requests by method, matched route and status.
+    pub http_requests: IntCounterVec,
+    /// HTTP request duration by method and matched route.
+    pub http_duration: HistogramVec,
+    /// Requests refused with 429, by limit class.
+    pub rate_limited: IntCounterVec,
+    /// Account events: signup, login, login_failed, refresh, refresh_reuse, logout.
+    pub auth_events: IntCounterVec,
+    /// Registered accounts by role and state, refreshed at each scrape.
+    pub accounts: IntGaugeVec,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let registry = Registry::new_custom(Some("duet".into()), None).expect("static prefix");
+        let http_requests = IntCounterVec::new(
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests by method, route and status",
+            ),
+            &["method", "route", "status"],
+        )
+        .expect("valid metric");
+        let http_duration = HistogramVec::new(
+            HistogramOpts::new("http_request_duration_seconds", "HTTP request duration").buckets(
+                vec![
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                ],
+            ),
+            &["method", "route"],
+        )
+        .expect("valid metric");
+        let rate_limited = IntCounterVec::new(
+            Opts::new(
+                "rate_limited_total",
+                "Requests refused by a rate limit, by limit class",
+            ),
+            &["class"],
+        )
+        .expect("valid metric");
+        let auth_events = IntCounterVec::new(
+            Opts::new("auth_events_total", "Account events by kind"),
+            &["event"],
+        )
+        .expect("valid metric");
+        let accounts = IntGaugeVec::new(
+            Opts::new("accounts", "Registered accounts by role and state"),
+            &["role", "state"],
+        )
+        .expect("valid metric");
+        for collector in [
+            Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(http_duration.clone()),
+            Box::new(rate_limited.clone()),
+            Box::new(auth_events.clone()),
+            Box::new(accounts.clone()),
+        ] {
+            registry
+                .register(collector)
+                .expect("metric names are unique");
+        }
+        Metrics {
+            registry,
+            http_requests,
+            http_duration,
+            rate_limited,
+            auth_events,
+            accounts,
+        }
+    }
+
+    /// Registers a subsystem's own collector (matching, rooms, sockets).
+    pub fn register(&self, collector: Box<dyn prometheus::core::Collector>) {
+        self.registry
+            .register(collector)
+            .expect("metric names are unique");
+    }
+
+    /// The registry in the Prometheus text exposition format.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buf)
+            .expect("text encoding into a Vec cannot fail");
+        String::from_utf8(buf).expect("the text format is UTF-8")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,43 @@
+//! Moderation: bans now; reports, evidence and automatic bans arrive with rooms.
+//!
+//! A ban is one transaction in the store (ban fields set, token version moved, refresh
+//! tokens revoked), so every token of the user stops working the moment it commits.
+//! When matching and rooms exist, banning also ends the user's room and search and
+//! closes their sockets with 4002: that hook belongs in [`ban_user`].
+
+use std::time::Duration;
+
+use crate::app::AppState;
+use crate::http::error::ApiError;
+use crate::ids::UserId;
+use crate::store::UserRow;
+
+/// Longest ban an administrator can set in one step.
+pub const MAX_BAN_DAYS: u32 = 3650;
+
+pub async fn ban_user(
+    state: &AppState,
+    user: UserId,
+    days: u32,
+    reason: &str,
+) -> Result<UserRow, ApiError> {
+    let now = state.clock.now();
+    let until = now.plus(Duration::from_secs(u64::from(days) * 86_400));
+    let row = state
+        .store
+        .ban_user(user, until, reason, now)
+        .await?
+        .ok_or_else(|| ApiError::not_found("user"))?;
+    tracing::info!(user_id = user.0, days, "user banned");
+    Ok(row)
+}
+
+pub async fn unban_user(state: &AppState, user: UserId) -> Result<UserRow, ApiError> {
+    let row = state
+        .store
+        .unban_user(user, state.clock.now())
+        .await?
+        .ok_or_else(|| ApiError::not_found("user"))?;
+    tracing::info!(user_id = user.0, "user unbanned");
+    Ok(row)
+}

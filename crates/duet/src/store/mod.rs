@@ -1,0 +1,170 @@
+//! All database access: the connection pool, migrations and every SQL statement.
+//!
+//! One code path serves SQLite (the embedded default) and PostgreSQL through sqlx's
+//! `Any` driver with runtime queries: statements use `$1` placeholders and portable
+//! SQL, times are integer milliseconds and lists are comma-separated text, so both
+//! backends read the same rows. Each backend has its own migration folder because
+//! their DDL differs. Domain modules call the typed functions here; no SQL lives
+//! elsewhere.
+
+mod avatars;
+mod secrets;
+mod tokens;
+mod users;
+
+use std::sync::Once;
+use std::time::Duration;
+
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, Executor};
+
+use crate::config::{DatabaseKind, StorageSettings};
+
+pub use avatars::{AvatarImages, AvatarVariant};
+pub use tokens::{RefreshRecord, RevokeReason, Rotation};
+pub use users::{AdminUserUpdate, NewUser, ProfileFields, UserFilter, UserRow, UserStatusFilter};
+
+/// Errors of the store that callers handle by meaning rather than as failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique key is taken; the field names which.
+    #[error("{0} is already taken")]
+    Conflict(&'static str),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// The pool plus what kind of database is behind it. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    kind: DatabaseKind,
+}
+
+static DRIVERS: Once = Once::new();
+
+impl Store {
+    /// Connects (creating the SQLite file and its folder when needed) and migrates.
+    pub async fn connect(settings: &StorageSettings) -> anyhow::Result<Store> {
+        DRIVERS.call_once(sqlx::any::install_default_drivers);
+        let kind = settings.database_kind()?;
+        let url = settings.effective_database_url();
+        let max = match kind {
+            // SQLite has one writer; a single connection turns lock contention into
+            // queueing in the pool instead of SQLITE_BUSY errors in the middle of a
+            // transaction.
+            DatabaseKind::Sqlite => {
+                create_sqlite_parent(&url)?;
+                1
+            }
+            DatabaseKind::Postgres => settings.database_max_connections,
+        };
+        let is_sqlite = kind == DatabaseKind::Sqlite;
+        let pool = AnyPoolOptions::new()
+            .max_connections(max)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if is_sqlite {
+                        // WAL lets readers (backups, the sqlite3 shell) run beside the
+                        // server; NORMAL sync is durable at each commit in WAL mode
+                        // except on power loss of the last transactions.
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        conn.execute("PRAGMA busy_timeout = 5000").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open the database ({}): {e}", redact(&url)))?;
+        let store = Store { pool, kind };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> anyhow::Result<()> {
+        let migrator = match self.kind {
+            DatabaseKind::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+            DatabaseKind::Postgres => sqlx::migrate!("./migrations/postgres"),
+        };
+        migrator
+            .run(&self.pool)
+            .await
+            .map_err(|e| anyhow::anyhow!("database migration failed: {e}"))
+    }
+
+    pub fn kind(&self) -> &DatabaseKind {
+        &self.kind
+    }
+
+    /// True when the database answers a trivial query.
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").fetch_one(&self.pool).await.is_ok()
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await
+    }
+}
+
+fn create_sqlite_parent(url: &str) -> anyhow::Result<()> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:")
+        .split('?')
+        .next()
+        .unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Ok(());
+    }
+    if let Some(parent) = std::path::Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(parent).map_err(|e| {
+            anyhow::anyhow!("cannot create the data folder {}: {e}", parent.display())
+        })?;
+    }
+    Ok(())
+}
+
+/// The URL without its password, for error messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{}{}@{}", &url[..scheme + 3], user, &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Maps a unique-key violation to [`StoreError::Conflict`] naming `field`, where
+/// `field` is chosen by which constraint or column the database reports.
+fn on_unique(err: sqlx::Error, fields: &[&'static str]) -> StoreError {
+    if let sqlx::Error::Database(db) = &err {
+        if db.is_unique_violation() {
+            let text = format!("{} {}", db.constraint().unwrap_or_default(), db.message());
+            let field = fields.iter().find(|f| text.contains(*f)).or(fields.first());
+            if let Some(field) = field {
+                return StoreError::Conflict(field);
+            }
+        }
+    }
+    StoreError::Db(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn redacts_passwords_from_urls() {
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("sqlite://x.db"), "sqlite://x.db");
+    }
+}
