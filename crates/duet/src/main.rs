@@ -19,6 +19,13 @@ fn main() -> ExitCode {
         .build()
         .expect("the tokio runtime starts");
     let result = match cli.command {
+        Command::Serve(args) if args.check => match args.settings.validate() {
+            Ok(()) => {
+                println!("{:#?}", args.settings);
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        },
         Command::Serve(args) => {
             let server = &args.settings.server;
             telemetry::install(telemetry::subscriber(

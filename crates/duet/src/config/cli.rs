@@ -10,7 +10,7 @@ use super::{file, Settings, StorageSettings};
 
 /// Duet: anonymous matched one-to-one chat.
 #[derive(Debug, Parser)]
-#[command(name = "duet", version, about, long_about = None)]
+#[command(name = "duet", version, about, long_about = None, args_override_self = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -19,7 +19,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server (HTTP API, WebSockets and the web client).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Administration from the command line.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -30,6 +30,9 @@ pub struct ServeArgs {
     /// TOML file with settings (keys as the flags, with underscores: like_after = "5s").
     #[arg(long, short, env = "DUET_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Check the configuration, print the effective settings (secrets hidden) and exit.
+    #[arg(long)]
+    pub check: bool,
     #[command(flatten)]
     pub settings: Settings,
 }

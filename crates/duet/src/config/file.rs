@@ -39,8 +39,8 @@ pub(super) fn args_from_file(
                 path.display()
             )));
         };
-        if key == "config" {
-            return Err(fail("`config` cannot be set inside a config file".into()));
+        if key == "config" || key == "check" {
+            return Err(fail(format!("`{key}` cannot be set inside a config file")));
         }
         let applies = leaf.try_get_raw(&key).is_ok();
         let overridden = matches!(

@@ -17,8 +17,8 @@ use std::time::Duration;
 use clap::{ArgAction, Args, ValueEnum};
 
 pub use cli::{parse_cli, AdminCommand, Cli, Command, ServeArgs};
-pub use units::Rate;
 use units::{parse_duration, parse_size};
+pub use units::{Rate, Secret};
 
 /// The whole configuration of one server process.
 #[derive(Clone, Debug, Args)]
@@ -92,7 +92,7 @@ pub struct StorageSettings {
     /// Database to use: `sqlite://path` or `postgres://user@host/db`; unset means an
     /// SQLite file `duet.db` inside the data dir.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: Option<String>,
+    pub database_url: Option<Secret>,
     /// Most database connections the pool opens.
     #[arg(long, env = "DUET_DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
     pub database_max_connections: u32,
@@ -103,7 +103,7 @@ pub struct AuthSettings {
     /// HS256 signing secret for access tokens (at least 32 bytes); unset means one is
     /// generated and kept in the data dir as `jwt_secret`.
     #[arg(long, env = "DUET_JWT_SECRET", hide_env_values = true)]
-    pub jwt_secret: Option<String>,
+    pub jwt_secret: Option<Secret>,
     /// `iss` claim written into and required from every access token.
     #[arg(long, env = "DUET_JWT_ISSUER", default_value = "duet")]
     pub jwt_issuer: String,
@@ -243,7 +243,7 @@ impl StorageSettings {
     /// The URL to connect to, after applying the data-dir default.
     pub fn effective_database_url(&self) -> String {
         match &self.database_url {
-            Some(url) => url.clone(),
+            Some(url) => url.expose().to_owned(),
             None => format!(
                 "sqlite://{}?mode=rwc",
                 self.data_dir.join("duet.db").display()
@@ -274,7 +274,7 @@ impl Settings {
             return Err(invalid("database-max-connections", "must be at least 1"));
         }
         if let Some(secret) = &self.auth.jwt_secret {
-            if secret.len() < 32 {
+            if secret.expose().len() < 32 {
                 return Err(invalid("jwt-secret", "must be at least 32 bytes long"));
             }
         }

@@ -2,6 +2,7 @@
 
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::error::ErrorBody;
 use super::extract::AppJson;
 use super::ratelimit::LimitClass;
 use super::{limited, Routes};
@@ -18,7 +19,10 @@ pub fn routes(state: &AppState) -> Routes {
 
 /// Genders, needs and interests with their ids and Vietnamese and English labels.
 #[utoipa::path(get, path = "/meta/vocabulary", tag = "meta",
-    responses((status = 200, description = "The vocabulary", body = Vocabulary)))]
+    responses(
+        (status = 200, description = "The vocabulary", body = Vocabulary),
+        (status = 429, description = "Too many requests", body = ErrorBody),
+    ))]
 async fn get_vocabulary() -> AppJson<Vocabulary> {
     AppJson(vocabulary::vocabulary())
 }

@@ -1,0 +1,302 @@
+//! `spawn_app()`: the real server on port 0 with a fresh database, a manual clock and
+//! a known signing secret; `TestApp` has one method per endpoint.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use duet::app::{App, AppState};
+use duet::clock::{Clock, ManualClock, SystemClock};
+use duet::config::{parse_cli, Command, Settings};
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{json, Value};
+use sqlx::Connection;
+
+pub const SECRET: &str = "test-secret-test-secret-test-secret!";
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct TestApp {
+    pub base: String,
+    pub client: Client,
+    pub clock: Arc<ManualClock>,
+    pub state: AppState,
+    _data: tempfile::TempDir,
+}
+
+/// Extra settings on top of the test defaults, as `duet serve` flags.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
+    init_logs();
+    let data = tempfile::tempdir().expect("temp dir");
+    let mut args: Vec<String> = vec![
+        "duet".into(),
+        "serve".into(),
+        "--bind=127.0.0.1:0".into(),
+        format!("--data-dir={}", data.path().display()),
+        format!("--jwt-secret={SECRET}"),
+        // Generous limits so only the rate-limit tests meet them.
+        "--rate-login=1000/min".into(),
+        "--rate-signup=1000/min".into(),
+        "--rate-avatar=1000/min".into(),
+    ];
+    if let Some(url) = fresh_postgres_database().await {
+        args.push(format!("--database-url={url}"));
+    }
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let settings = settings_from(&args);
+    let clock = Arc::new(ManualClock::new(SystemClock.now()));
+    let app = App::build_with_clock(settings, clock.clone())
+        .await
+        .expect("the app builds");
+    let base = format!("http://{}", app.addr());
+    let state = app.state().clone();
+    tokio::spawn(app.run_until(std::future::pending()));
+    TestApp {
+        base,
+        client: Client::new(),
+        clock,
+        state,
+        _data: data,
+    }
+}
+
+pub fn settings_from(args: &[String]) -> Settings {
+    match parse_cli(args).expect("test settings parse").command {
+        Command::Serve(serve) => serve.settings,
+        _ => unreachable!("serve was asked for"),
+    }
+}
+
+/// A new database on the server named by `DUET_TEST_DATABASE_URL`, or None to use
+/// SQLite. When the variable is set, failing to reach PostgreSQL fails the test: a
+/// PostgreSQL run never silently falls back.
+pub async fn fresh_postgres_database() -> Option<String> {
+    let url = std::env::var("DUET_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())?;
+    let name = format!("duet_test_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap_or_else(|e| {
+        panic!("DUET_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}")
+    });
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("create a test database");
+    conn.close().await.ok();
+    let (prefix, rest) = url.rsplit_once('/').expect("a database URL has a path");
+    let query = rest
+        .split_once('?')
+        .map(|(_, q)| format!("?{q}"))
+        .unwrap_or_default();
+    Some(format!("{prefix}/{name}{query}"))
+}
+
+fn init_logs() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        duet::telemetry::install(duet::telemetry::subscriber(
+            "debug",
+            duet::config::LogFormat::Text,
+            std::io::stdout,
+        ));
+    }
+}
+
+/// A signed-in user of a test.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub id: i64,
+    pub access: String,
+    pub refresh: String,
+}
+
+impl Session {
+    fn from(body: &Value) -> Session {
+        Session {
+            id: body["user"]["id"].as_i64().expect("user id"),
+            access: body["access_token"]
+                .as_str()
+                .expect("access token")
+                .to_owned(),
+            refresh: body["refresh_token"]
+                .as_str()
+                .expect("refresh token")
+                .to_owned(),
+        }
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn post_json(&self, path: &str, body: Value, token: Option<&str>) -> Response {
+        let mut req = self.client.post(self.url(path)).json(&body);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        req.send().await.expect("request sent")
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        let mut req = self.client.get(self.url(path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        req.send().await.expect("request sent")
+    }
+
+    pub async fn put_json(&self, path: &str, body: Value, token: &str) -> Response {
+        self.client
+            .put(self.url(path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn signup_raw(
+        &self,
+        username: &str,
+        password: &str,
+        email: Option<&str>,
+    ) -> Response {
+        let mut body = json!({ "username": username, "password": password });
+        if let Some(email) = email {
+            body["email"] = json!(email);
+        }
+        self.post_json("/auth/signup", body, None).await
+    }
+
+    /// Signs up `username` and returns the session.
+    pub async fn signup(&self, username: &str) -> Session {
+        let response = self.signup_raw(username, PASSWORD, None).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        Session::from(&response.json::<Value>().await.unwrap())
+    }
+
+    pub async fn login_raw(&self, username: &str, password: &str) -> Response {
+        self.post_json(
+            "/auth/login",
+            json!({ "username": username, "password": password }),
+            None,
+        )
+        .await
+    }
+
+    pub async fn login(&self, username: &str) -> Session {
+        let response = self.login_raw(username, PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        Session::from(&response.json::<Value>().await.unwrap())
+    }
+
+    pub async fn refresh_raw(&self, refresh_token: &str) -> Response {
+        self.post_json(
+            "/auth/refresh",
+            json!({ "refresh_token": refresh_token }),
+            None,
+        )
+        .await
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> Session {
+        let response = self.refresh_raw(refresh_token).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        Session::from(&response.json::<Value>().await.unwrap())
+    }
+
+    pub async fn profile(&self, token: &str) -> Response {
+        self.get("/user/profile", Some(token)).await
+    }
+
+    pub async fn update_profile(&self, token: &str, body: Value) -> Response {
+        self.put_json("/user/profile", body, token).await
+    }
+
+    /// Signs up and fills a complete profile.
+    pub async fn signup_complete(&self, username: &str) -> Session {
+        let session = self.signup(username).await;
+        let response = self
+            .update_profile(&session.access, complete_profile())
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        session
+    }
+
+    /// Creates an administrator directly (as `duet admin create` does) and signs in.
+    pub async fn admin(&self, username: &str) -> Session {
+        duet::auth::create_admin(
+            &self.state.store,
+            username,
+            PASSWORD.into(),
+            self.clock.now(),
+        )
+        .await
+        .expect("admin created");
+        self.login(username).await
+    }
+
+    pub async fn upload_avatar(&self, token: &str, bytes: Vec<u8>, file_name: &str) -> Response {
+        let part = reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_owned());
+        let form = reqwest::multipart::Form::new().part("file", part);
+        self.client
+            .post(self.url("/user/avatar"))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub fn advance(&self, d: Duration) {
+        self.clock.advance(d);
+    }
+}
+
+pub fn complete_profile() -> Value {
+    json!({
+        "nickname": "Linh",
+        "dob": "1998-05-17",
+        "gender": "female",
+        "preferred_gender": ["male"],
+        "needs": ["friends"],
+        "interests": ["coffee", "travel"],
+    })
+}
+
+/// Reads an error response and checks the common shape: `detail`, `code`, and the
+/// request id matching the `x-request-id` header.
+pub async fn error_of(response: Response, status: StatusCode) -> Value {
+    assert_eq!(response.status(), status, "unexpected status");
+    let request_id = response
+        .headers()
+        .get("x-request-id")
+        .expect("every response has a request id")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body: Value = response.json().await.expect("error bodies are JSON");
+    assert!(body["detail"].is_string(), "error has a detail: {body}");
+    assert!(body["code"].is_string(), "error has a code: {body}");
+    assert_eq!(
+        body["request_id"],
+        json!(request_id),
+        "error carries the request id"
+    );
+    body
+}
+
+/// A small PNG made in memory.
+pub fn png(width: u32, height: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
+    });
+    let mut out = Vec::new();
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
+    out
+}

@@ -1,0 +1,11 @@
+//! Integration tests: each starts the real server on port 0 and talks HTTP to it.
+//! They run on a fresh SQLite file per test, or on a fresh PostgreSQL database per
+//! test when `DUET_TEST_DATABASE_URL` is set (see `helpers`).
+
+mod admin;
+mod auth;
+mod avatar;
+mod config;
+mod helpers;
+mod ops;
+mod profile;
