@@ -8,6 +8,7 @@
 
 mod cli;
 mod file;
+mod table;
 pub mod units;
 
 use std::net::SocketAddr;
@@ -17,6 +18,7 @@ use std::time::Duration;
 use clap::{ArgAction, Args, ValueEnum};
 
 pub use cli::{parse_cli, AdminCommand, Cli, Command, ServeArgs};
+pub use table::markdown_table;
 use units::{parse_duration, parse_size};
 pub use units::{Rate, Secret};
 
@@ -86,7 +88,7 @@ pub enum LogFormat {
 
 #[derive(Clone, Debug, Args)]
 pub struct StorageSettings {
-    /// Folder for the embedded SQLite database and the generated JWT secret.
+    /// Folder for the embedded SQLite database (used when no database URL is set).
     #[arg(long, env = "DUET_DATA_DIR", default_value = "duet-data")]
     pub data_dir: PathBuf,
     /// Database to use: `sqlite://path` or `postgres://user@host/db`; unset means an
@@ -101,7 +103,7 @@ pub struct StorageSettings {
 #[derive(Clone, Debug, Args)]
 pub struct AuthSettings {
     /// HS256 signing secret for access tokens (at least 32 bytes); unset means one is
-    /// generated and kept in the data dir as `jwt_secret`.
+    /// generated on first start and kept in the database, shared by every instance.
     #[arg(long, env = "DUET_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<Secret>,
     /// `iss` claim written into and required from every access token.

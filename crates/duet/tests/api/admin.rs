@@ -278,8 +278,9 @@ async fn admins_edit_ban_and_unban_users() {
 async fn the_admin_create_command_makes_an_administrator() {
     let dir = tempfile::tempdir().unwrap();
     let mut storage = vec![format!("--data-dir={}", dir.path().display())];
-    if let Some(url) = crate::helpers::fresh_postgres_database().await {
-        storage.push(format!("--database-url={url}"));
+    let database = crate::helpers::fresh_postgres_database().await;
+    if let Some(db) = &database {
+        storage.push(format!("--database-url={}", db.url));
     }
     let run = |username: &str, stdin: &str| {
         let mut child = Command::new(env!("CARGO_BIN_EXE_duet"))

@@ -20,6 +20,7 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub state: AppState,
     _data: tempfile::TempDir,
+    _database: Option<TestDatabase>,
 }
 
 /// Extra settings on top of the test defaults, as `duet serve` flags.
@@ -41,8 +42,9 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
         "--rate-signup=1000/min".into(),
         "--rate-avatar=1000/min".into(),
     ];
-    if let Some(url) = fresh_postgres_database().await {
-        args.push(format!("--database-url={url}"));
+    let database = fresh_postgres_database().await;
+    if let Some(db) = &database {
+        args.push(format!("--database-url={}", db.url));
     }
     args.extend(extra.iter().map(|s| s.to_string()));
     let settings = settings_from(&args);
@@ -59,6 +61,7 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
         clock,
         state,
         _data: data,
+        _database: database,
     }
 }
 
@@ -69,28 +72,68 @@ pub fn settings_from(args: &[String]) -> Settings {
     }
 }
 
-/// A new database on the server named by `DUET_TEST_DATABASE_URL`, or None to use
-/// SQLite. When the variable is set, failing to reach PostgreSQL fails the test: a
-/// PostgreSQL run never silently falls back.
-pub async fn fresh_postgres_database() -> Option<String> {
-    let url = std::env::var("DUET_TEST_DATABASE_URL")
+/// A database of its own for one test on the PostgreSQL server named by
+/// `DUET_TEST_DATABASE_URL`; dropped when the test ends.
+pub struct TestDatabase {
+    pub url: String,
+    server_url: String,
+    name: String,
+}
+
+/// A new PostgreSQL database, or None to use SQLite. When the variable is set, failing
+/// to reach PostgreSQL fails the test: a PostgreSQL run never silently falls back.
+pub async fn fresh_postgres_database() -> Option<TestDatabase> {
+    let server_url = std::env::var("DUET_TEST_DATABASE_URL")
         .ok()
         .filter(|u| !u.is_empty())?;
     let name = format!("duet_test_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap_or_else(|e| {
-        panic!("DUET_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}")
-    });
+    let mut conn = sqlx::PgConnection::connect(&server_url)
+        .await
+        .unwrap_or_else(|e| {
+            panic!("DUET_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}")
+        });
     sqlx::query(&format!("CREATE DATABASE {name}"))
         .execute(&mut conn)
         .await
         .expect("create a test database");
     conn.close().await.ok();
-    let (prefix, rest) = url.rsplit_once('/').expect("a database URL has a path");
+    let (prefix, rest) = server_url
+        .rsplit_once('/')
+        .expect("a database URL has a path");
     let query = rest
         .split_once('?')
         .map(|(_, q)| format!("?{q}"))
         .unwrap_or_default();
-    Some(format!("{prefix}/{name}{query}"))
+    let url = format!("{prefix}/{name}{query}");
+    Some(TestDatabase {
+        url,
+        server_url,
+        name,
+    })
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        // Drop runs inside the test's runtime, which cannot be blocked on; a thread
+        // with a runtime of its own does the clean-up. FORCE ends the server's
+        // connections that are still open.
+        let (server_url, name) = (self.server_url.clone(), self.name.clone());
+        let cleanup = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&server_url).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await;
+                    let _ = conn.close().await;
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
 }
 
 fn init_logs() {
