@@ -126,11 +126,14 @@ impl App {
         let server = tokio::spawn(async move { serve.await });
         shutdown.requested().await;
         tracing::info!("shutting down");
-        match tokio::time::timeout(grace, server).await {
+        // One deadline for the whole shutdown: connections, then background tasks.
+        let deadline = tokio::time::Instant::now() + grace;
+        match tokio::time::timeout_at(deadline, server).await {
             Ok(joined) => joined??,
             Err(_) => tracing::warn!("connections still open after {grace:?}; closing anyway"),
         }
-        if !shutdown.wait(grace).await {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if !shutdown.wait(left).await {
             tracing::warn!("background tasks did not stop within {grace:?}");
         }
         state.store.close().await;

@@ -6,14 +6,19 @@
 //! - [`store`]: the database (SQLite or PostgreSQL), migrations and all SQL.
 //! - [`auth`]: accounts, passwords, access and refresh tokens.
 //! - [`profile`]: vocabulary, profile validation and views, avatars.
+//! - [`matching`]: the pure matcher core (indexed tickets, bounded window), ticket
+//!   bitsets and icebreakers.
+//! - [`room`]: the room state machine (like rounds, keep, timers, ends) and the
+//!   deadline queue; both pure.
 //! - [`moderation`]: bans (and, with rooms, reports).
 //! - [`http`]: routers, extractors, middleware, the one error type, API docs.
-//! - [`clock`], [`shutdown`], [`telemetry`], [`metrics`]: time, stopping, logs, numbers.
+//! - [`clock`], [`shutdown`], [`telemetry`], [`metrics`], [`ids`]: time, stopping,
+//!   logs, numbers, identifier types.
 //!
-//! Still to come, each as its own module beside these: `matching` (a pure matcher core
-//! with a thin service that writes tickets and rooms through `store`), `room` (the
-//! room state machine and its deadline queue), and `realtime` (socket loops, one owner
-//! task per room, the broker seam for several instances). They plug in through
+//! Still to come: the matching and room services around the pure cores (tickets and
+//! rooms written atomically through `store`, the lifecycle task driving the deadline
+//! queue, the internal event channel), and `realtime` (socket loops, one owner task
+//! per room, the broker seam for several instances). They plug in through
 //! [`app::AppState`] and [`http::router`]; user status already derives from the
 //! `current_room_id` column rooms will set.
 
@@ -23,9 +28,11 @@ pub mod clock;
 pub mod config;
 pub mod http;
 pub mod ids;
+pub mod matching;
 pub mod metrics;
 pub mod moderation;
 pub mod profile;
+pub mod room;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;

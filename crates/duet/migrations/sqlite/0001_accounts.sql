@@ -8,6 +8,7 @@ CREATE TABLE users (
     password_hash   TEXT    NOT NULL,
     role            TEXT    NOT NULL DEFAULT 'user',
     nickname        TEXT,
+    nickname_key    TEXT,                      -- lower-cased (all of Unicode) for search
     dob             TEXT,                      -- YYYY-MM-DD
     gender          TEXT,
     preferred_gender TEXT,

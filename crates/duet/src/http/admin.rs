@@ -166,7 +166,8 @@ async fn get_user(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserUpdate {
-    /// Changing the role signs the user out everywhere.
+    /// `user` or `admin`; takes effect on the user's next request (roles are read
+    /// from the database, not from tokens). Administrators cannot change their own.
     role: Option<Role>,
     /// Replace an offensive nickname (1–32 characters).
     nickname: Option<String>,
@@ -192,7 +193,7 @@ mod serde_with_none {
     params(("id" = i64, Path)), request_body = UserUpdate,
     responses(
         (status = 200, body = AdminUserView),
-        (status = 400, description = "`validation_error`", body = ErrorBody),
+        (status = 400, description = "`validation_error` (nickname, email, own role) or `bad_request` (unknown role or field)", body = ErrorBody),
         (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
         (status = 403, description = "Not an administrator", body = ErrorBody),
         (status = 404, body = ErrorBody),
@@ -200,7 +201,7 @@ mod serde_with_none {
     ))]
 async fn update_user(
     State(state): State<AppState>,
-    _admin: AdminUser,
+    AdminUser(admin): AdminUser,
     AppPath(id): AppPath<i64>,
     AppJson(update): AppJson<UserUpdate>,
 ) -> Result<AppJson<AdminUserView>, ApiError> {
@@ -220,6 +221,12 @@ async fn update_user(
         if !crate::auth::plausible_email(email) {
             errors.push(FieldError::new("email", "is not an email address"));
         }
+    }
+    if update.role.is_some() && id == admin.id {
+        errors.push(FieldError::new(
+            "role",
+            "administrators cannot change their own role",
+        ));
     }
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));

@@ -91,6 +91,7 @@ async fn refresh(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Signed out"),
+        (status = 400, description = "A body that is not the JSON above", body = ErrorBody),
         (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
     ))]
 async fn logout(

@@ -1,6 +1,6 @@
 //! What every request passes through, outermost first: a request id (generated or
-//! taken from `x-request-id`, echoed back), CORS when origins are configured, the
-//! security headers, the request span with metrics and the access log line, error
+//! taken from `x-request-id`, echoed back), the security headers, CORS when origins
+//! are configured, the request span with metrics and the access log line, error
 //! bodies that carry the request id, and a panic guard that turns a panic into a 500.
 
 use std::time::{Duration, Instant};
@@ -149,6 +149,8 @@ fn render_error(response: Response, request_id: &str, span: &tracing::Span) -> R
             request_id: Some(request_id.to_owned()),
             ..body.clone()
         },
+        // A handler's own JSON answer (the readiness probe's) stands as it is.
+        None if is_json(&response) => return response,
         None => generic_body(status, request_id),
     };
     let (mut parts, _) = response.into_parts();
@@ -159,6 +161,13 @@ fn render_error(response: Response, request_id: &str, span: &tracing::Span) -> R
     );
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(json))
+}
+
+fn is_json(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"))
 }
 
 /// A body for errors produced outside our handlers (unknown method, body limits).

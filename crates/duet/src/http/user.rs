@@ -83,7 +83,7 @@ struct AvatarUpload {
     request_body(content = AvatarUpload, content_type = "multipart/form-data"),
     responses(
         (status = 200, description = "Stored; the profile with its new `avatar_url`", body = OwnProfile),
-        (status = 400, description = "`invalid_image` (not a JPEG/PNG/WebP/GIF that decodes) or `bad_request` (no `file` part)", body = ErrorBody),
+        (status = 400, description = "`invalid_image` (not a JPEG/PNG/WebP/GIF that decodes), `validation_error` on `file` (no `file` part) or `bad_request` (not multipart)", body = ErrorBody),
         (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: over the size limit", body = ErrorBody),
         (status = 429, description = "Too many uploads", body = ErrorBody),
@@ -143,8 +143,9 @@ struct AvatarQuery {
     v: Option<String>,
 }
 
-/// A user's avatar in the variant the caller may see: their own in full; anyone
-/// else's is 404 (the current partner's will follow the room's reveal level).
+/// A user's avatar in the variant the caller may see: their own in full, and any in
+/// full for administrators (moderation); anyone else gets 404 (the current partner's
+/// will follow the room's reveal level).
 #[utoipa::path(get, path = "/user/avatar/{user_id}", tag = "user", security(("bearer" = [])),
     params(("user_id" = i64, Path, description = "Whose avatar"), AvatarQuery),
     responses(
@@ -192,6 +193,7 @@ async fn get_avatar(
     responses(
         (status = 200, body = StatusView),
         (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
+        (status = 403, description = "`banned`", body = ErrorBody),
     ))]
 async fn get_status(AuthUser(user): AuthUser) -> AppJson<StatusView> {
     AppJson(profile::status(&user))

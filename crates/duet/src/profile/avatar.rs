@@ -50,7 +50,13 @@ pub fn process(bytes: &[u8]) -> Result<AvatarImages, AvatarError> {
         image::ImageError::Limits(_) => AvatarError::TooManyPixels,
         other => AvatarError::Undecodable(other.to_string()),
     })?;
-    let rgb = flatten(decoded.resize(MAX_SIDE, MAX_SIDE, FilterType::Lanczos3));
+    // Large pictures are scaled down; small ones are kept at their size.
+    let fitted = if decoded.width() > MAX_SIDE || decoded.height() > MAX_SIDE {
+        decoded.resize(MAX_SIDE, MAX_SIDE, FilterType::Lanczos3)
+    } else {
+        decoded
+    };
+    let rgb = flatten(fitted);
     let semi = image::imageops::fast_blur(&rgb, BLUR_LEVEL_1);
     let blurred = image::imageops::fast_blur(&rgb, BLUR_LEVEL_0);
     Ok(AvatarImages {
@@ -114,6 +120,13 @@ mod tests {
         }
         assert_ne!(images.full, images.semi);
         assert_ne!(images.semi, images.blurred);
+    }
+
+    #[test]
+    fn small_pictures_are_not_enlarged() {
+        let images = process(&png(40, 30)).unwrap();
+        let decoded = image::load_from_memory(&images.full).unwrap();
+        assert_eq!((decoded.width(), decoded.height()), (40, 30));
     }
 
     #[test]

@@ -107,7 +107,7 @@ pub fn nickname(nickname: &str) -> Result<String, String> {
     if len > NICKNAME_MAX_CHARS {
         return Err(format!("must be at most {NICKNAME_MAX_CHARS} characters"));
     }
-    if trimmed.chars().any(|c| c.is_control() || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')) {
+    if trimmed.chars().any(|c| c.is_control() || matches!(c, '\u{200B}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')) {
         return Err("must not contain control or direction characters".into());
     }
     Ok(trimmed.to_owned())
@@ -281,6 +281,15 @@ mod tests {
             .unwrap_err(),
             ["interests"]
         );
+    }
+
+    #[test]
+    fn emoji_built_with_joiners_are_fine_in_nicknames() {
+        assert_eq!(
+            nickname(" 👩\u{200D}💻 Linh ").unwrap(),
+            "👩\u{200D}💻 Linh"
+        );
+        assert!(nickname("a\u{200B}b").is_err(), "zero-width space");
     }
 
     #[test]

@@ -137,7 +137,8 @@ impl Store {
         let sql = format!(
             "UPDATE users SET nickname = COALESCE($2, nickname), dob = COALESCE($3, dob), \
              gender = COALESCE($4, gender), preferred_gender = COALESCE($5, preferred_gender), \
-             needs = COALESCE($6, needs), interests = COALESCE($7, interests), updated_at = $8 \
+             needs = COALESCE($6, needs), interests = COALESCE($7, interests), updated_at = $8, \
+             nickname_key = COALESCE($9, nickname_key) \
              WHERE id = $1 RETURNING {USER_COLUMNS}"
         );
         sqlx::query_as(&sql)
@@ -149,6 +150,7 @@ impl Store {
             .bind(fields.needs.as_deref())
             .bind(fields.interests.as_deref())
             .bind(now.as_millis())
+            .bind(fields.nickname.as_deref().map(str::to_lowercase))
             .fetch_optional(&self.pool)
             .await
     }
@@ -222,9 +224,8 @@ impl Store {
         };
         let sql = format!(
             "UPDATE users SET role = COALESCE($2, role), nickname = COALESCE($3, nickname), \
-             email = CASE WHEN $4 THEN $5 ELSE email END, \
-             token_version = CASE WHEN $2 IS NOT NULL AND $2 <> role THEN token_version + 1 ELSE token_version END, \
-             updated_at = $6 WHERE id = $1 RETURNING {USER_COLUMNS}"
+             email = CASE WHEN $4 THEN $5 ELSE email END, updated_at = $6, \
+             nickname_key = COALESCE($7, nickname_key) WHERE id = $1 RETURNING {USER_COLUMNS}"
         );
         sqlx::query_as(&sql)
             .bind(id.0)
@@ -233,6 +234,7 @@ impl Store {
             .bind(set_email)
             .bind(email)
             .bind(now.as_millis())
+            .bind(update.nickname.as_deref().map(str::to_lowercase))
             .fetch_optional(&self.pool)
             .await
             .map_err(|e| on_unique(e, &["email"]))
@@ -315,7 +317,7 @@ fn filter_condition(
         add(&mut args, format!("%{escaped}%"))?;
         let p = args.len();
         conditions.push(format!(
-            "(username_key LIKE ${p} ESCAPE '\\' OR LOWER(nickname) LIKE ${p} ESCAPE '\\')"
+            "(username_key LIKE ${p} ESCAPE '\\' OR nickname_key LIKE ${p} ESCAPE '\\')"
         ));
     }
     Ok((conditions.join(" AND "), args))

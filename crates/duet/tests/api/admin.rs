@@ -205,7 +205,14 @@ async fn admins_edit_ban_and_unban_users() {
     )
     .await;
 
-    // Promotion signs the user out everywhere (the role is part of what tokens grant).
+    // Roles are read from the database: a promotion takes effect on the next request,
+    // with the token the user already has.
+    let body = error_of(
+        app.get("/admin/users", Some(&user.access)).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    assert_eq!(body["code"], "forbidden");
     let promoted: Value = app
         .put_json(&path, json!({ "role": "admin" }), &admin.access)
         .await
@@ -213,7 +220,30 @@ async fn admins_edit_ban_and_unban_users() {
         .await
         .unwrap();
     assert_eq!(promoted["role"], "admin");
-    error_of(app.profile(&user.access).await, StatusCode::UNAUTHORIZED).await;
+    assert_eq!(
+        app.get("/admin/users", Some(&user.access)).await.status(),
+        StatusCode::OK
+    );
+    let demoted: Value = app
+        .put_json(&path, json!({ "role": "user" }), &admin.access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(demoted["role"], "user");
+    error_of(
+        app.get("/admin/users", Some(&user.access)).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    let own = format!("/admin/users/{}", admin.id);
+    let body = error_of(
+        app.put_json(&own, json!({ "role": "user" }), &admin.access)
+            .await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert_eq!(body["errors"][0]["field"], "role");
 
     let ban = format!("{path}/ban");
     for bad in [
@@ -343,4 +373,21 @@ async fn the_admin_create_command_makes_an_administrator() {
         .await
         .unwrap();
     assert_eq!(users.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn nickname_search_ignores_case_beyond_ascii() {
+    let app = spawn_app().await;
+    let admin = app.admin("searcher").await;
+    let user = app.signup("someone").await;
+    app.update_profile(&user.access, json!({ "nickname": "Ánh Dương" }))
+        .await;
+    let found: Value = app
+        .get("/admin/users?q=%C3%A1nh", Some(&admin.access))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found["total"], 1, "{found}");
+    assert_eq!(found["items"][0]["nickname"], "Ánh Dương");
 }

@@ -7,5 +7,6 @@ mod auth;
 mod avatar;
 mod config;
 mod helpers;
+mod logs;
 mod ops;
 mod profile;

@@ -20,9 +20,11 @@ async fn health_and_readiness() {
     // With the database gone, readiness fails and database work is a clean 500.
     let session = app.signup("before").await;
     app.state.store.close().await;
+    let ready = app.get("/ready", None).await;
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(
-        app.get("/ready", None).await.status(),
-        StatusCode::SERVICE_UNAVAILABLE
+        ready.json::<Value>().await.unwrap(),
+        json!({ "status": "database_unavailable" })
     );
     assert_eq!(app.get("/health", None).await.status(), StatusCode::OK);
     let body = error_of(

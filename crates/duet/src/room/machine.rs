@@ -1,0 +1,416 @@
+//! The room state machine: it decides, never does. [`RoomState::on_event`] takes an
+//! event and `now` and returns the effects to apply (pushes to send, the end to
+//! store); [`RoomState::next_deadline`] says when the room next needs a
+//! [`RoomEvent::Tick`]. Every timer is derived from stored timestamps, so a room
+//! reloaded after a restart resumes its timers and fires overdue ones in order.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::clock::Timestamp;
+use crate::ids::UserId;
+
+/// Why a room ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    EndedByUser,
+    Admin,
+    Banned,
+    AccountDeleted,
+    NoMutualLike,
+    Inactive,
+    Expired,
+    Abandoned,
+}
+
+impl EndReason {
+    pub const ALL: [EndReason; 8] = [
+        EndReason::EndedByUser,
+        EndReason::Admin,
+        EndReason::Banned,
+        EndReason::AccountDeleted,
+        EndReason::NoMutualLike,
+        EndReason::Inactive,
+        EndReason::Expired,
+        EndReason::Abandoned,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::EndedByUser => "ended_by_user",
+            EndReason::Admin => "admin",
+            EndReason::Banned => "banned",
+            EndReason::AccountDeleted => "account_deleted",
+            EndReason::NoMutualLike => "no_mutual_like",
+            EndReason::Inactive => "inactive",
+            EndReason::Expired => "expired",
+            EndReason::Abandoned => "abandoned",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<EndReason> {
+        EndReason::ALL.into_iter().find(|r| r.as_str() == text)
+    }
+}
+
+/// The outcome of a like round.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LikeOutcome {
+    Mutual,
+    NoMatch,
+}
+
+/// Which participant: the room stores its two users in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    A,
+    B,
+}
+
+impl Side {
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Whether a participant has a chat socket open, or since when not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Presence {
+    Open,
+    ClosedSince(Timestamp),
+}
+
+/// The timers of SPEC 5, from configuration.
+#[derive(Clone, Copy, Debug)]
+pub struct RoomTimers {
+    pub like_after: Duration,
+    pub like_answer_window: Duration,
+    pub inactivity_timeout: Duration,
+    pub room_max_age: Duration,
+    pub abandon_grace: Duration,
+}
+
+/// The highest reveal level: photos are clear.
+pub const MAX_REVEAL: u8 = 2;
+/// Consecutive no-match rounds that end a room that is not kept.
+const NO_MATCH_LIMIT: u8 = 2;
+
+/// An open like round.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LikeRound {
+    pub number: u32,
+    pub deadline: Timestamp,
+    pub answers: [Option<bool>; 2],
+}
+
+/// Everything the rules need to know about a room.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoomState {
+    pub participants: [UserId; 2],
+    pub start: Timestamp,
+    pub reveal_level: u8,
+    pub keep: [bool; 2],
+    /// Rounds opened so far; the open one, if any, is `round`.
+    pub rounds_opened: u32,
+    pub round: Option<LikeRound>,
+    /// When the next round opens; None once photos are clear.
+    pub next_like_at: Option<Timestamp>,
+    pub no_match_streak: u8,
+    pub last_message_at: Timestamp,
+    pub presence: [Presence; 2],
+    pub ended: Option<(Timestamp, EndReason)>,
+}
+
+/// Something that happened to a room.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RoomEvent {
+    /// Time passed: fire what is due.
+    Tick,
+    Message {
+        from: UserId,
+    },
+    LikeAnswer {
+        from: UserId,
+        yes: bool,
+    },
+    Keep {
+        from: UserId,
+        keep: bool,
+    },
+    SocketOpened {
+        user: UserId,
+    },
+    SocketClosed {
+        user: UserId,
+    },
+    End {
+        reason: EndReason,
+    },
+}
+
+/// What the owner of the room must do, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Effect {
+    LikePrompt {
+        round: u32,
+        deadline: Timestamp,
+    },
+    LikeAnswered {
+        user: UserId,
+    },
+    LikeResult {
+        round: u32,
+        outcome: LikeOutcome,
+        reveal_level: u8,
+    },
+    ImageReveal {
+        reveal_level: u8,
+    },
+    Kept,
+    Ended {
+        reason: EndReason,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RoomError {
+    #[error("the room has ended")]
+    Ended,
+    #[error("not a participant of this room")]
+    NotParticipant,
+    #[error("no like round is open")]
+    NoOpenRound,
+    #[error("this like round is already answered")]
+    AlreadyAnswered,
+}
+
+impl RoomState {
+    /// A room that starts now; the first like round opens `like_after` later, and the
+    /// participants have `abandon_grace` to open their chat sockets.
+    pub fn new(participants: [UserId; 2], start: Timestamp, timers: &RoomTimers) -> Self {
+        RoomState {
+            participants,
+            start,
+            reveal_level: 0,
+            keep: [false; 2],
+            rounds_opened: 0,
+            round: None,
+            next_like_at: Some(start.plus(timers.like_after)),
+            no_match_streak: 0,
+            last_message_at: start,
+            presence: [Presence::ClosedSince(start); 2],
+            ended: None,
+        }
+    }
+
+    pub fn is_kept(&self) -> bool {
+        self.keep[0] && self.keep[1]
+    }
+
+    pub fn side_of(&self, user: UserId) -> Option<Side> {
+        if self.participants[0] == user {
+            Some(Side::A)
+        } else if self.participants[1] == user {
+            Some(Side::B)
+        } else {
+            None
+        }
+    }
+
+    /// The next instant at which a [`RoomEvent::Tick`] has something to do.
+    pub fn next_deadline(&self, timers: &RoomTimers) -> Option<Timestamp> {
+        if self.ended.is_some() {
+            return None;
+        }
+        self.due(timers).map(|(at, _)| at)
+    }
+
+    /// Applies `event` at `now`. On error nothing changed.
+    pub fn on_event(
+        &mut self,
+        event: RoomEvent,
+        now: Timestamp,
+        timers: &RoomTimers,
+    ) -> Result<Vec<Effect>, RoomError> {
+        if self.ended.is_some() {
+            return Err(RoomError::Ended);
+        }
+        let mut effects = Vec::new();
+        // Timers that fell due before this event happened first: a message sent after
+        // the inactivity deadline does not save the room.
+        self.fire_due(now, timers, &mut effects);
+        if self.ended.is_some() {
+            return match event {
+                RoomEvent::Tick | RoomEvent::End { .. } => Ok(effects),
+                _ => Err(RoomError::Ended),
+            };
+        }
+        match event {
+            RoomEvent::Tick => {}
+            RoomEvent::Message { from } => {
+                self.side(from)?;
+                self.last_message_at = now;
+            }
+            RoomEvent::LikeAnswer { from, yes } => {
+                let side = self.side(from)?;
+                let round = self.round.as_mut().ok_or(RoomError::NoOpenRound)?;
+                if round.answers[side.index()].is_some() {
+                    return Err(RoomError::AlreadyAnswered);
+                }
+                round.answers[side.index()] = Some(yes);
+                effects.push(Effect::LikeAnswered { user: from });
+                if round.answers.iter().all(Option::is_some) {
+                    self.close_round(now, timers, &mut effects);
+                }
+            }
+            RoomEvent::Keep { from, keep } => {
+                let side = self.side(from)?;
+                let was_kept = self.is_kept();
+                self.keep[side.index()] = keep;
+                if self.is_kept() && !was_kept {
+                    effects.push(Effect::Kept);
+                }
+                if was_kept && !self.is_kept() {
+                    // Inactivity counts again from now, not from a message long ago.
+                    self.last_message_at = self.last_message_at.max(now);
+                }
+            }
+            RoomEvent::SocketOpened { user } => {
+                let side = self.side(user)?;
+                self.presence[side.index()] = Presence::Open;
+            }
+            RoomEvent::SocketClosed { user } => {
+                let side = self.side(user)?;
+                self.presence[side.index()] = Presence::ClosedSince(now);
+            }
+            RoomEvent::End { reason } => self.end(now, reason, &mut effects),
+        }
+        Ok(effects)
+    }
+
+    fn side(&self, user: UserId) -> Result<Side, RoomError> {
+        self.side_of(user).ok_or(RoomError::NotParticipant)
+    }
+
+    /// Fires every timer due at `now`, earliest first, until none is due or the room
+    /// ended. Each firing happens at its own deadline, so effects and the next
+    /// deadlines are what they would have been had the server been running.
+    fn fire_due(&mut self, now: Timestamp, timers: &RoomTimers, effects: &mut Vec<Effect>) {
+        while self.ended.is_none() {
+            let Some((at, timer)) = self.due(timers).filter(|(at, _)| *at <= now) else {
+                break;
+            };
+            match timer {
+                Timer::Expiry => self.end(at, EndReason::Expired, effects),
+                Timer::Abandoned => self.end(at, EndReason::Abandoned, effects),
+                Timer::Inactivity => self.end(at, EndReason::Inactive, effects),
+                Timer::AnswerDeadline => self.close_round(at, timers, effects),
+                Timer::OpenRound => self.open_round(at, timers, effects),
+            }
+        }
+    }
+
+    /// The earliest pending timer. On equal deadlines the ends come first, in the
+    /// order listed.
+    fn due(&self, timers: &RoomTimers) -> Option<(Timestamp, Timer)> {
+        let abandoned = match self.presence {
+            [Presence::ClosedSince(a), Presence::ClosedSince(b)] => {
+                Some(a.max(b).plus(timers.abandon_grace))
+            }
+            _ => None,
+        };
+        let inactivity =
+            (!self.is_kept()).then(|| self.last_message_at.plus(timers.inactivity_timeout));
+        let candidates = [
+            (Some(self.start.plus(timers.room_max_age)), Timer::Expiry),
+            (abandoned, Timer::Abandoned),
+            (inactivity, Timer::Inactivity),
+            (self.round.map(|r| r.deadline), Timer::AnswerDeadline),
+            (
+                if self.round.is_none() {
+                    self.next_like_at
+                } else {
+                    None
+                },
+                Timer::OpenRound,
+            ),
+        ];
+        candidates
+            .into_iter()
+            .filter_map(|(at, timer)| at.map(|at| (at, timer)))
+            .min_by_key(|(at, timer)| (*at, *timer as u8))
+    }
+
+    fn open_round(&mut self, at: Timestamp, timers: &RoomTimers, effects: &mut Vec<Effect>) {
+        self.rounds_opened += 1;
+        let deadline = at.plus(timers.like_answer_window);
+        self.round = Some(LikeRound {
+            number: self.rounds_opened,
+            deadline,
+            answers: [None; 2],
+        });
+        self.next_like_at = None;
+        effects.push(Effect::LikePrompt {
+            round: self.rounds_opened,
+            deadline,
+        });
+    }
+
+    fn close_round(&mut self, at: Timestamp, timers: &RoomTimers, effects: &mut Vec<Effect>) {
+        let Some(round) = self.round.take() else {
+            return;
+        };
+        let mutual = round.answers == [Some(true), Some(true)];
+        if mutual {
+            self.reveal_level = (self.reveal_level + 1).min(MAX_REVEAL);
+            self.no_match_streak = 0;
+        } else {
+            self.no_match_streak = self.no_match_streak.saturating_add(1);
+        }
+        let outcome = if mutual {
+            LikeOutcome::Mutual
+        } else {
+            LikeOutcome::NoMatch
+        };
+        effects.push(Effect::LikeResult {
+            round: round.number,
+            outcome,
+            reveal_level: self.reveal_level,
+        });
+        if mutual {
+            effects.push(Effect::ImageReveal {
+                reveal_level: self.reveal_level,
+            });
+        }
+        if !mutual && self.no_match_streak >= NO_MATCH_LIMIT && !self.is_kept() {
+            self.end(at, EndReason::NoMutualLike, effects);
+            return;
+        }
+        self.next_like_at = (self.reveal_level < MAX_REVEAL).then(|| at.plus(timers.like_after));
+    }
+
+    fn end(&mut self, at: Timestamp, reason: EndReason, effects: &mut Vec<Effect>) {
+        self.ended = Some((at, reason));
+        self.round = None;
+        self.next_like_at = None;
+        effects.push(Effect::Ended { reason });
+    }
+}
+
+/// The timers of a room, in the order they win ties.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Timer {
+    Expiry,
+    Abandoned,
+    Inactivity,
+    AnswerDeadline,
+    OpenRound,
+}
+
+#[cfg(test)]
+#[path = "machine_tests.rs"]
+mod tests;
