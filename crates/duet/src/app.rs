@@ -13,7 +13,9 @@ use tokio::net::TcpListener;
 use crate::auth::{self, Keys};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Settings;
+use crate::events::Events;
 use crate::http::{self, ratelimit::RateLimits};
+use crate::matching::Matchmaker;
 use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
 use crate::store::Store;
@@ -30,6 +32,8 @@ pub struct Inner {
     pub metrics: Metrics,
     pub limits: RateLimits,
     pub shutdown: Shutdown,
+    pub events: Events,
+    pub matchmaker: Matchmaker,
 }
 
 impl Deref for AppState {
@@ -62,6 +66,10 @@ impl App {
         let keys = Keys::new(&secret, &settings.auth.jwt_issuer, settings.auth.access_ttl);
         let metrics = Metrics::new();
         let limits = RateLimits::new(&settings.rate_limits);
+        let matchmaker = Matchmaker::new(
+            settings.matching.fallback_after,
+            settings.matching.search_timeout,
+        );
         let state = AppState(Arc::new(Inner {
             settings,
             store,
@@ -70,7 +78,20 @@ impl App {
             metrics,
             limits,
             shutdown: Shutdown::new(),
+            events: Events::new(),
+            matchmaker,
         }));
+        // Waiting tickets come back before the first request; overdue expiries and
+        // fallback crossings fire at the matcher's first tick.
+        state
+            .matchmaker
+            .restore(&state)
+            .await
+            .map_err(|e| anyhow::anyhow!("reloading search tickets: {e}"))?;
+        state
+            .metrics
+            .rooms_active
+            .set(state.store.active_rooms().await?.len() as i64);
         let router = http::router(state.clone());
         let listener = TcpListener::bind(state.settings.server.bind)
             .await
@@ -82,6 +103,10 @@ impl App {
             })?;
         let addr = listener.local_addr()?;
         spawn_housekeeping(&state);
+        let matching = state.clone();
+        state
+            .shutdown
+            .spawn(async move { matching.matchmaker.run(matching.clone()).await });
         Ok(App {
             listener,
             router,

@@ -12,6 +12,7 @@
 //!   deadline queue; both pure.
 //! - [`moderation`]: bans (and, with rooms, reports).
 //! - [`http`]: routers, extractors, middleware, the one error type, API docs.
+//! - [`events`]: the internal channel of room and matching events.
 //! - [`clock`], [`shutdown`], [`telemetry`], [`metrics`], [`ids`]: time, stopping,
 //!   logs, numbers, identifier types.
 //!
@@ -26,6 +27,7 @@ pub mod app;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod events;
 pub mod http;
 pub mod ids;
 pub mod matching;

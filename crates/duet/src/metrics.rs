@@ -4,7 +4,8 @@
 //! the Prometheus text format. Labels are bounded sets: matched routes, never raw paths.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 #[derive(Clone)]
@@ -20,6 +21,16 @@ pub struct Metrics {
     pub auth_events: IntCounterVec,
     /// Registered accounts by role and state, refreshed at each scrape.
     pub accounts: IntGaugeVec,
+    /// Waiting search tickets by type.
+    pub waiting: IntGaugeVec,
+    /// Matches made, by mode: `scored` or `fallback`.
+    pub matches: IntCounterVec,
+    /// Seconds from enqueue to match, per ticket, by mode.
+    pub time_to_match: HistogramVec,
+    /// Rooms active on this instance's count (set at start from the store).
+    pub rooms_active: IntGauge,
+    /// Rooms ended, by reason.
+    pub rooms_ended: IntCounterVec,
 }
 
 impl Metrics {
@@ -60,12 +71,45 @@ impl Metrics {
             &["role", "state"],
         )
         .expect("valid metric");
+        let waiting = IntGaugeVec::new(
+            Opts::new("waiting_tickets", "Waiting search tickets by type"),
+            &["type"],
+        )
+        .expect("valid metric");
+        let matches = IntCounterVec::new(
+            Opts::new("matches_total", "Matches made, by mode"),
+            &["mode"],
+        )
+        .expect("valid metric");
+        let time_to_match = HistogramVec::new(
+            HistogramOpts::new(
+                "time_to_match_seconds",
+                "Time from search to match, per ticket",
+            )
+            .buckets(vec![
+                0.001, 0.005, 0.05, 0.5, 1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0,
+            ]),
+            &["mode"],
+        )
+        .expect("valid metric");
+        let rooms_active =
+            IntGauge::new("rooms_active", "Rooms not yet ended").expect("valid metric");
+        let rooms_ended = IntCounterVec::new(
+            Opts::new("rooms_ended_total", "Rooms ended, by reason"),
+            &["reason"],
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
             Box::new(rate_limited.clone()),
             Box::new(auth_events.clone()),
             Box::new(accounts.clone()),
+            Box::new(waiting.clone()),
+            Box::new(matches.clone()),
+            Box::new(time_to_match.clone()),
+            Box::new(rooms_active.clone()),
+            Box::new(rooms_ended.clone()),
         ] {
             registry
                 .register(collector)
@@ -78,6 +122,11 @@ impl Metrics {
             rate_limited,
             auth_events,
             accounts,
+            waiting,
+            matches,
+            time_to_match,
+            rooms_active,
+            rooms_ended,
         }
     }
 

@@ -256,7 +256,7 @@ pub async fn refresh(state: &AppState, req: RefreshRequest) -> Result<TokenRespo
 }
 
 /// Revokes the session's refresh family (or all of them) and every access token
-/// issued until now. Leaving a search queue comes with the matching module.
+/// issued until now, and withdraws any search. A room is not ended.
 pub async fn logout(state: &AppState, user: &UserRow, req: LogoutRequest) -> Result<(), ApiError> {
     let family = match req.refresh_token.as_deref() {
         Some(token) => {
@@ -271,6 +271,7 @@ pub async fn logout(state: &AppState, user: &UserRow, req: LogoutRequest) -> Res
         .store
         .logout(user.user_id(), family.as_deref(), state.clock.now())
         .await?;
+    state.matchmaker.cancel(state, user.user_id()).await?;
     state
         .metrics
         .auth_events

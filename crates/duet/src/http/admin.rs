@@ -58,7 +58,11 @@ impl AdminUserView {
         let banned = row.ban_in_force(now);
         AdminUserView {
             profile: profile::own_profile(state, row),
-            status: profile::status(row).status,
+            status: if row.current_room_id.is_some() {
+                Status::Connected
+            } else {
+                Status::Idle
+            },
             current_room_id: row.current_room_id,
             banned_until: banned.map(Timestamp::to_datetime),
             ban_reason: banned.and(row.ban_reason.clone()),

@@ -25,6 +25,7 @@ use crate::app::AppState;
         (name = "auth", description = "Accounts and sessions"),
         (name = "user", description = "The caller's profile, avatar and status"),
         (name = "meta", description = "Vocabulary for profile forms"),
+        (name = "chat", description = "Search, matches and rooms"),
         (name = "admin", description = "Administration (administrators only)"),
     )
 )]

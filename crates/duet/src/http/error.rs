@@ -33,6 +33,14 @@ pub enum ErrorCode {
     NotFound,
     UsernameTaken,
     EmailTaken,
+    /// Search needs a complete profile; `detail` names what is missing.
+    IncompleteProfile,
+    /// A search is already running.
+    AlreadySearching,
+    /// There is no search to cancel.
+    NotSearching,
+    /// The room has ended; it takes no more writes.
+    RoomEnded,
     /// The image is not a JPEG, PNG, WebP or GIF that decodes.
     InvalidImage,
     PayloadTooLarge,
@@ -45,13 +53,17 @@ impl ErrorCode {
     pub fn status(self) -> StatusCode {
         use ErrorCode::*;
         match self {
-            ValidationError | BadRequest | InvalidImage => StatusCode::BAD_REQUEST,
+            ValidationError | BadRequest | InvalidImage | IncompleteProfile => {
+                StatusCode::BAD_REQUEST
+            }
             InvalidCredentials | Unauthorized | InvalidRefreshToken | RefreshTokenReused => {
                 StatusCode::UNAUTHORIZED
             }
             Forbidden | Banned => StatusCode::FORBIDDEN,
             NotFound => StatusCode::NOT_FOUND,
-            UsernameTaken | EmailTaken => StatusCode::CONFLICT,
+            UsernameTaken | EmailTaken | AlreadySearching | NotSearching | RoomEnded => {
+                StatusCode::CONFLICT
+            }
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             RateLimited => StatusCode::TOO_MANY_REQUESTS,

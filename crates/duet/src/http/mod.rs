@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod chat;
 pub mod docs;
 pub mod error;
 pub mod extract;
@@ -41,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::routes(&state))
         .merge(user::routes(&state))
         .merge(meta::routes(&state))
+        .merge(chat::routes(&state))
         .merge(admin::routes(&state))
         .split_for_parts();
     let app = Router::new()

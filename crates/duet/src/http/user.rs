@@ -195,6 +195,9 @@ async fn get_avatar(
         (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
         (status = 403, description = "`banned`", body = ErrorBody),
     ))]
-async fn get_status(AuthUser(user): AuthUser) -> AppJson<StatusView> {
-    AppJson(profile::status(&user))
+async fn get_status(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+) -> Result<AppJson<StatusView>, ApiError> {
+    Ok(AppJson(profile::status(&state, &user).await?))
 }

@@ -7,7 +7,9 @@
 
 pub mod core;
 pub mod icebreakers;
+pub mod service;
 pub mod ticket;
 
 pub use self::core::{EnqueueError, Match, MatchConfig, Matcher, TickOutcome};
+pub use service::{Matchmaker, SearchOutcome};
 pub use ticket::{ChatKind, Gender, GenderSet, Ticket};

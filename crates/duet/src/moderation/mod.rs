@@ -1,15 +1,17 @@
 //! Moderation: bans now; reports, evidence and automatic bans arrive with rooms.
 //!
 //! A ban is one transaction in the store (ban fields set, token version moved, refresh
-//! tokens revoked), so every token of the user stops working the moment it commits.
-//! When matching and rooms exist, banning also ends the user's room and search and
-//! closes their sockets with 4002: that hook belongs in [`ban_user`].
+//! tokens revoked), so every token of the user stops working the moment it commits;
+//! then the user's search is withdrawn, their room ends with `banned`, and a `Banned`
+//! event goes out (the real-time layer closes their sockets with 4002 on it).
 
 use std::time::Duration;
 
 use crate::app::AppState;
+use crate::events::Event;
 use crate::http::error::ApiError;
 use crate::ids::UserId;
+use crate::room::{self, EndReason};
 use crate::store::UserRow;
 
 /// Longest ban an administrator can set in one step.
@@ -29,6 +31,17 @@ pub async fn ban_user(
         .await?
         .ok_or_else(|| ApiError::not_found("user"))?;
     tracing::info!(user_id = user.0, days, "user banned");
+    // Tokens are revoked already; the ban also ends the user's search and room.
+    state.matchmaker.cancel(state, user).await?;
+    if let Some(room_id) = row.current_room_id {
+        room::end_room(state, room_id, EndReason::Banned).await?;
+    }
+    state.events.publish(Event::Banned { user, until });
+    let row = state
+        .store
+        .user(user)
+        .await?
+        .ok_or_else(|| ApiError::not_found("user"))?;
     Ok(row)
 }
 

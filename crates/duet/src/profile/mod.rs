@@ -12,12 +12,13 @@ pub mod vocabulary;
 
 use crate::app::AppState;
 use crate::auth::Role;
+use crate::clock::Timestamp;
 use crate::http::error::{ApiError, ErrorCode};
 use crate::ids::UserId;
 use crate::store::{AvatarVariant, UserRow};
 
 pub use validate::ProfileUpdate;
-pub use view::{avatar_url, missing_fields, OwnProfile, Status, StatusView};
+pub use view::{avatar_url, missing_fields, OwnProfile, SearchInfo, Status, StatusView};
 
 pub fn own_profile(state: &AppState, user: &UserRow) -> OwnProfile {
     OwnProfile::from_row(user, &state.settings, state.clock.now())
@@ -59,8 +60,8 @@ pub async fn upload_avatar(
 }
 
 /// The variant of `owner`'s avatar that `viewer` may see: the owner and moderators
-/// see it in full. The current partner will see the room's reveal level once rooms
-/// exist; everyone else gets 404, as if there were no avatar.
+/// see it in full, the current partner at the room's reveal level; everyone else gets
+/// 404, as if there were no avatar.
 pub async fn avatar_for(
     state: &AppState,
     viewer: &UserRow,
@@ -69,7 +70,18 @@ pub async fn avatar_for(
     let variant = if viewer.user_id() == owner || Role::from_stored(&viewer.role) == Role::Admin {
         AvatarVariant::Full
     } else {
-        return Err(ApiError::not_found("avatar"));
+        let room = match viewer.current_room_id {
+            Some(room_id) => state.store.room(room_id).await?,
+            None => None,
+        };
+        match room.filter(|r| r.is_active() && r.partner_of(viewer.user_id()) == Some(owner)) {
+            Some(room) => match room.reveal_level {
+                0 => AvatarVariant::Blurred,
+                1 => AvatarVariant::Semi,
+                _ => AvatarVariant::Full,
+            },
+            None => return Err(ApiError::not_found("avatar")),
+        }
     };
     let (bytes, version) = state
         .store
@@ -79,17 +91,26 @@ pub async fn avatar_for(
     Ok((bytes, version, variant))
 }
 
-/// The caller's status. Until matching exists no user holds a ticket, so a user is
-/// `connected` exactly when a room is set and `idle` otherwise.
-pub fn status(user: &UserRow) -> StatusView {
-    StatusView {
-        status: if user.current_room_id.is_some() {
-            Status::Connected
-        } else {
-            Status::Idle
-        },
+/// The caller's status: `connected` when in a room, `searching` when holding a
+/// ticket, `idle` otherwise. `online` (a status socket is open) stays false until the
+/// real-time layer reports sockets.
+pub async fn status(state: &AppState, user: &UserRow) -> Result<StatusView, ApiError> {
+    let ticket = state.store.ticket(user.user_id()).await?;
+    let status = match (user.current_room_id, &ticket) {
+        (Some(_), _) => Status::Connected,
+        (None, Some(_)) => Status::Searching,
+        (None, None) => Status::Idle,
+    };
+    let search = ticket
+        .filter(|_| status == Status::Searching)
+        .map(|(kind, since)| SearchInfo {
+            kind,
+            since: Timestamp::from_millis(since).to_datetime(),
+        });
+    Ok(StatusView {
+        status,
         online: false,
         current_room_id: user.current_room_id,
-        search: None,
-    }
+        search,
+    })
 }

@@ -124,7 +124,16 @@ pub struct StatusView {
     /// Whether the user has a status socket open (the real-time layer reports it).
     pub online: bool,
     pub current_room_id: Option<i64>,
-    /// Present while searching: `{type, since}`.
+    /// Present while searching.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub search: Option<serde_json::Value>,
+    pub search: Option<SearchInfo>,
+}
+
+/// The running search.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchInfo {
+    /// `chat` or `voice`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub since: chrono::DateTime<chrono::Utc>,
 }

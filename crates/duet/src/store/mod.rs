@@ -8,7 +8,9 @@
 //! elsewhere.
 
 mod avatars;
+mod rooms;
 mod secrets;
+mod tickets;
 mod tokens;
 mod users;
 
@@ -21,6 +23,8 @@ use sqlx::{AnyPool, Executor};
 use crate::config::{DatabaseKind, StorageSettings};
 
 pub use avatars::{AvatarImages, AvatarVariant};
+pub use rooms::{NewRoom, RoomRow};
+pub use tickets::TicketRow;
 pub use tokens::{RefreshRecord, RevokeReason, Rotation};
 pub use users::{AdminUserUpdate, NewUser, ProfileFields, UserFilter, UserRow, UserStatusFilter};
 

@@ -19,6 +19,9 @@ pub struct TestApp {
     pub client: Client,
     pub clock: Arc<ManualClock>,
     pub state: AppState,
+    /// The `duet serve` arguments this app was built with, to build a second instance
+    /// on the same database (a restart).
+    pub args: Vec<String>,
     _data: tempfile::TempDir,
     _database: Option<TestDatabase>,
 }
@@ -41,6 +44,8 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
         "--rate-login=1000/min".into(),
         "--rate-signup=1000/min".into(),
         "--rate-avatar=1000/min".into(),
+        "--rate-search=100000/min".into(),
+        "--rate-default=100000/min".into(),
     ];
     let database = fresh_postgres_database().await;
     if let Some(db) = &database {
@@ -48,6 +53,7 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
     }
     args.extend(extra.iter().map(|s| s.to_string()));
     let settings = settings_from(&args);
+    let built_with = args.clone();
     let clock = Arc::new(ManualClock::new(SystemClock.now()));
     let app = App::build_with_clock(settings, clock.clone())
         .await
@@ -60,6 +66,7 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
         client: Client::new(),
         clock,
         state,
+        args: built_with,
         _data: data,
         _database: database,
     }
@@ -294,8 +301,45 @@ impl TestApp {
             .expect("request sent")
     }
 
+    /// Moves the clock and lets the lifecycle loops look at it.
     pub fn advance(&self, d: Duration) {
         self.clock.advance(d);
+        self.state.matchmaker.wake();
+    }
+
+    /// Signs up and sets a complete profile with the given gender, preference, needs
+    /// and interests.
+    pub async fn member(
+        &self,
+        username: &str,
+        gender: &str,
+        wants: &[&str],
+        needs: &[&str],
+        interests: &[&str],
+    ) -> Session {
+        let session = self.signup(username).await;
+        let profile = json!({
+            "nickname": format!("Nick {username}"),
+            "dob": "1995-03-10",
+            "gender": gender,
+            "preferred_gender": wants,
+            "needs": needs,
+            "interests": interests,
+        });
+        let response = self.update_profile(&session.access, profile).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        session
+    }
+
+    pub async fn search(&self, token: &str, kind: &str) -> Response {
+        self.post_json("/chat/search", json!({ "type": kind }), Some(token))
+            .await
+    }
+
+    pub async fn status(&self, token: &str) -> Value {
+        let response = self.get("/user/status", Some(token)).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
     }
 }
 
@@ -342,4 +386,21 @@ pub fn png(width: u32, height: u32) -> Vec<u8> {
         .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
         .unwrap();
     out
+}
+
+/// Waits for the first event that `wanted` accepts; fails after 10 seconds.
+pub async fn expect_event(
+    events: &mut tokio::sync::broadcast::Receiver<duet::events::Event>,
+    wanted: impl Fn(&duet::events::Event) -> bool,
+) -> duet::events::Event {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let event = events.recv().await.expect("the event channel stays open");
+            if wanted(&event) {
+                return event;
+            }
+        }
+    })
+    .await
+    .expect("the expected event arrives")
 }

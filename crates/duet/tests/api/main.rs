@@ -5,6 +5,7 @@
 mod admin;
 mod auth;
 mod avatar;
+mod chat;
 mod config;
 mod helpers;
 mod logs;

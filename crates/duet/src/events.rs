@@ -1,0 +1,59 @@
+//! The internal event channel: every room and matching event goes out here once, for
+//! the real-time layer to deliver to sockets (and for tests to observe). A broadcast
+//! channel: each subscriber gets every event; one that falls more than `CAPACITY`
+//! behind loses the oldest and is told so (it then resynchronises from the store).
+
+use tokio::sync::broadcast;
+
+use crate::clock::Timestamp;
+use crate::ids::UserId;
+use crate::room::EndReason;
+
+/// Room and matching events, in the order they happened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    MatchFound {
+        room_id: i64,
+        users: [UserId; 2],
+        fallback: bool,
+    },
+    SearchTimeout {
+        user: UserId,
+    },
+    RoomEnded {
+        room_id: i64,
+        users: [UserId; 2],
+        reason: EndReason,
+    },
+    Banned {
+        user: UserId,
+        until: Timestamp,
+    },
+}
+
+/// Events buffered per subscriber: enough for a burst of ends at a restart.
+const CAPACITY: usize = 4096;
+
+#[derive(Clone, Debug)]
+pub struct Events(broadcast::Sender<Event>);
+
+impl Events {
+    pub fn new() -> Self {
+        Events(broadcast::channel(CAPACITY).0)
+    }
+
+    /// Sends to every current subscriber; with none, the event is simply not seen.
+    pub fn publish(&self, event: Event) {
+        let _ = self.0.send(event);
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.0.subscribe()
+    }
+}
+
+impl Default for Events {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,209 @@
+//! `/chat`: search, cancel, the caller's room, ending a room.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::error::{ApiError, ErrorBody, ErrorCode};
+use super::extract::{AppJson, AppPath, AuthUser};
+use super::ratelimit::LimitClass;
+use super::{limited, Routes};
+use crate::app::AppState;
+use crate::matching::{ChatKind, SearchOutcome};
+use crate::profile::{SearchInfo, Status};
+use crate::room::{self, EndReason, PartnerView, RoomView};
+use crate::store::RoomRow;
+
+pub fn routes(state: &AppState) -> Routes {
+    OpenApiRouter::new()
+        .merge(limited(
+            state,
+            LimitClass::Search,
+            OpenApiRouter::new().routes(routes!(search)),
+        ))
+        .merge(limited(
+            state,
+            LimitClass::Default,
+            OpenApiRouter::new()
+                .routes(routes!(cancel_search))
+                .routes(routes!(current_room))
+                .routes(routes!(get_room))
+                .routes(routes!(end_room)),
+        ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SearchRequest {
+    #[serde(rename = "type")]
+    pub kind: ChatKind,
+}
+
+/// A search's answer: the room when matched (or already in one), else the waiting
+/// search.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchResponse {
+    pub room_id: Option<i64>,
+    pub matched_user: Option<PartnerView>,
+    /// The prompt the room opens with: `{topic, vi, en}`.
+    #[schema(value_type = Option<Object>)]
+    pub icebreaker: Option<serde_json::Value>,
+    pub status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub search: Option<SearchInfo>,
+}
+
+/// Look for a partner. Matched at once: 200 with the room; otherwise 202 and the match
+/// arrives later (`match_found` on the status socket; `GET /user/status` meanwhile).
+#[utoipa::path(post, path = "/chat/search", tag = "chat", security(("bearer" = [])), request_body = SearchRequest,
+    responses(
+        (status = 200, description = "Matched, or already in a room", body = SearchResponse),
+        (status = 202, description = "Waiting for a partner", body = SearchResponse),
+        (status = 400, description = "`incomplete_profile`, or a bad `type`", body = ErrorBody),
+        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
+        (status = 403, description = "`banned`", body = ErrorBody),
+        (status = 409, description = "`already_searching`", body = ErrorBody),
+        (status = 429, description = "Too many searches", body = ErrorBody),
+    ))]
+async fn search(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    AppJson(req): AppJson<SearchRequest>,
+) -> Result<(StatusCode, AppJson<SearchResponse>), ApiError> {
+    match state.matchmaker.search(&state, &user, req.kind).await? {
+        SearchOutcome::Room(room) => {
+            let view = room_view(&state, &room, &user).await?;
+            Ok((
+                StatusCode::OK,
+                AppJson(SearchResponse {
+                    room_id: Some(room.id),
+                    matched_user: Some(view.partner),
+                    icebreaker: Some(view.icebreaker),
+                    status: Status::Connected,
+                    search: None,
+                }),
+            ))
+        }
+        SearchOutcome::Waiting { kind, since } => Ok((
+            StatusCode::ACCEPTED,
+            AppJson(SearchResponse {
+                room_id: None,
+                matched_user: None,
+                icebreaker: None,
+                status: Status::Searching,
+                search: Some(SearchInfo {
+                    kind: kind.as_str().to_owned(),
+                    since: since.to_datetime(),
+                }),
+            }),
+        )),
+    }
+}
+
+/// Stop searching.
+#[utoipa::path(post, path = "/chat/cancel-search", tag = "chat", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The search is cancelled; status is idle"),
+        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
+        (status = 409, description = "`not_searching`", body = ErrorBody),
+    ))]
+async fn cancel_search(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+) -> Result<AppJson<serde_json::Value>, ApiError> {
+    if !state.matchmaker.cancel(&state, user.user_id()).await? {
+        return Err(ApiError::new(ErrorCode::NotSearching, "not searching"));
+    }
+    Ok(AppJson(serde_json::json!({ "status": "idle" })))
+}
+
+/// The caller's active room with the partner view.
+#[utoipa::path(get, path = "/chat/current-room", tag = "chat", security(("bearer" = [])),
+    responses(
+        (status = 200, body = RoomView),
+        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
+        (status = 404, description = "Not in a room", body = ErrorBody),
+    ))]
+async fn current_room(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+) -> Result<AppJson<RoomView>, ApiError> {
+    let room_id = user
+        .current_room_id
+        .ok_or_else(|| ApiError::not_found("room"))?;
+    let room = room::room_of_participant(&state, room_id, user.user_id()).await?;
+    if !room.is_active() {
+        return Err(ApiError::not_found("room"));
+    }
+    Ok(AppJson(room_view(&state, &room, &user).await?))
+}
+
+/// A room of the caller's, active or ended.
+#[utoipa::path(get, path = "/chat/room/{room_id}", tag = "chat", security(("bearer" = [])),
+    params(("room_id" = i64, Path)),
+    responses(
+        (status = 200, body = RoomView),
+        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
+        (status = 404, description = "No such room, or not the caller's", body = ErrorBody),
+    ))]
+async fn get_room(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    AppPath(room_id): AppPath<i64>,
+) -> Result<AppJson<RoomView>, ApiError> {
+    let room = room::room_of_participant(&state, room_id, user.user_id()).await?;
+    Ok(AppJson(room_view(&state, &room, &user).await?))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EndResponse {
+    pub room_id: i64,
+    /// True when the room had ended before this call.
+    pub already_ended: bool,
+    pub reason: Option<EndReason>,
+}
+
+/// End the room. Idempotent: ending an ended room answers `already_ended: true`.
+#[utoipa::path(post, path = "/chat/end/{room_id}", tag = "chat", security(("bearer" = [])),
+    params(("room_id" = i64, Path)),
+    responses(
+        (status = 200, body = EndResponse),
+        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
+        (status = 404, description = "No such room, or not the caller's", body = ErrorBody),
+    ))]
+async fn end_room(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    AppPath(room_id): AppPath<i64>,
+) -> Result<AppJson<EndResponse>, ApiError> {
+    room::room_of_participant(&state, room_id, user.user_id()).await?;
+    let ended_now = room::end_room(&state, room_id, EndReason::EndedByUser).await?;
+    let room = room::room_of_participant(&state, room_id, user.user_id()).await?;
+    Ok(AppJson(EndResponse {
+        room_id,
+        already_ended: !ended_now,
+        reason: room.end_reason.as_deref().and_then(EndReason::parse),
+    }))
+}
+
+async fn room_view(
+    state: &AppState,
+    room: &RoomRow,
+    viewer: &crate::store::UserRow,
+) -> Result<RoomView, ApiError> {
+    let partner_id = room
+        .partner_of(viewer.user_id())
+        .ok_or_else(|| ApiError::not_found("room"))?;
+    let partner = state
+        .store
+        .user(partner_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("room"))?;
+    Ok(RoomView::new(
+        room,
+        viewer.user_id(),
+        &partner,
+        state.clock.now(),
+    ))
+}

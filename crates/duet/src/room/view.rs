@@ -1,0 +1,130 @@
+//! What participants see of a room and of each other. A partner is shown without
+//! username, email, birth date or other rooms: nickname, gender, age, needs,
+//! interests, and an avatar URL at the room's reveal level.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::EndReason;
+use crate::clock::Timestamp;
+use crate::ids::UserId;
+use crate::matching::ChatKind;
+use crate::profile::validate::age_on;
+use crate::store::{RoomRow, UserRow};
+
+/// A partner as the other participant sees them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PartnerView {
+    pub nickname: Option<String>,
+    pub gender: Option<String>,
+    pub age: Option<i32>,
+    pub needs: Vec<String>,
+    pub interests: Vec<String>,
+    /// The avatar at the room's reveal level (blurred, semi-blurred or clear).
+    pub avatar_url: Option<String>,
+}
+
+impl PartnerView {
+    pub fn new(partner: &UserRow, room: &RoomRow, now: Timestamp) -> Self {
+        let list = |l: &Option<String>| -> Vec<String> {
+            l.as_deref()
+                .map(|l| {
+                    l.split(',')
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        PartnerView {
+            nickname: partner.nickname.clone(),
+            gender: partner.gender.clone(),
+            age: partner
+                .dob
+                .as_deref()
+                .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+                .map(|d| age_on(d, now.date())),
+            needs: list(&partner.needs),
+            interests: list(&partner.interests),
+            avatar_url: partner
+                .avatar_version
+                .map(|v| format!("/user/avatar/{}?v={v}-{}", partner.id, room.reveal_level)),
+        }
+    }
+}
+
+/// Keep flags from the caller's side.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeepView {
+    pub me: bool,
+    pub partner: bool,
+}
+
+/// The open like round, if any.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LikeRoundView {
+    pub round: i64,
+    pub deadline: DateTime<Utc>,
+    /// Whether the caller has answered.
+    pub answered: bool,
+}
+
+/// A room as a participant sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoomView {
+    pub id: i64,
+    #[serde(rename = "type")]
+    pub kind: ChatKind,
+    pub start_time: DateTime<Utc>,
+    pub end_time: Option<DateTime<Utc>>,
+    pub end_reason: Option<EndReason>,
+    /// 0 blurred, 1 semi-blurred, 2 clear.
+    pub reveal_level: i64,
+    pub keep: KeepView,
+    /// Both participants keep the room.
+    pub kept: bool,
+    pub like_round: Option<LikeRoundView>,
+    /// The prompt the room opened with: `{topic, vi, en}`.
+    #[schema(value_type = Object)]
+    pub icebreaker: serde_json::Value,
+    pub partner: PartnerView,
+}
+
+impl RoomView {
+    pub fn new(room: &RoomRow, viewer: UserId, partner: &UserRow, now: Timestamp) -> Self {
+        let mine_is_a = room.user_a == viewer.0;
+        let (keep_a, keep_b) = room.keeps();
+        let (keep_me, keep_partner) = if mine_is_a {
+            (keep_a, keep_b)
+        } else {
+            (keep_b, keep_a)
+        };
+        let my_answer = if mine_is_a {
+            room.answer_a
+        } else {
+            room.answer_b
+        };
+        let ts = |ms: i64| Timestamp::from_millis(ms).to_datetime();
+        RoomView {
+            id: room.id,
+            kind: ChatKind::parse(&room.kind).unwrap_or(ChatKind::Chat),
+            start_time: ts(room.start_time),
+            end_time: room.end_time.map(ts),
+            end_reason: room.end_reason.as_deref().and_then(EndReason::parse),
+            reveal_level: room.reveal_level,
+            keep: KeepView {
+                me: keep_me,
+                partner: keep_partner,
+            },
+            kept: keep_a && keep_b,
+            like_round: room.round_deadline.map(|deadline| LikeRoundView {
+                round: room.rounds_opened,
+                deadline: ts(deadline),
+                answered: my_answer.is_some(),
+            }),
+            icebreaker: serde_json::from_str(&room.icebreaker).unwrap_or(serde_json::Value::Null),
+            partner: PartnerView::new(partner, room, now),
+        }
+    }
+}

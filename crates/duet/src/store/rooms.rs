@@ -1,0 +1,185 @@
+//! Rooms: created atomically with a match, read by participants, ended atomically.
+
+use sqlx::FromRow;
+
+use super::Store;
+use crate::clock::Timestamp;
+use crate::ids::UserId;
+
+const ROOM_COLUMNS: &str =
+    "id, kind, user_a, user_b, icebreaker, score, fallback, start_time, end_time, \
+     end_reason, reveal_level, keep_a, keep_b, rounds_opened, round_deadline, answer_a, answer_b, \
+     next_like_at, no_match_streak, last_message_at, closed_since_a, closed_since_b, last_seq";
+
+#[derive(Clone, Debug, FromRow)]
+pub struct RoomRow {
+    pub id: i64,
+    pub kind: String,
+    pub user_a: i64,
+    pub user_b: i64,
+    pub icebreaker: String,
+    pub score: i64,
+    pub fallback: i64,
+    pub start_time: i64,
+    pub end_time: Option<i64>,
+    pub end_reason: Option<String>,
+    pub reveal_level: i64,
+    pub keep_a: i64,
+    pub keep_b: i64,
+    pub rounds_opened: i64,
+    pub round_deadline: Option<i64>,
+    pub answer_a: Option<i64>,
+    pub answer_b: Option<i64>,
+    pub next_like_at: Option<i64>,
+    pub no_match_streak: i64,
+    pub last_message_at: i64,
+    pub closed_since_a: Option<i64>,
+    pub closed_since_b: Option<i64>,
+    pub last_seq: i64,
+}
+
+impl RoomRow {
+    pub fn participants(&self) -> [UserId; 2] {
+        [UserId(self.user_a), UserId(self.user_b)]
+    }
+
+    /// The other participant, when `user` is one of them.
+    pub fn partner_of(&self, user: UserId) -> Option<UserId> {
+        match user.0 {
+            u if u == self.user_a => Some(UserId(self.user_b)),
+            u if u == self.user_b => Some(UserId(self.user_a)),
+            _ => None,
+        }
+    }
+
+    /// Keep flags of (a, b). Booleans are stored as 0/1.
+    pub fn keeps(&self) -> (bool, bool) {
+        (self.keep_a != 0, self.keep_b != 0)
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.end_time.is_none()
+    }
+}
+
+/// A match to store.
+pub struct NewRoom<'a> {
+    pub kind: &'a str,
+    /// The participant who waited longer first.
+    pub users: [UserId; 2],
+    pub icebreaker: &'a str,
+    pub score: u32,
+    pub fallback: bool,
+    pub now: Timestamp,
+    /// When the first like round opens.
+    pub first_like_at: Timestamp,
+}
+
+impl Store {
+    /// The match as one transaction: both tickets removed, the room created, both
+    /// users pointed at it. None (and nothing changed) when either ticket is gone,
+    /// either user is already in a room or banned: the match lost a race and the
+    /// caller decides again.
+    pub async fn create_match(&self, room: &NewRoom<'_>) -> Result<Option<RoomRow>, sqlx::Error> {
+        let [a, b] = room.users;
+        let mut tx = self.pool.begin().await?;
+        let removed = sqlx::query("DELETE FROM search_tickets WHERE user_id = $1 OR user_id = $2")
+            .bind(a.0)
+            .bind(b.0)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if removed != 2 {
+            return Ok(None);
+        }
+        let sql = format!(
+            "INSERT INTO rooms (kind, user_a, user_b, icebreaker, score, fallback, start_time, \
+             next_like_at, last_message_at, closed_since_a, closed_since_b) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7, $7, $7) RETURNING {ROOM_COLUMNS}"
+        );
+        let row: RoomRow = sqlx::query_as(&sql)
+            .bind(room.kind)
+            .bind(a.0)
+            .bind(b.0)
+            .bind(room.icebreaker)
+            .bind(i64::from(room.score))
+            .bind(i64::from(room.fallback))
+            .bind(room.now.as_millis())
+            .bind(room.first_like_at.as_millis())
+            .fetch_one(&mut *tx)
+            .await?;
+        let joined = sqlx::query(
+            "UPDATE users SET current_room_id = $1, updated_at = $4 \
+             WHERE (id = $2 OR id = $3) AND current_room_id IS NULL \
+             AND (banned_until IS NULL OR banned_until <= $4)",
+        )
+        .bind(row.id)
+        .bind(a.0)
+        .bind(b.0)
+        .bind(room.now.as_millis())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if joined != 2 {
+            return Ok(None);
+        }
+        tx.commit().await?;
+        Ok(Some(row))
+    }
+
+    pub async fn room(&self, id: i64) -> Result<Option<RoomRow>, sqlx::Error> {
+        let sql = format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE id = $1");
+        sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    /// Ends a room as one transaction: end time and reason set, both users back to
+    /// idle, messages erased unless kept. Returns the room as it was ended, or None
+    /// when it had already ended: two ends can race, the first commit wins and the
+    /// second changes nothing.
+    pub async fn end_room(
+        &self,
+        id: i64,
+        reason: &str,
+        now: Timestamp,
+        keep_messages: bool,
+    ) -> Result<Option<RoomRow>, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let sql = format!(
+            "UPDATE rooms SET end_time = $2, end_reason = $3, round_deadline = NULL, next_like_at = NULL \
+             WHERE id = $1 AND end_time IS NULL RETURNING {ROOM_COLUMNS}"
+        );
+        let row: Option<RoomRow> = sqlx::query_as(&sql)
+            .bind(id)
+            .bind(now.as_millis())
+            .bind(reason)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        sqlx::query(
+            "UPDATE users SET current_room_id = NULL, updated_at = $2 WHERE current_room_id = $1",
+        )
+        .bind(id)
+        .bind(now.as_millis())
+        .execute(&mut *tx)
+        .await?;
+        if !keep_messages {
+            sqlx::query("DELETE FROM messages WHERE room_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(Some(row))
+    }
+
+    /// Rooms still active, for the admin dashboard and for reloading at start.
+    pub async fn active_rooms(&self) -> Result<Vec<RoomRow>, sqlx::Error> {
+        let sql = format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE end_time IS NULL ORDER BY id");
+        sqlx::query_as(&sql).fetch_all(&self.pool).await
+    }
+}
