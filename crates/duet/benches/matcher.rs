@@ -43,9 +43,7 @@ fn enqueue_and_match(c: &mut Criterion) {
         // Men looking for women, half of them also open to others.
         for user in 0..waiting as i64 {
             let accepts = if user % 2 == 0 { 0b010 } else { 0b110 };
-            matcher
-                .enqueue(ticket(&mut rng, user, 0, accepts, T0), T0)
-                .unwrap();
+            matcher.enqueue(ticket(&mut rng, user, 0, accepts, T0), T0).unwrap();
         }
         let mut next = waiting as i64;
         group.bench_with_input(BenchmarkId::from_parameter(waiting), &waiting, |b, _| {

@@ -66,10 +66,7 @@ impl App {
         let keys = Keys::new(&secret, &settings.auth.jwt_issuer, settings.auth.access_ttl);
         let metrics = Metrics::new();
         let limits = RateLimits::new(&settings.rate_limits);
-        let matchmaker = Matchmaker::new(
-            settings.matching.fallback_after,
-            settings.matching.search_timeout,
-        );
+        let matchmaker = Matchmaker::new(settings.matching.fallback_after, settings.matching.search_timeout);
         let state = AppState(Arc::new(Inner {
             settings,
             store,
@@ -88,31 +85,16 @@ impl App {
             .restore(&state)
             .await
             .map_err(|e| anyhow::anyhow!("reloading search tickets: {e}"))?;
-        state
-            .metrics
-            .rooms_active
-            .set(state.store.active_rooms().await?.len() as i64);
+        state.metrics.rooms_active.set(state.store.active_rooms().await?.len() as i64);
         let router = http::router(state.clone());
         let listener = TcpListener::bind(state.settings.server.bind)
             .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "cannot listen on {} (--bind): {e}",
-                    state.settings.server.bind
-                )
-            })?;
+            .map_err(|e| anyhow::anyhow!("cannot listen on {} (--bind): {e}", state.settings.server.bind))?;
         let addr = listener.local_addr()?;
         spawn_housekeeping(&state);
         let matching = state.clone();
-        state
-            .shutdown
-            .spawn(async move { matching.matchmaker.run(matching.clone()).await });
-        Ok(App {
-            listener,
-            router,
-            state,
-            addr,
-        })
+        state.shutdown.spawn(async move { matching.matchmaker.run(matching.clone()).await });
+        Ok(App { listener, router, state, addr })
     }
 
     /// The address actually bound (the real port when configured with port 0).
@@ -131,12 +113,7 @@ impl App {
         self,
         stop: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let App {
-            listener,
-            router,
-            state,
-            addr,
-        } = self;
+        let App { listener, router, state, addr } = self;
         tracing::info!(%addr, database = ?state.store.kind(), "duet is listening");
         let shutdown = state.shutdown.clone();
         let service = router.into_make_service_with_connect_info::<SocketAddr>();

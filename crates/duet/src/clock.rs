@@ -27,17 +27,11 @@ impl Timestamp {
     }
 
     pub fn plus(self, d: Duration) -> Self {
-        Timestamp(
-            self.0
-                .saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
-        )
+        Timestamp(self.0.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)))
     }
 
     pub fn minus(self, d: Duration) -> Self {
-        Timestamp(
-            self.0
-                .saturating_sub(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
-        )
+        Timestamp(self.0.saturating_sub(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)))
     }
 
     /// Time left until `later`, or zero when it has passed.
@@ -83,10 +77,7 @@ impl ManualClock {
     }
 
     pub fn advance(&self, d: Duration) {
-        self.0.fetch_add(
-            i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
-            Ordering::SeqCst,
-        );
+        self.0.fetch_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX), Ordering::SeqCst);
     }
 
     pub fn set(&self, t: Timestamp) {
@@ -110,10 +101,7 @@ mod tests {
         assert_eq!(clock.now().as_millis(), 1_000);
         clock.advance(Duration::from_secs(2));
         assert_eq!(clock.now().as_millis(), 3_000);
-        assert_eq!(
-            clock.now().until(Timestamp::from_millis(4_500)),
-            Duration::from_millis(1_500)
-        );
+        assert_eq!(clock.now().until(Timestamp::from_millis(4_500)), Duration::from_millis(1_500));
         assert_eq!(clock.now().until(Timestamp::from_millis(0)), Duration::ZERO);
     }
 }

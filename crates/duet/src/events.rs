@@ -7,28 +7,15 @@ use tokio::sync::broadcast;
 
 use crate::clock::Timestamp;
 use crate::ids::UserId;
-use crate::room::EndReason;
+use crate::room::{EndReason, LikeOutcome};
 
 /// Room and matching events, in the order they happened.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
-    MatchFound {
-        room_id: i64,
-        users: [UserId; 2],
-        fallback: bool,
-    },
-    SearchTimeout {
-        user: UserId,
-    },
-    RoomEnded {
-        room_id: i64,
-        users: [UserId; 2],
-        reason: EndReason,
-    },
-    Banned {
-        user: UserId,
-        until: Timestamp,
-    },
+    MatchFound { room_id: i64, users: [UserId; 2], fallback: bool },
+    SearchTimeout { user: UserId },
+    RoomEnded { room_id: i64, users: [UserId; 2], reason: EndReason },
+    Banned { user: UserId, until: Timestamp },
 }
 
 /// Events buffered per subscriber: enough for a burst of ends at a restart.

@@ -14,10 +14,8 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("the tokio runtime starts");
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("the tokio runtime starts");
     let result = match cli.command {
         Command::Serve(args) if args.check => match args.settings.validate() {
             Ok(()) => {
@@ -28,21 +26,11 @@ fn main() -> ExitCode {
         },
         Command::Serve(args) => {
             let server = &args.settings.server;
-            telemetry::install(telemetry::subscriber(
-                &server.log,
-                server.log_format,
-                std::io::stdout,
-            ));
+            telemetry::install(telemetry::subscriber(&server.log, server.log_format, std::io::stdout));
             runtime.block_on(serve(args.settings))
         }
-        Command::Admin(AdminCommand::Create {
-            username, storage, ..
-        }) => {
-            telemetry::install(telemetry::subscriber(
-                "warn",
-                LogFormat::Text,
-                std::io::stderr,
-            ));
+        Command::Admin(AdminCommand::Create { username, storage, .. }) => {
+            telemetry::install(telemetry::subscriber("warn", LogFormat::Text, std::io::stderr));
             runtime.block_on(create_admin(&username, storage))
         }
     };
@@ -60,10 +48,7 @@ async fn serve(settings: duet::config::Settings) -> anyhow::Result<()> {
     app.run_until(shutdown::signal()).await
 }
 
-async fn create_admin(
-    username: &str,
-    storage: duet::config::StorageSettings,
-) -> anyhow::Result<()> {
+async fn create_admin(username: &str, storage: duet::config::StorageSettings) -> anyhow::Result<()> {
     let password = read_password()?;
     let store = store::Store::connect(&storage).await?;
     let id = duet::auth::create_admin(&store, username, password, SystemClock.now())

@@ -4,8 +4,7 @@
 //! the Prometheus text format. Labels are bounded sets: matched routes, never raw paths.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 #[derive(Clone)]
@@ -37,68 +36,44 @@ impl Metrics {
     pub fn new() -> Self {
         let registry = Registry::new_custom(Some("duet".into()), None).expect("static prefix");
         let http_requests = IntCounterVec::new(
-            Opts::new(
-                "http_requests_total",
-                "HTTP requests by method, route and status",
-            ),
+            Opts::new("http_requests_total", "HTTP requests by method, route and status"),
             &["method", "route", "status"],
         )
         .expect("valid metric");
         let http_duration = HistogramVec::new(
-            HistogramOpts::new("http_request_duration_seconds", "HTTP request duration").buckets(
-                vec![
-                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-                ],
-            ),
+            HistogramOpts::new("http_request_duration_seconds", "HTTP request duration")
+                .buckets(vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5]),
             &["method", "route"],
         )
         .expect("valid metric");
         let rate_limited = IntCounterVec::new(
-            Opts::new(
-                "rate_limited_total",
-                "Requests refused by a rate limit, by limit class",
-            ),
+            Opts::new("rate_limited_total", "Requests refused by a rate limit, by limit class"),
             &["class"],
         )
         .expect("valid metric");
-        let auth_events = IntCounterVec::new(
-            Opts::new("auth_events_total", "Account events by kind"),
-            &["event"],
-        )
-        .expect("valid metric");
+        let auth_events =
+            IntCounterVec::new(Opts::new("auth_events_total", "Account events by kind"), &["event"])
+                .expect("valid metric");
         let accounts = IntGaugeVec::new(
             Opts::new("accounts", "Registered accounts by role and state"),
             &["role", "state"],
         )
         .expect("valid metric");
-        let waiting = IntGaugeVec::new(
-            Opts::new("waiting_tickets", "Waiting search tickets by type"),
-            &["type"],
-        )
-        .expect("valid metric");
-        let matches = IntCounterVec::new(
-            Opts::new("matches_total", "Matches made, by mode"),
-            &["mode"],
-        )
-        .expect("valid metric");
+        let waiting =
+            IntGaugeVec::new(Opts::new("waiting_tickets", "Waiting search tickets by type"), &["type"])
+                .expect("valid metric");
+        let matches = IntCounterVec::new(Opts::new("matches_total", "Matches made, by mode"), &["mode"])
+            .expect("valid metric");
         let time_to_match = HistogramVec::new(
-            HistogramOpts::new(
-                "time_to_match_seconds",
-                "Time from search to match, per ticket",
-            )
-            .buckets(vec![
-                0.001, 0.005, 0.05, 0.5, 1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0,
-            ]),
+            HistogramOpts::new("time_to_match_seconds", "Time from search to match, per ticket")
+                .buckets(vec![0.001, 0.005, 0.05, 0.5, 1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0]),
             &["mode"],
         )
         .expect("valid metric");
-        let rooms_active =
-            IntGauge::new("rooms_active", "Rooms not yet ended").expect("valid metric");
-        let rooms_ended = IntCounterVec::new(
-            Opts::new("rooms_ended_total", "Rooms ended, by reason"),
-            &["reason"],
-        )
-        .expect("valid metric");
+        let rooms_active = IntGauge::new("rooms_active", "Rooms not yet ended").expect("valid metric");
+        let rooms_ended =
+            IntCounterVec::new(Opts::new("rooms_ended_total", "Rooms ended, by reason"), &["reason"])
+                .expect("valid metric");
         for collector in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
@@ -111,9 +86,7 @@ impl Metrics {
             Box::new(rooms_active.clone()),
             Box::new(rooms_ended.clone()),
         ] {
-            registry
-                .register(collector)
-                .expect("metric names are unique");
+            registry.register(collector).expect("metric names are unique");
         }
         Metrics {
             registry,
@@ -132,9 +105,7 @@ impl Metrics {
 
     /// Registers a subsystem's own collector (matching, rooms, sockets).
     pub fn register(&self, collector: Box<dyn prometheus::core::Collector>) {
-        self.registry
-            .register(collector)
-            .expect("metric names are unique");
+        self.registry.register(collector).expect("metric names are unique");
     }
 
     /// The registry in the Prometheus text exposition format.

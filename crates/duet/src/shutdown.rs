@@ -44,9 +44,7 @@ impl Shutdown {
     /// Waits for the tracked tasks to finish; false when `grace` ran out first.
     pub async fn wait(&self, grace: Duration) -> bool {
         self.tracker.close();
-        tokio::time::timeout(grace, self.tracker.wait())
-            .await
-            .is_ok()
+        tokio::time::timeout(grace, self.tracker.wait()).await.is_ok()
     }
 }
 

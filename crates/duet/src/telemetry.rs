@@ -19,13 +19,7 @@ where
     let registry = Registry::default().with(filter);
     match format {
         LogFormat::Json => Box::new(
-            registry.with(
-                fmt::layer()
-                    .json()
-                    .flatten_event(true)
-                    .with_current_span(true)
-                    .with_writer(sink),
-            ),
+            registry.with(fmt::layer().json().flatten_event(true).with_current_span(true).with_writer(sink)),
         ),
         LogFormat::Text => Box::new(registry.with(fmt::layer().with_writer(sink))),
     }

@@ -79,8 +79,8 @@ impl Keys {
 
     /// Checks signature, algorithm, issuer, required claims and time.
     pub fn verify(&self, token: &str, now: Timestamp) -> Result<(UserId, i64), TokenError> {
-        let data = decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|_| TokenError::Invalid)?;
+        let data =
+            decode::<Claims>(token, &self.decoding, &self.validation).map_err(|_| TokenError::Invalid)?;
         let claims = data.claims;
         let user: i64 = claims.sub.parse().map_err(|_| TokenError::Invalid)?;
         if claims.iat > now.as_secs() + CLOCK_SKEW_SECS {
@@ -120,20 +120,10 @@ mod tests {
 
     #[test]
     fn wrong_key_wrong_issuer_and_alg_none_are_refused() {
-        let other = Keys::new(
-            b"another-secret-another-secret-xx",
-            "duet",
-            Duration::from_secs(900),
-        );
-        assert_eq!(
-            keys().verify(&other.issue(UserId(1), 0, NOW), NOW),
-            Err(TokenError::Invalid)
-        );
+        let other = Keys::new(b"another-secret-another-secret-xx", "duet", Duration::from_secs(900));
+        assert_eq!(keys().verify(&other.issue(UserId(1), 0, NOW), NOW), Err(TokenError::Invalid));
         let foreign = Keys::new(SECRET, "someone-else", Duration::from_secs(900));
-        assert_eq!(
-            keys().verify(&foreign.issue(UserId(1), 0, NOW), NOW),
-            Err(TokenError::Invalid)
-        );
+        assert_eq!(keys().verify(&foreign.issue(UserId(1), 0, NOW), NOW), Err(TokenError::Invalid));
 
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let header = b64.encode(br#"{"alg":"none","typ":"JWT"}"#);
@@ -145,10 +135,7 @@ mod tests {
             )
             .as_bytes(),
         );
-        assert_eq!(
-            keys().verify(&format!("{header}.{claims}."), NOW),
-            Err(TokenError::Invalid)
-        );
+        assert_eq!(keys().verify(&format!("{header}.{claims}."), NOW), Err(TokenError::Invalid));
     }
 
     #[test]

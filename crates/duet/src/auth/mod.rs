@@ -109,9 +109,7 @@ pub enum AuthFailure {
 impl From<AuthFailure> for ApiError {
     fn from(f: AuthFailure) -> Self {
         match f {
-            AuthFailure::Invalid => {
-                ApiError::unauthorized("missing, invalid or expired access token")
-            }
+            AuthFailure::Invalid => ApiError::unauthorized("missing, invalid or expired access token"),
             AuthFailure::Revoked => ApiError::unauthorized("access token has been revoked"),
             AuthFailure::Banned(until) => banned(until),
         }
@@ -119,20 +117,14 @@ impl From<AuthFailure> for ApiError {
 }
 
 pub fn banned(until: Timestamp) -> ApiError {
-    ApiError::new(
-        ErrorCode::Banned,
-        format!("account banned until {}", until.to_datetime().to_rfc3339()),
-    )
+    ApiError::new(ErrorCode::Banned, format!("account banned until {}", until.to_datetime().to_rfc3339()))
 }
 
 /// Checks an access token and loads its user. The ban check comes before the version
 /// check so a banned user learns about the ban rather than seeing a revoked token.
 pub async fn authenticate(state: &AppState, token: &str) -> Result<UserRow, ApiError> {
     let now = state.clock.now();
-    let (id, ver) = state
-        .keys
-        .verify(token, now)
-        .map_err(|_| AuthFailure::Invalid)?;
+    let (id, ver) = state.keys.verify(token, now).map_err(|_| AuthFailure::Invalid)?;
     let user = state.store.user(id).await?.ok_or(AuthFailure::Invalid)?;
     if let Some(until) = user.ban_in_force(now) {
         return Err(AuthFailure::Banned(until).into());
@@ -144,11 +136,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<UserRow, ApiE
 }
 
 pub async fn signup(state: &AppState, req: SignupRequest) -> Result<TokenResponse, ApiError> {
-    let email = req
-        .email
-        .as_deref()
-        .map(str::trim)
-        .filter(|e| !e.is_empty());
+    let email = req.email.as_deref().map(str::trim).filter(|e| !e.is_empty());
     validate::signup(&req.username, &req.password, email)?;
     let hash = password::hash(req.password).await?;
     let now = state.clock.now();
@@ -162,11 +150,7 @@ pub async fn signup(state: &AppState, req: SignupRequest) -> Result<TokenRespons
             now,
         })
         .await?;
-    state
-        .metrics
-        .auth_events
-        .with_label_values(&["signup"])
-        .inc();
+    state.metrics.auth_events.with_label_values(&["signup"]).inc();
     tracing::info!(user_id = user.id, "account created");
     start_session(state, &user, now).await
 }
@@ -175,15 +159,8 @@ pub async fn login(state: &AppState, req: LoginRequest) -> Result<TokenResponse,
     let user = state.store.user_by_username(req.username.trim()).await?;
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     if !password::verify(req.password, stored).await? {
-        state
-            .metrics
-            .auth_events
-            .with_label_values(&["login_failed"])
-            .inc();
-        return Err(ApiError::new(
-            ErrorCode::InvalidCredentials,
-            "incorrect username or password",
-        ));
+        state.metrics.auth_events.with_label_values(&["login_failed"]).inc();
+        return Err(ApiError::new(ErrorCode::InvalidCredentials, "incorrect username or password"));
     }
     let user = user.expect("verify is false without a stored hash");
     let now = state.clock.now();
@@ -191,11 +168,7 @@ pub async fn login(state: &AppState, req: LoginRequest) -> Result<TokenResponse,
     if let Some(until) = user.ban_in_force(now) {
         return Err(banned(until));
     }
-    state
-        .metrics
-        .auth_events
-        .with_label_values(&["login"])
-        .inc();
+    state.metrics.auth_events.with_label_values(&["login"]).inc();
     start_session(state, &user, now).await
 }
 
@@ -211,33 +184,19 @@ pub async fn refresh(state: &AppState, req: RefreshRequest) -> Result<TokenRespo
             now.plus(state.settings.auth.refresh_ttl),
         )
         .await?;
-    let invalid = || {
-        ApiError::new(
-            ErrorCode::InvalidRefreshToken,
-            "refresh token is invalid, expired or revoked",
-        )
-    };
+    let invalid =
+        || ApiError::new(ErrorCode::InvalidRefreshToken, "refresh token is invalid, expired or revoked");
     let user_id = match rotation {
         Rotation::Rotated { user_id, .. } => user_id,
         Rotation::Reused { user_id } => {
-            state
-                .metrics
-                .auth_events
-                .with_label_values(&["refresh_reuse"])
-                .inc();
-            tracing::warn!(
-                user_id = user_id.0,
-                "refresh token reused; its family is revoked"
-            );
+            state.metrics.auth_events.with_label_values(&["refresh_reuse"]).inc();
+            tracing::warn!(user_id = user_id.0, "refresh token reused; its family is revoked");
             return Err(ApiError::new(
                 ErrorCode::RefreshTokenReused,
                 "refresh token was already used; sign in again",
             ));
         }
-        Rotation::Revoked {
-            user_id,
-            reason: RevokeReason::Ban,
-        } => {
+        Rotation::Revoked { user_id, reason: RevokeReason::Ban } => {
             let user = state.store.user(user_id).await?.ok_or_else(invalid)?;
             return Err(user.ban_in_force(now).map(banned).unwrap_or_else(invalid));
         }
@@ -247,11 +206,7 @@ pub async fn refresh(state: &AppState, req: RefreshRequest) -> Result<TokenRespo
     if let Some(until) = user.ban_in_force(now) {
         return Err(banned(until));
     }
-    state
-        .metrics
-        .auth_events
-        .with_label_values(&["refresh"])
-        .inc();
+    state.metrics.auth_events.with_label_values(&["refresh"]).inc();
     Ok(token_response(state, &user, refresh_token, now))
 }
 
@@ -259,24 +214,12 @@ pub async fn refresh(state: &AppState, req: RefreshRequest) -> Result<TokenRespo
 /// issued until now, and withdraws any search. A room is not ended.
 pub async fn logout(state: &AppState, user: &UserRow, req: LogoutRequest) -> Result<(), ApiError> {
     let family = match req.refresh_token.as_deref() {
-        Some(token) => {
-            state
-                .store
-                .refresh_token_family(&hash_refresh_token(token), user.user_id())
-                .await?
-        }
+        Some(token) => state.store.refresh_token_family(&hash_refresh_token(token), user.user_id()).await?,
         None => None,
     };
-    state
-        .store
-        .logout(user.user_id(), family.as_deref(), state.clock.now())
-        .await?;
+    state.store.logout(user.user_id(), family.as_deref(), state.clock.now()).await?;
     state.matchmaker.cancel(state, user.user_id()).await?;
-    state
-        .metrics
-        .auth_events
-        .with_label_values(&["logout"])
-        .inc();
+    state.metrics.auth_events.with_label_values(&["logout"]).inc();
     Ok(())
 }
 
@@ -290,23 +233,13 @@ pub async fn create_admin(
     validate::signup(username, &password, None)?;
     let hash = password::hash(password).await?;
     let user = state_store
-        .create_user(NewUser {
-            username,
-            email: None,
-            password_hash: &hash,
-            role: Role::Admin.as_str(),
-            now,
-        })
+        .create_user(NewUser { username, email: None, password_hash: &hash, role: Role::Admin.as_str(), now })
         .await?;
     Ok(user.user_id())
 }
 
 /// A new login: a new refresh family and its first token.
-async fn start_session(
-    state: &AppState,
-    user: &UserRow,
-    now: Timestamp,
-) -> Result<TokenResponse, ApiError> {
+async fn start_session(state: &AppState, user: &UserRow, now: Timestamp) -> Result<TokenResponse, ApiError> {
     let refresh_token = new_refresh_token();
     let family = uuid::Uuid::new_v4().to_string();
     state
@@ -322,12 +255,7 @@ async fn start_session(
     Ok(token_response(state, user, refresh_token, now))
 }
 
-fn token_response(
-    state: &AppState,
-    user: &UserRow,
-    refresh_token: String,
-    now: Timestamp,
-) -> TokenResponse {
+fn token_response(state: &AppState, user: &UserRow, refresh_token: String, now: Timestamp) -> TokenResponse {
     TokenResponse {
         access_token: state.keys.issue(user.user_id(), user.token_version, now),
         refresh_token,

@@ -22,19 +22,12 @@ pub async fn hash(password: String) -> Result<String, tokio::task::JoinError> {
 
 /// Checks `password` against `stored`; with no stored hash (unknown user) it checks
 /// against a dummy so both cases cost the same and timing does not reveal users.
-pub async fn verify(
-    password: String,
-    stored: Option<String>,
-) -> Result<bool, tokio::task::JoinError> {
+pub async fn verify(password: String, stored: Option<String>) -> Result<bool, tokio::task::JoinError> {
     blocking(move || {
         let found = stored.is_some();
         let stored = stored.unwrap_or_else(|| dummy_hash().to_owned());
         let ok = PasswordHash::new(&stored)
-            .map(|parsed| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok()
-            })
+            .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
             .unwrap_or(false);
         ok && found
     })
@@ -58,9 +51,7 @@ where
     T: Send + 'static,
 {
     let span = tracing::Span::current();
-    tokio::task::spawn_blocking(move || span.in_scope(work))
-        .instrument(tracing::Span::current())
-        .await
+    tokio::task::spawn_blocking(move || span.in_scope(work)).instrument(tracing::Span::current()).await
 }
 
 #[cfg(test)]
@@ -71,12 +62,8 @@ mod tests {
         let b = super::hash("correct horse".into()).await.unwrap();
         assert_ne!(a, b, "salted");
         assert!(a.starts_with("$argon2id$"));
-        assert!(super::verify("correct horse".into(), Some(a.clone()))
-            .await
-            .unwrap());
+        assert!(super::verify("correct horse".into(), Some(a.clone())).await.unwrap());
         assert!(!super::verify("wrong horse".into(), Some(a)).await.unwrap());
-        assert!(!super::verify("not a real password".into(), None)
-            .await
-            .unwrap());
+        assert!(!super::verify("not a real password".into(), None).await.unwrap());
     }
 }

@@ -19,9 +19,7 @@ pub async fn load_signing_secret(
     let mut bytes = [0u8; 48];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let candidate = base64::engine::general_purpose::STANDARD.encode(bytes);
-    let stored = store
-        .get_or_create_secret("jwt_secret", &candidate, now)
-        .await?;
+    let stored = store.get_or_create_secret("jwt_secret", &candidate, now).await?;
     if stored == candidate {
         tracing::info!("generated a JWT signing secret and stored it in the database");
     }

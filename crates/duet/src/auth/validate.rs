@@ -10,18 +10,9 @@ pub fn signup(username: &str, password: &str, email: Option<&str>) -> Result<(),
     let mut errors = Vec::new();
     let len = username.chars().count();
     if !(3..=32).contains(&len) {
-        errors.push(FieldError::new(
-            "username",
-            "must be 3 to 32 characters long",
-        ));
-    } else if !username
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-    {
-        errors.push(FieldError::new(
-            "username",
-            "may contain only letters A-Z, digits and _ . -",
-        ));
+        errors.push(FieldError::new("username", "must be 3 to 32 characters long"));
+    } else if !username.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')) {
+        errors.push(FieldError::new("username", "may contain only letters A-Z, digits and _ . -"));
     }
     let len = password.chars().count();
     if !(PASSWORD_MIN_CHARS..=PASSWORD_MAX_CHARS).contains(&len) {

@@ -21,12 +21,8 @@ pub(super) fn args_from_file(
     let mut fail = |message: String| command.error(clap::error::ErrorKind::InvalidValue, message);
     let text = std::fs::read_to_string(path)
         .map_err(|e| fail(format!("cannot read config file {}: {e}", path.display())))?;
-    let table: toml::Table = text.parse().map_err(|e| {
-        fail(format!(
-            "config file {} is not valid TOML: {e}",
-            path.display()
-        ))
-    })?;
+    let table: toml::Table =
+        text.parse().map_err(|e| fail(format!("config file {} is not valid TOML: {e}", path.display())))?;
 
     // Every setting of `serve` is a valid key, even where this subcommand ignores it,
     // so one file serves `duet serve` and `duet admin create`.
@@ -34,19 +30,14 @@ pub(super) fn args_from_file(
     let mut extra = Vec::new();
     for (key, value) in table {
         let Some(arg) = serve.get_arguments().find(|a| a.get_id() == key.as_str()) else {
-            return Err(fail(format!(
-                "unknown setting `{key}` in config file {}",
-                path.display()
-            )));
+            return Err(fail(format!("unknown setting `{key}` in config file {}", path.display())));
         };
         if key == "config" || key == "check" {
             return Err(fail(format!("`{key}` cannot be set inside a config file")));
         }
         let applies = leaf.try_get_raw(&key).is_ok();
-        let overridden = matches!(
-            leaf.value_source(&key),
-            Some(ValueSource::CommandLine | ValueSource::EnvVariable)
-        );
+        let overridden =
+            matches!(leaf.value_source(&key), Some(ValueSource::CommandLine | ValueSource::EnvVariable));
         if !applies || overridden {
             continue;
         }
@@ -57,19 +48,10 @@ pub(super) fn args_from_file(
             toml::Value::Boolean(b) => b.to_string(),
             toml::Value::Array(items) => items
                 .iter()
-                .map(|v| {
-                    v.as_str()
-                        .map(str::to_owned)
-                        .unwrap_or_else(|| v.to_string())
-                })
+                .map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))
                 .collect::<Vec<_>>()
                 .join(","),
-            other => {
-                return Err(fail(format!(
-                    "setting `{key}` cannot be a {}",
-                    other.type_str()
-                )))
-            }
+            other => return Err(fail(format!("setting `{key}` cannot be a {}", other.type_str()))),
         };
         let long = arg.get_long().expect("every setting has a long flag");
         extra.push(OsString::from(format!("--{long}={text}")));

@@ -33,10 +33,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     #[command(flatten, next_help_heading = "Profiles")]
     pub profile: ProfileSettings,
-    #[command(
-        flatten,
-        next_help_heading = "HTTP rate limits (per client address and per user)"
-    )]
+    #[command(flatten, next_help_heading = "HTTP rate limits (per client address and per user)")]
     pub rate_limits: RateLimitSettings,
     #[command(flatten, next_help_heading = "Matching")]
     pub matching: MatchingSettings,
@@ -55,12 +52,7 @@ pub struct ServerSettings {
     pub bind: SocketAddr,
     /// Origins (comma-separated, e.g. https://duet.example) allowed to call the API
     /// cross-origin and to open WebSockets; empty means the server's own origin only.
-    #[arg(
-        long,
-        env = "DUET_ALLOWED_ORIGINS",
-        value_delimiter = ',',
-        default_value = ""
-    )]
+    #[arg(long, env = "DUET_ALLOWED_ORIGINS", value_delimiter = ',', default_value = "")]
     pub allowed_origins: Vec<String>,
     /// Trust the first address of `X-Forwarded-For` as the client address (only behind
     /// a proxy that sets it).
@@ -228,10 +220,7 @@ pub struct InvalidSetting {
 }
 
 fn invalid(setting: &'static str, reason: impl Into<String>) -> InvalidSetting {
-    InvalidSetting {
-        setting,
-        reason: reason.into(),
-    }
+    InvalidSetting { setting, reason: reason.into() }
 }
 
 /// The database a [`StorageSettings`] points at.
@@ -246,10 +235,7 @@ impl StorageSettings {
     pub fn effective_database_url(&self) -> String {
         match &self.database_url {
             Some(url) => url.expose().to_owned(),
-            None => format!(
-                "sqlite://{}?mode=rwc",
-                self.data_dir.join("duet.db").display()
-            ),
+            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("duet.db").display()),
         }
     }
 
@@ -260,10 +246,7 @@ impl StorageSettings {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Ok(DatabaseKind::Postgres)
         } else {
-            Err(invalid(
-                "database-url",
-                "must start with sqlite: or postgres://",
-            ))
+            Err(invalid("database-url", "must start with sqlite: or postgres://"))
         }
     }
 }
@@ -291,13 +274,8 @@ impl Settings {
         }
         for origin in self.server.allowed_origins.iter().filter(|o| !o.is_empty()) {
             let ok = (origin.starts_with("http://") || origin.starts_with("https://"))
-                && !origin
-                    .trim_end_matches('/')
-                    .contains(|c: char| c.is_whitespace())
-                && origin
-                    .split("://")
-                    .nth(1)
-                    .is_some_and(|h| !h.is_empty() && !h.contains('/'));
+                && !origin.trim_end_matches('/').contains(|c: char| c.is_whitespace())
+                && origin.split("://").nth(1).is_some_and(|h| !h.is_empty() && !h.contains('/'));
             if !ok {
                 return Err(invalid(
                     "allowed-origins",
@@ -306,25 +284,16 @@ impl Settings {
             }
         }
         if tracing_subscriber::EnvFilter::try_new(&self.server.log).is_err() {
-            return Err(invalid(
-                "log",
-                format!("`{}` is not a log filter", self.server.log),
-            ));
+            return Err(invalid("log", format!("`{}` is not a log filter", self.server.log)));
         }
         if self.room.like_answer_window >= self.room.like_after {
-            return Err(invalid(
-                "like-answer-window",
-                "must be shorter than --like-after",
-            ));
+            return Err(invalid("like-answer-window", "must be shorter than --like-after"));
         }
         if self.realtime.max_message_chars == 0 {
             return Err(invalid("max-message-chars", "must be at least 1"));
         }
         if self.realtime.msg_rate == 0 || self.realtime.msg_burst == 0 {
-            return Err(invalid(
-                "msg-rate",
-                "--msg-rate and --msg-burst must be at least 1",
-            ));
+            return Err(invalid("msg-rate", "--msg-rate and --msg-burst must be at least 1"));
         }
         if self.realtime.max_invalid_frames == 0 {
             return Err(invalid("max-invalid-frames", "must be at least 1"));
@@ -340,10 +309,6 @@ impl Settings {
 
     /// Origins allowed besides the server's own; empty when only same-origin is allowed.
     pub fn extra_origins(&self) -> impl Iterator<Item = &str> {
-        self.server
-            .allowed_origins
-            .iter()
-            .map(|o| o.trim_end_matches('/'))
-            .filter(|o| !o.is_empty())
+        self.server.allowed_origins.iter().map(|o| o.trim_end_matches('/')).filter(|o| !o.is_empty())
     }
 }

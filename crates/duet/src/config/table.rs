@@ -11,27 +11,16 @@ pub fn markdown_table() -> String {
     let mut out = String::from("| flag | environment | default | meaning |\n|---|---|---|---|\n");
     for arg in command.get_arguments() {
         let Some(long) = arg.get_long() else { continue };
-        let env = arg
-            .get_env()
-            .map(|e| format!("`{}`", e.to_string_lossy()))
-            .unwrap_or_default();
+        let env = arg.get_env().map(|e| format!("`{}`", e.to_string_lossy())).unwrap_or_default();
         let default = arg
             .get_default_values()
             .iter()
             .map(|v| v.to_string_lossy().into_owned())
             .collect::<Vec<_>>()
             .join(",");
-        let default = if default.is_empty() {
-            "—".to_owned()
-        } else {
-            format!("`{default}`")
-        };
-        let help = arg
-            .get_help()
-            .map(|h| h.to_string())
-            .unwrap_or_default()
-            .replace('\n', " ")
-            .replace('|', "\\|");
+        let default = if default.is_empty() { "—".to_owned() } else { format!("`{default}`") };
+        let help =
+            arg.get_help().map(|h| h.to_string()).unwrap_or_default().replace('\n', " ").replace('|', "\\|");
         out.push_str(&format!("| `--{long}` | {env} | {default} | {help} |\n"));
     }
     out
@@ -48,13 +37,8 @@ mod tests {
     fn the_readme_table_matches_the_settings() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md");
         let readme = std::fs::read_to_string(path).expect("README.md at the workspace root");
-        let start = readme
-            .find(BEGIN)
-            .expect("README has the settings:begin marker")
-            + BEGIN.len();
-        let end = readme
-            .find(END)
-            .expect("README has the settings:end marker");
+        let start = readme.find(BEGIN).expect("README has the settings:begin marker") + BEGIN.len();
+        let end = readme.find(END).expect("README has the settings:end marker");
         let expected = super::markdown_table();
         if std::env::var_os("DUET_WRITE_README").is_some() {
             let updated = format!("{}{}{}", &readme[..start], expected, &readme[end..]);

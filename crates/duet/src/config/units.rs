@@ -118,19 +118,10 @@ mod tests {
     #[test]
     fn rates_round_trip() {
         let r: Rate = "5/min".parse().unwrap();
-        assert_eq!(
-            r,
-            Rate {
-                count: 5,
-                per: Duration::from_secs(60)
-            }
-        );
+        assert_eq!(r, Rate { count: 5, per: Duration::from_secs(60) });
         let again: Rate = r.to_string().parse().unwrap();
         assert_eq!(again, r);
-        assert_eq!(
-            "20/30s".parse::<Rate>().unwrap().per,
-            Duration::from_secs(30)
-        );
+        assert_eq!("20/30s".parse::<Rate>().unwrap().per, Duration::from_secs(30));
         assert!("0/min".parse::<Rate>().is_err());
         assert!("fast".parse::<Rate>().is_err());
     }

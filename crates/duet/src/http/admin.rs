@@ -58,11 +58,7 @@ impl AdminUserView {
         let banned = row.ban_in_force(now);
         AdminUserView {
             profile: profile::own_profile(state, row),
-            status: if row.current_room_id.is_some() {
-                Status::Connected
-            } else {
-                Status::Idle
-            },
+            status: if row.current_room_id.is_some() { Status::Connected } else { Status::Idle },
             current_room_id: row.current_room_id,
             banned_until: banned.map(Timestamp::to_datetime),
             ban_reason: banned.and(row.ban_reason.clone()),
@@ -124,24 +120,13 @@ async fn list_users(
             StatusFilter::Connected => UserStatusFilter::Connected,
             StatusFilter::Banned => UserStatusFilter::Banned,
         }),
-        name: query
-            .q
-            .map(|q| q.trim().to_owned())
-            .filter(|q| !q.is_empty()),
+        name: query.q.map(|q| q.trim().to_owned()).filter(|q| !q.is_empty()),
         offset: (page - 1).saturating_mul(limit),
         limit,
     };
     let (rows, total) = state.store.list_users(&filter, state.clock.now()).await?;
-    let items = rows
-        .iter()
-        .map(|row| AdminUserView::new(&state, row))
-        .collect();
-    Ok(AppJson(Page {
-        items,
-        total,
-        page,
-        limit,
-    }))
+    let items = rows.iter().map(|row| AdminUserView::new(&state, row)).collect();
+    Ok(AppJson(Page { items, total, page, limit }))
 }
 
 /// One account.
@@ -158,11 +143,7 @@ async fn get_user(
     _admin: AdminUser,
     AppPath(id): AppPath<i64>,
 ) -> Result<AppJson<AdminUserView>, ApiError> {
-    let row = state
-        .store
-        .user(UserId(id))
-        .await?
-        .ok_or_else(|| ApiError::not_found("user"))?;
+    let row = state.store.user(UserId(id)).await?.ok_or_else(|| ApiError::not_found("user"))?;
     Ok(AppJson(AdminUserView::new(&state, &row)))
 }
 
@@ -185,9 +166,7 @@ mod serde_with_none {
     //! Tells a field sent as `null` (Some(None)) from a field left out (None).
     use serde::{Deserialize, Deserializer};
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Option<String>>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
         Option::<String>::deserialize(d).map(Some)
     }
 }
@@ -218,28 +197,19 @@ async fn update_user(
         Some(Ok(nickname)) => Some(nickname),
         None => None,
     };
-    let email = update
-        .email
-        .map(|e| e.map(|e| e.trim().to_owned()).filter(|e| !e.is_empty()));
+    let email = update.email.map(|e| e.map(|e| e.trim().to_owned()).filter(|e| !e.is_empty()));
     if let Some(Some(email)) = &email {
         if !crate::auth::plausible_email(email) {
             errors.push(FieldError::new("email", "is not an email address"));
         }
     }
     if update.role.is_some() && id == admin.id {
-        errors.push(FieldError::new(
-            "role",
-            "administrators cannot change their own role",
-        ));
+        errors.push(FieldError::new("role", "administrators cannot change their own role"));
     }
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
-    let change = AdminUserUpdate {
-        role: update.role.map(|r| r.as_str().to_owned()),
-        nickname,
-        email,
-    };
+    let change = AdminUserUpdate { role: update.role.map(|r| r.as_str().to_owned()), nickname, email };
     let row = state
         .store
         .admin_update_user(UserId(id), &change, state.clock.now())
@@ -275,20 +245,14 @@ async fn ban_user(
 ) -> Result<AppJson<AdminUserView>, ApiError> {
     let mut errors = Vec::new();
     if !(1..=MAX_BAN_DAYS).contains(&req.days) {
-        errors.push(FieldError::new(
-            "days",
-            format!("must be between 1 and {MAX_BAN_DAYS}"),
-        ));
+        errors.push(FieldError::new("days", format!("must be between 1 and {MAX_BAN_DAYS}")));
     }
     let reason = req.reason.trim();
     if reason.is_empty() || reason.chars().count() > 500 {
         errors.push(FieldError::new("reason", "must be 1 to 500 characters"));
     }
     if id == admin.id {
-        errors.push(FieldError::new(
-            "id",
-            "administrators cannot ban themselves",
-        ));
+        errors.push(FieldError::new("id", "administrators cannot ban themselves"));
     }
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));

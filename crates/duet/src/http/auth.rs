@@ -10,28 +10,16 @@ use super::extract::{AppJson, AuthUser};
 use super::ratelimit::LimitClass;
 use super::{limited, Routes};
 use crate::app::AppState;
-use crate::auth::{
-    self, LoginRequest, LogoutRequest, RefreshRequest, SignupRequest, TokenResponse,
-};
+use crate::auth::{self, LoginRequest, LogoutRequest, RefreshRequest, SignupRequest, TokenResponse};
 
 pub fn routes(state: &AppState) -> Routes {
     OpenApiRouter::new()
-        .merge(limited(
-            state,
-            LimitClass::Signup,
-            OpenApiRouter::new().routes(routes!(signup)),
-        ))
-        .merge(limited(
-            state,
-            LimitClass::Login,
-            OpenApiRouter::new().routes(routes!(login)),
-        ))
+        .merge(limited(state, LimitClass::Signup, OpenApiRouter::new().routes(routes!(signup))))
+        .merge(limited(state, LimitClass::Login, OpenApiRouter::new().routes(routes!(login))))
         .merge(limited(
             state,
             LimitClass::Default,
-            OpenApiRouter::new()
-                .routes(routes!(refresh))
-                .routes(routes!(logout)),
+            OpenApiRouter::new().routes(routes!(refresh)).routes(routes!(logout)),
         ))
 }
 
@@ -47,10 +35,7 @@ async fn signup(
     State(state): State<AppState>,
     AppJson(req): AppJson<SignupRequest>,
 ) -> Result<(StatusCode, AppJson<TokenResponse>), ApiError> {
-    Ok((
-        StatusCode::CREATED,
-        AppJson(auth::signup(&state, req).await?),
-    ))
+    Ok((StatusCode::CREATED, AppJson(auth::signup(&state, req).await?)))
 }
 
 /// Sign in with username and password.

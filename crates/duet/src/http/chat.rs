@@ -18,11 +18,7 @@ use crate::store::RoomRow;
 
 pub fn routes(state: &AppState) -> Routes {
     OpenApiRouter::new()
-        .merge(limited(
-            state,
-            LimitClass::Search,
-            OpenApiRouter::new().routes(routes!(search)),
-        ))
+        .merge(limited(state, LimitClass::Search, OpenApiRouter::new().routes(routes!(search))))
         .merge(limited(
             state,
             LimitClass::Default,
@@ -92,10 +88,7 @@ async fn search(
                 matched_user: None,
                 icebreaker: None,
                 status: Status::Searching,
-                search: Some(SearchInfo {
-                    kind: kind.as_str().to_owned(),
-                    since: since.to_datetime(),
-                }),
+                search: Some(SearchInfo { kind: kind.as_str().to_owned(), since: since.to_datetime() }),
             }),
         )),
     }
@@ -129,9 +122,7 @@ async fn current_room(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
 ) -> Result<AppJson<RoomView>, ApiError> {
-    let room_id = user
-        .current_room_id
-        .ok_or_else(|| ApiError::not_found("room"))?;
+    let room_id = user.current_room_id.ok_or_else(|| ApiError::not_found("room"))?;
     let room = room::room_of_participant(&state, room_id, user.user_id()).await?;
     if !room.is_active() {
         return Err(ApiError::not_found("room"));
@@ -192,18 +183,7 @@ async fn room_view(
     room: &RoomRow,
     viewer: &crate::store::UserRow,
 ) -> Result<RoomView, ApiError> {
-    let partner_id = room
-        .partner_of(viewer.user_id())
-        .ok_or_else(|| ApiError::not_found("room"))?;
-    let partner = state
-        .store
-        .user(partner_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("room"))?;
-    Ok(RoomView::new(
-        room,
-        viewer.user_id(),
-        &partner,
-        state.clock.now(),
-    ))
+    let partner_id = room.partner_of(viewer.user_id()).ok_or_else(|| ApiError::not_found("room"))?;
+    let partner = state.store.user(partner_id).await?.ok_or_else(|| ApiError::not_found("room"))?;
+    Ok(RoomView::new(room, viewer.user_id(), &partner, state.clock.now()))
 }

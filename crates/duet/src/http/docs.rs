@@ -39,10 +39,7 @@ impl Modify for BearerAuth {
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .build(),
+                HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build(),
             ),
         );
     }
@@ -85,30 +82,16 @@ pub fn routes(openapi: OpenApiDoc) -> Router<AppState> {
             "/openapi.json",
             get(move || async move { ([(header::CONTENT_TYPE, "application/json")], json) }),
         )
-        .route(
-            "/docs",
-            get(|| async { page("text/html; charset=utf-8", PAGE.as_bytes()) }),
-        )
-        .route(
-            "/docs/init.js",
-            get(|| async { page("text/javascript", INIT.as_bytes()) }),
-        )
+        .route("/docs", get(|| async { page("text/html; charset=utf-8", PAGE.as_bytes()) }))
+        .route("/docs/init.js", get(|| async { page("text/javascript", INIT.as_bytes()) }))
         .route(
             "/docs/swagger-ui.css",
-            get(|| async {
-                page(
-                    "text/css",
-                    include_bytes!("../../assets/swagger-ui/swagger-ui.css"),
-                )
-            }),
+            get(|| async { page("text/css", include_bytes!("../../assets/swagger-ui/swagger-ui.css")) }),
         )
         .route(
             "/docs/swagger-ui-bundle.js",
             get(|| async {
-                page(
-                    "text/javascript",
-                    include_bytes!("../../assets/swagger-ui/swagger-ui-bundle.js"),
-                )
+                page("text/javascript", include_bytes!("../../assets/swagger-ui/swagger-ui-bundle.js"))
             }),
         )
 }
@@ -117,14 +100,8 @@ fn page(content_type: &'static str, body: &'static [u8]) -> impl IntoResponse {
     (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
-            (
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static(DOCS_CSP),
-            ),
-            (
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=3600"),
-            ),
+            (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(DOCS_CSP)),
+            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
         ],
         body,
     )

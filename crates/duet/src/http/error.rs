@@ -53,17 +53,13 @@ impl ErrorCode {
     pub fn status(self) -> StatusCode {
         use ErrorCode::*;
         match self {
-            ValidationError | BadRequest | InvalidImage | IncompleteProfile => {
-                StatusCode::BAD_REQUEST
-            }
+            ValidationError | BadRequest | InvalidImage | IncompleteProfile => StatusCode::BAD_REQUEST,
             InvalidCredentials | Unauthorized | InvalidRefreshToken | RefreshTokenReused => {
                 StatusCode::UNAUTHORIZED
             }
             Forbidden | Banned => StatusCode::FORBIDDEN,
             NotFound => StatusCode::NOT_FOUND,
-            UsernameTaken | EmailTaken | AlreadySearching | NotSearching | RoomEnded => {
-                StatusCode::CONFLICT
-            }
+            UsernameTaken | EmailTaken | AlreadySearching | NotSearching | RoomEnded => StatusCode::CONFLICT,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             RateLimited => StatusCode::TOO_MANY_REQUESTS,
@@ -82,10 +78,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError {
-            field: field.into(),
-            message: message.into(),
-        }
+        FieldError { field: field.into(), message: message.into() }
     }
 }
 
@@ -118,13 +111,7 @@ pub struct InternalCause(pub String);
 
 impl ApiError {
     pub fn new(code: ErrorCode, detail: impl Into<Cow<'static, str>>) -> Self {
-        ApiError {
-            code,
-            detail: detail.into(),
-            errors: Vec::new(),
-            retry_after_secs: None,
-            internal: None,
-        }
+        ApiError { code, detail: detail.into(), errors: Vec::new(), retry_after_secs: None, internal: None }
     }
 
     pub fn validation(errors: Vec<FieldError>) -> Self {
@@ -132,10 +119,7 @@ impl ApiError {
             [one] => format!("invalid {}: {}", one.field, one.message),
             _ => format!("{} fields are invalid", errors.len()),
         };
-        ApiError {
-            errors,
-            ..ApiError::new(ErrorCode::ValidationError, detail)
-        }
+        ApiError { errors, ..ApiError::new(ErrorCode::ValidationError, detail) }
     }
 
     pub fn field(field: &str, message: impl Into<String>) -> Self {
@@ -170,12 +154,7 @@ impl ApiError {
     }
 
     pub fn body(&self, request_id: Option<String>) -> ErrorBody {
-        ErrorBody {
-            detail: self.detail.clone(),
-            code: self.code,
-            request_id,
-            errors: self.errors.clone(),
-        }
+        ErrorBody { detail: self.detail.clone(), code: self.code, request_id, errors: self.errors.clone() }
     }
 }
 
@@ -195,12 +174,8 @@ impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
         use crate::store::StoreError;
         match e {
-            StoreError::Conflict("email") => {
-                ApiError::new(ErrorCode::EmailTaken, "email is already taken")
-            }
-            StoreError::Conflict(_) => {
-                ApiError::new(ErrorCode::UsernameTaken, "username is already taken")
-            }
+            StoreError::Conflict("email") => ApiError::new(ErrorCode::EmailTaken, "email is already taken"),
+            StoreError::Conflict(_) => ApiError::new(ErrorCode::UsernameTaken, "username is already taken"),
             StoreError::Db(e) => e.into(),
         }
     }
@@ -219,9 +194,7 @@ impl IntoResponse for ApiError {
         let body = self.body(None);
         let mut response = (self.code.status(), axum::Json(body.clone())).into_response();
         if let Some(secs) = self.retry_after_secs {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response.extensions_mut().insert(body);
         if let Some(cause) = self.internal {
@@ -238,15 +211,9 @@ mod tests {
     #[test]
     fn every_code_has_its_status() {
         assert_eq!(ErrorCode::ValidationError.status(), StatusCode::BAD_REQUEST);
-        assert_eq!(
-            ErrorCode::InvalidCredentials.status(),
-            StatusCode::UNAUTHORIZED
-        );
+        assert_eq!(ErrorCode::InvalidCredentials.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(ErrorCode::Banned.status(), StatusCode::FORBIDDEN);
-        assert_eq!(
-            ErrorCode::RateLimited.status(),
-            StatusCode::TOO_MANY_REQUESTS
-        );
+        assert_eq!(ErrorCode::RateLimited.status(), StatusCode::TOO_MANY_REQUESTS);
     }
 
     #[test]

@@ -67,10 +67,7 @@ impl From<QueryRejection> for ApiError {
 pub fn bearer_token(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
 }
 
 /// A request from a signed-in user whose token is valid, current and not banned.
@@ -80,8 +77,7 @@ impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token =
-            bearer_token(parts).ok_or_else(|| ApiError::unauthorized("missing bearer token"))?;
+        let token = bearer_token(parts).ok_or_else(|| ApiError::unauthorized("missing bearer token"))?;
         let user = auth::authenticate(state, token).await?;
         tracing::Span::current().record("user_id", user.id);
         Ok(AuthUser(user))
@@ -117,8 +113,5 @@ pub fn client_ip(parts: &Parts, trust_forwarded_for: bool) -> Option<IpAddr> {
             return forwarded;
         }
     }
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip())
+    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip())
 }

@@ -10,11 +10,7 @@ use crate::app::AppState;
 use crate::profile::vocabulary::{self, Vocabulary};
 
 pub fn routes(state: &AppState) -> Routes {
-    limited(
-        state,
-        LimitClass::Default,
-        OpenApiRouter::new().routes(routes!(get_vocabulary)),
-    )
+    limited(state, LimitClass::Default, OpenApiRouter::new().routes(routes!(get_vocabulary)))
 }
 
 /// Genders, needs and interests with their ids and Vietnamese and English labels.

@@ -25,19 +25,16 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The policy for the web client's pages: only our own scripts, styles, images and
 /// sockets; no framing. Routes that need more (the API docs page) set their own.
-pub const CONTENT_SECURITY_POLICY: &str =
-    "default-src 'self'; script-src 'self'; style-src 'self'; \
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
      img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
      form-action 'self'; frame-ancestors 'none'";
 
 /// Wraps the application router in the per-request middleware.
 pub fn wrap(app: Router, state: &AppState) -> Router {
     let app = app
-        .layer(CatchPanicLayer::custom(
-            |_: Box<dyn std::any::Any + Send>| {
-                ApiError::internal("a handler panicked").into_response()
-            },
-        ))
+        .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
+            ApiError::internal("a handler panicked").into_response()
+        }))
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe));
     let app = match cors(state) {
         Some(cors) => app.layer(cors),
@@ -68,11 +65,8 @@ pub fn wrap(app: Router, state: &AppState) -> Router {
 
 /// Cross-origin access for the configured origins; none configured means none given.
 fn cors(state: &AppState) -> Option<CorsLayer> {
-    let origins: Vec<HeaderValue> = state
-        .settings
-        .extra_origins()
-        .filter_map(|o| HeaderValue::from_str(o).ok())
-        .collect();
+    let origins: Vec<HeaderValue> =
+        state.settings.extra_origins().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
     if origins.is_empty() {
         return None;
     }
@@ -96,12 +90,8 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
     let method = request.method().clone();
-    let request_id = request
-        .headers()
-        .get(&REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let request_id =
+        request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let span = tracing::info_span!(
         "request",
         %method,
@@ -114,22 +104,10 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
     let response = render_error(response, &request_id, &span);
     let status = response.status();
     let elapsed = started.elapsed();
-    state
-        .metrics
-        .http_requests
-        .with_label_values(&[method.as_str(), &route, status.as_str()])
-        .inc();
-    state
-        .metrics
-        .http_duration
-        .with_label_values(&[method.as_str(), &route])
-        .observe(elapsed.as_secs_f64());
+    state.metrics.http_requests.with_label_values(&[method.as_str(), &route, status.as_str()]).inc();
+    state.metrics.http_duration.with_label_values(&[method.as_str(), &route]).observe(elapsed.as_secs_f64());
     span.in_scope(|| {
-        tracing::info!(
-            status = status.as_u16(),
-            latency_ms = elapsed.as_secs_f64() * 1000.0,
-            "request"
-        )
+        tracing::info!(status = status.as_u16(), latency_ms = elapsed.as_secs_f64() * 1000.0, "request")
     });
     response
 }
@@ -145,20 +123,14 @@ fn render_error(response: Response, request_id: &str, span: &tracing::Span) -> R
         span.in_scope(|| tracing::error!(cause = %cause, "internal error"));
     }
     let body = match response.extensions().get::<ErrorBody>() {
-        Some(body) => ErrorBody {
-            request_id: Some(request_id.to_owned()),
-            ..body.clone()
-        },
+        Some(body) => ErrorBody { request_id: Some(request_id.to_owned()), ..body.clone() },
         // A handler's own JSON answer (the readiness probe's) stands as it is.
         None if is_json(&response) => return response,
         None => generic_body(status, request_id),
     };
     let (mut parts, _) = response.into_parts();
     let json = serde_json::to_vec(&body).expect("error bodies serialise");
-    parts.headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(json))
 }
@@ -180,12 +152,7 @@ fn generic_body(status: StatusCode, request_id: &str) -> ErrorBody {
         s if s.is_server_error() => (ErrorCode::InternalError, "internal server error"),
         _ => (ErrorCode::BadRequest, "bad request"),
     };
-    ErrorBody {
-        detail: detail.into(),
-        code,
-        request_id: Some(request_id.to_owned()),
-        errors: Vec::new(),
-    }
+    ErrorBody { detail: detail.into(), code, request_id: Some(request_id.to_owned()), errors: Vec::new() }
 }
 
 /// The answer for paths no route matches.

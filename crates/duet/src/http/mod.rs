@@ -29,10 +29,7 @@ pub type Routes = OpenApiRouter<AppState>;
 
 /// Applies a rate-limit class to every route of `routes`.
 pub fn limited(state: &AppState, class: LimitClass, routes: Routes) -> Routes {
-    routes.route_layer(axum::middleware::from_fn_with_state(
-        (state.clone(), class),
-        ratelimit::limit,
-    ))
+    routes.route_layer(axum::middleware::from_fn_with_state((state.clone(), class), ratelimit::limit))
 }
 
 /// The whole application router.

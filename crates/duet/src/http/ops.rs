@@ -12,10 +12,7 @@ use super::extract::AppJson;
 use crate::app::AppState;
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/health", get(health))
-        .route("/ready", get(ready))
-        .route("/metrics", get(metrics))
+    Router::new().route("/health", get(health)).route("/ready", get(ready)).route("/metrics", get(metrics))
 }
 
 /// The process is up.
@@ -26,18 +23,12 @@ async fn health() -> AppJson<serde_json::Value> {
 /// 200 only when the database answers (and the server is not shutting down).
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     if state.shutdown.is_triggered() {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            AppJson(json!({ "status": "shutting_down" })),
-        );
+        return (StatusCode::SERVICE_UNAVAILABLE, AppJson(json!({ "status": "shutting_down" })));
     }
     if state.store.ping().await {
         (StatusCode::OK, AppJson(json!({ "status": "ready" })))
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            AppJson(json!({ "status": "database_unavailable" })),
-        )
+        (StatusCode::SERVICE_UNAVAILABLE, AppJson(json!({ "status": "database_unavailable" })))
     }
 }
 
@@ -50,18 +41,8 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         state.metrics.accounts.reset();
         for (role, banned, n) in counts {
             let banned = if banned { "banned" } else { "active" };
-            state
-                .metrics
-                .accounts
-                .with_label_values(&[&role, banned])
-                .set(n);
+            state.metrics.accounts.with_label_values(&[&role, banned]).set(n);
         }
     }
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        state.metrics.render(),
-    )
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render())
 }

@@ -137,11 +137,7 @@ pub async fn limit(
         }
     }
     if let Err(retry_after) = state.limits.check(class, &keys) {
-        state
-            .metrics
-            .rate_limited
-            .with_label_values(&[class.label()])
-            .inc();
+        state.metrics.rate_limited.with_label_values(&[class.label()]).inc();
         return ApiError::rate_limited(retry_after).into_response();
     }
     next.run(Request::from_parts(parts, body)).await
@@ -167,17 +163,8 @@ mod tests {
             assert!(limits.check(LimitClass::Login, &a).is_ok());
         }
         let retry = limits.check(LimitClass::Login, &a).unwrap_err();
-        assert!(
-            (1..=20).contains(&retry),
-            "one token returns every 20 s, got {retry}"
-        );
-        assert!(
-            limits.check(LimitClass::Login, &b).is_ok(),
-            "other addresses are not affected"
-        );
-        assert!(
-            limits.check(LimitClass::Default, &a).is_ok(),
-            "other classes are not affected"
-        );
+        assert!((1..=20).contains(&retry), "one token returns every 20 s, got {retry}");
+        assert!(limits.check(LimitClass::Login, &b).is_ok(), "other addresses are not affected");
+        assert!(limits.check(LimitClass::Default, &a).is_ok(), "other classes are not affected");
     }
 }

@@ -21,19 +21,17 @@ const MULTIPART_OVERHEAD: u64 = 64 * 1024;
 
 pub fn routes(state: &AppState) -> Routes {
     let max_upload = state.settings.profile.max_avatar_bytes + MULTIPART_OVERHEAD;
-    let avatar_upload = OpenApiRouter::new().routes(routes!(upload_avatar)).layer(
-        axum::extract::DefaultBodyLimit::max(usize::try_from(max_upload).unwrap_or(usize::MAX)),
-    );
-    OpenApiRouter::new()
-        .merge(limited(state, LimitClass::Avatar, avatar_upload))
-        .merge(limited(
-            state,
-            LimitClass::Default,
-            OpenApiRouter::new()
-                .routes(routes!(get_profile, update_profile))
-                .routes(routes!(get_avatar))
-                .routes(routes!(get_status)),
-        ))
+    let avatar_upload = OpenApiRouter::new()
+        .routes(routes!(upload_avatar))
+        .layer(axum::extract::DefaultBodyLimit::max(usize::try_from(max_upload).unwrap_or(usize::MAX)));
+    OpenApiRouter::new().merge(limited(state, LimitClass::Avatar, avatar_upload)).merge(limited(
+        state,
+        LimitClass::Default,
+        OpenApiRouter::new()
+            .routes(routes!(get_profile, update_profile))
+            .routes(routes!(get_avatar))
+            .routes(routes!(get_status)),
+    ))
 }
 
 /// The caller's account and profile.
@@ -43,10 +41,7 @@ pub fn routes(state: &AppState) -> Routes {
         (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
         (status = 403, description = "`banned`", body = ErrorBody),
     ))]
-async fn get_profile(
-    State(state): State<AppState>,
-    AuthUser(user): AuthUser,
-) -> AppJson<OwnProfile> {
+async fn get_profile(State(state): State<AppState>, AuthUser(user): AuthUser) -> AppJson<OwnProfile> {
     AppJson(profile::own_profile(&state, &user))
 }
 
@@ -63,9 +58,7 @@ async fn update_profile(
     AuthUser(user): AuthUser,
     AppJson(update): AppJson<ProfileUpdate>,
 ) -> Result<AppJson<OwnProfile>, ApiError> {
-    Ok(AppJson(
-        profile::update_profile(&state, &user, update).await?,
-    ))
+    Ok(AppJson(profile::update_profile(&state, &user, update).await?))
 }
 
 /// The upload form: one `file` part.
@@ -109,19 +102,13 @@ async fn upload_avatar(
         }
         return Ok(AppJson(profile::upload_avatar(&state, &user, bytes).await?));
     }
-    Err(ApiError::field(
-        "file",
-        "a multipart part named `file` is required",
-    ))
+    Err(ApiError::field("file", "a multipart part named `file` is required"))
 }
 
 fn too_large(limit: u64) -> ApiError {
     ApiError::new(
         ErrorCode::PayloadTooLarge,
-        format!(
-            "the image is larger than {}",
-            bytesize::ByteSize(limit).display().iec()
-        ),
+        format!("the image is larger than {}", bytesize::ByteSize(limit).display().iec()),
     )
 }
 
@@ -129,10 +116,7 @@ fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::new(ErrorCode::PayloadTooLarge, "the upload is too large")
     } else {
-        ApiError::new(
-            ErrorCode::BadRequest,
-            format!("invalid multipart body: {}", e.body_text()),
-        )
+        ApiError::new(ErrorCode::BadRequest, format!("invalid multipart body: {}", e.body_text()))
     }
 }
 
@@ -164,28 +148,13 @@ async fn get_avatar(
     let (bytes, version, variant) = profile::avatar_for(&state, &viewer, UserId(owner)).await?;
     let etag = format!("\"{version}-{variant:?}\"");
     let cache = [
-        (
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("private, no-cache"),
-        ),
-        (
-            header::ETAG,
-            HeaderValue::from_str(&etag).expect("ascii etag"),
-        ),
+        (header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache")),
+        (header::ETAG, HeaderValue::from_str(&etag).expect("ascii etag")),
     ];
-    if headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        == Some(etag.as_str())
-    {
+    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
         return Ok((StatusCode::NOT_MODIFIED, cache).into_response());
     }
-    Ok((
-        cache,
-        [(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"))],
-        bytes,
-    )
-        .into_response())
+    Ok((cache, [(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"))], bytes).into_response())
 }
 
 /// The caller's status: idle, searching or connected, and the current room.

@@ -138,24 +138,13 @@ impl Matcher {
 
     /// Examines a new ticket: matched at once with its best eligible partner, or left
     /// waiting.
-    pub fn enqueue(
-        &mut self,
-        ticket: Ticket,
-        now: Timestamp,
-    ) -> Result<Option<Match>, EnqueueError> {
+    pub fn enqueue(&mut self, ticket: Ticket, now: Timestamp) -> Result<Option<Match>, EnqueueError> {
         if self.tickets.contains_key(&ticket.user) {
             return Err(EnqueueError::AlreadyWaiting);
         }
         if let Some((partner, score, fallback)) = self.best_partner(&ticket, now) {
-            let partner = self
-                .remove(partner)
-                .expect("candidates are waiting tickets");
-            return Ok(Some(Match {
-                a: partner,
-                b: ticket,
-                score,
-                fallback,
-            }));
+            let partner = self.remove(partner).expect("candidates are waiting tickets");
+            return Ok(Some(Match { a: partner, b: ticket, score, fallback }));
         }
         self.insert(ticket);
         Ok(None)
@@ -188,11 +177,7 @@ impl Matcher {
             outcome.expired.extend(self.remove(user));
         }
         let crossed = now.minus(self.config.fallback_after);
-        let newly: Vec<Key> = self
-            .not_yet_crossed()
-            .take_while(|(at, _)| *at <= crossed)
-            .copied()
-            .collect();
+        let newly: Vec<Key> = self.not_yet_crossed().take_while(|(at, _)| *at <= crossed).copied().collect();
         self.crossed_until = Some(self.crossed_until.map_or(crossed, |c| c.max(crossed)));
         for (_, user) in newly {
             let Some(ticket) = self.tickets.get(&user).cloned() else {
@@ -200,21 +185,13 @@ impl Matcher {
             };
             if let Some((partner, score, fallback)) = self.best_partner(&ticket, now) {
                 let ticket = self.remove(user).expect("still waiting");
-                let partner = self
-                    .remove(partner)
-                    .expect("candidates are waiting tickets");
-                let (a, b) =
-                    if (partner.enqueued_at, partner.user) <= (ticket.enqueued_at, ticket.user) {
-                        (partner, ticket)
-                    } else {
-                        (ticket, partner)
-                    };
-                outcome.matches.push(Match {
-                    a,
-                    b,
-                    score,
-                    fallback,
-                });
+                let partner = self.remove(partner).expect("candidates are waiting tickets");
+                let (a, b) = if (partner.enqueued_at, partner.user) <= (ticket.enqueued_at, ticket.user) {
+                    (partner, ticket)
+                } else {
+                    (ticket, partner)
+                };
+                outcome.matches.push(Match { a, b, score, fallback });
             }
         }
         outcome
@@ -222,14 +199,8 @@ impl Matcher {
 
     /// When [`Matcher::tick`] next has work: the next expiry or fallback crossing.
     pub fn next_deadline(&self) -> Option<Timestamp> {
-        let expiry = self
-            .by_time
-            .first()
-            .map(|(at, _)| at.plus(self.config.search_timeout));
-        let crossing = self
-            .not_yet_crossed()
-            .next()
-            .map(|(at, _)| at.plus(self.config.fallback_after));
+        let expiry = self.by_time.first().map(|(at, _)| at.plus(self.config.search_timeout));
+        let crossing = self.not_yet_crossed().next().map(|(at, _)| at.plus(self.config.fallback_after));
         match (expiry, crossing) {
             (Some(e), Some(c)) => Some(e.min(c)),
             (e, c) => e.or(c),
@@ -255,9 +226,7 @@ impl Matcher {
             let key = (candidate.enqueued_at, candidate.user);
             let better = match best {
                 None => true,
-                Some((best_score, best_key)) => {
-                    s > best_score || (s == best_score && key < best_key)
-                }
+                Some((best_score, best_key)) => s > best_score || (s == best_score && key < best_key),
             };
             if better {
                 best = Some((s, key));
@@ -286,10 +255,7 @@ impl Matcher {
                 // Partners sharing no need: all of them once this ticket is relaxed,
                 // otherwise only those that have waited past the threshold themselves
                 // (the oldest, at the front of the queue).
-                let relaxed = bucket
-                    .all
-                    .iter()
-                    .take_while(|(at, _)| ticket_relaxed || *at <= fallback_since);
+                let relaxed = bucket.all.iter().take_while(|(at, _)| ticket_relaxed || *at <= fallback_since);
                 self.scan(relaxed, ticket, &mut consider);
             }
         }

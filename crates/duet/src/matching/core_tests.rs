@@ -60,25 +60,16 @@ fn matched(m: &Option<Match>) -> Option<(i64, i64)> {
 #[test]
 fn mutual_gender_acceptance_is_required() {
     let mut m = Matcher::new(config());
-    m.enqueue(t(1, M, &["female"], &["friends"], &[]).at(0), at(0))
-        .unwrap();
+    m.enqueue(t(1, M, &["female"], &["friends"], &[]).at(0), at(0)).unwrap();
     // She accepts only women: no match either way.
-    let r = m
-        .enqueue(t(2, F, &["female"], &["friends"], &[]).at(1), at(1))
-        .unwrap();
+    let r = m.enqueue(t(2, F, &["female"], &["friends"], &[]).at(1), at(1)).unwrap();
     assert_eq!(matched(&r), None);
-    let r = m
-        .enqueue(t(3, F, &["male"], &["friends"], &[]).at(2), at(2))
-        .unwrap();
+    let r = m.enqueue(t(3, F, &["male"], &["friends"], &[]).at(2), at(2)).unwrap();
     assert_eq!(matched(&r), Some((1, 3)));
     // `any` accepts every gender, but the other side must accept too.
-    let r = m
-        .enqueue(t(4, O, &["any"], &["friends"], &[]).at(3), at(3))
-        .unwrap();
+    let r = m.enqueue(t(4, O, &["any"], &["friends"], &[]).at(3), at(3)).unwrap();
     assert_eq!(matched(&r), None, "user 2 accepts only women");
-    let r = m
-        .enqueue(t(5, F, &["other"], &["friends"], &[]).at(4), at(4))
-        .unwrap();
+    let r = m.enqueue(t(5, F, &["other"], &["friends"], &[]).at(4), at(4)).unwrap();
     assert_eq!(matched(&r), Some((4, 5)));
 }
 
@@ -88,17 +79,8 @@ fn types_never_mix() {
     let mut voice = t(1, M, &["any"], &["friends"], &[]).at(0);
     voice.kind = ChatKind::Voice;
     m.enqueue(voice, at(0)).unwrap();
-    assert_eq!(
-        matched(
-            &m.enqueue(t(2, F, &["any"], &["friends"], &[]).at(1), at(1))
-                .unwrap()
-        ),
-        None
-    );
-    assert_eq!(
-        (m.waiting(ChatKind::Voice), m.waiting(ChatKind::Chat)),
-        (1, 1)
-    );
+    assert_eq!(matched(&m.enqueue(t(2, F, &["any"], &["friends"], &[]).at(1), at(1)).unwrap()), None);
+    assert_eq!((m.waiting(ChatKind::Voice), m.waiting(ChatKind::Chat)), (1, 1));
     let out = m.tick(at(100));
     assert!(out.matches.is_empty(), "not even through the fallback");
 }
@@ -109,18 +91,11 @@ fn avoided_pairs_never_match_even_in_the_fallback() {
     let mut a = t(1, M, &["any"], &["friends"], &[]).at(0);
     a.avoid = vec![UserId(2)];
     m.enqueue(a, at(0)).unwrap();
-    assert_eq!(
-        matched(
-            &m.enqueue(t(2, F, &["any"], &["friends"], &[]).at(1), at(1))
-                .unwrap()
-        ),
-        None
-    );
+    assert_eq!(matched(&m.enqueue(t(2, F, &["any"], &["friends"], &[]).at(1), at(1)).unwrap()), None);
     assert!(m.tick(at(200)).matches.is_empty());
     // The rule is symmetric: the avoid list of either side is enough.
     let mut m = Matcher::new(config());
-    m.enqueue(t(1, M, &["any"], &["friends"], &[]).at(0), at(0))
-        .unwrap();
+    m.enqueue(t(1, M, &["any"], &["friends"], &[]).at(0), at(0)).unwrap();
     let mut b = t(2, F, &["any"], &["friends"], &[]).at(1);
     b.avoid = vec![UserId(1)];
     assert_eq!(matched(&m.enqueue(b, at(1)).unwrap()), None);
@@ -129,49 +104,12 @@ fn avoided_pairs_never_match_even_in_the_fallback() {
 #[test]
 fn the_best_score_wins_then_the_longest_wait() {
     let mut m = Matcher::new(config());
-    m.enqueue(t(1, M, &["female"], &["friends"], &["coffee"]).at(0), at(0))
-        .unwrap();
-    m.enqueue(
-        t(2, M, &["female"], &["friends", "casual"], &["coffee"]).at(1),
-        at(1),
-    )
-    .unwrap();
-    m.enqueue(
-        t(
-            3,
-            M,
-            &["female"],
-            &["friends", "casual"],
-            &["coffee", "film"],
-        )
-        .at(2),
-        at(2),
-    )
-    .unwrap();
-    m.enqueue(
-        t(
-            4,
-            M,
-            &["female"],
-            &["friends", "casual"],
-            &["coffee", "film"],
-        )
-        .at(3),
-        at(3),
-    )
-    .unwrap();
+    m.enqueue(t(1, M, &["female"], &["friends"], &["coffee"]).at(0), at(0)).unwrap();
+    m.enqueue(t(2, M, &["female"], &["friends", "casual"], &["coffee"]).at(1), at(1)).unwrap();
+    m.enqueue(t(3, M, &["female"], &["friends", "casual"], &["coffee", "film"]).at(2), at(2)).unwrap();
+    m.enqueue(t(4, M, &["female"], &["friends", "casual"], &["coffee", "film"]).at(3), at(3)).unwrap();
     let r = m
-        .enqueue(
-            t(
-                10,
-                F,
-                &["male"],
-                &["friends", "casual"],
-                &["coffee", "film"],
-            )
-            .at(4),
-            at(4),
-        )
+        .enqueue(t(10, F, &["male"], &["friends", "casual"], &["coffee", "film"]).at(4), at(4))
         .unwrap()
         .unwrap();
     assert_eq!(
@@ -180,80 +118,45 @@ fn the_best_score_wins_then_the_longest_wait() {
         "3 and 4 tie on score; 3 waited longer"
     );
     let r = m
-        .enqueue(
-            t(
-                11,
-                F,
-                &["male"],
-                &["friends", "casual"],
-                &["coffee", "film"],
-            )
-            .at(5),
-            at(5),
-        )
+        .enqueue(t(11, F, &["male"], &["friends", "casual"], &["coffee", "film"]).at(5), at(5))
         .unwrap()
         .unwrap();
     assert_eq!(r.a.user.0, 4);
-    let r = m
-        .enqueue(t(12, F, &["male"], &["casual"], &[]).at(6), at(6))
-        .unwrap()
-        .unwrap();
+    let r = m.enqueue(t(12, F, &["male"], &["casual"], &[]).at(6), at(6)).unwrap().unwrap();
     assert_eq!(r.a.user.0, 2, "a shared need beats a longer wait");
 }
 
 #[test]
 fn without_a_shared_need_pairs_wait_for_the_fallback() {
     let mut m = Matcher::new(config());
-    m.enqueue(
-        t(1, M, &["female"], &["marriage"], &["coffee"]).at(0),
-        at(0),
-    )
-    .unwrap();
-    assert_eq!(
-        matched(
-            &m.enqueue(t(2, F, &["male"], &["open"], &["coffee"]).at(10), at(10))
-                .unwrap()
-        ),
-        None
-    );
+    m.enqueue(t(1, M, &["female"], &["marriage"], &["coffee"]).at(0), at(0)).unwrap();
+    assert_eq!(matched(&m.enqueue(t(2, F, &["male"], &["open"], &["coffee"]).at(10), at(10)).unwrap()), None);
     assert!(m.tick(at(29)).matches.is_empty());
     assert_eq!(m.next_deadline(), Some(at(30)));
     let out = m.tick(at(30));
     assert_eq!(out.matches.len(), 1);
     let r = &out.matches[0];
-    assert_eq!(
-        (r.a.user.0, r.b.user.0, r.fallback, r.score),
-        (1, 2, true, 2)
-    );
+    assert_eq!((r.a.user.0, r.b.user.0, r.fallback, r.score), (1, 2, true, 2));
     assert!(m.is_empty());
 }
 
 #[test]
 fn a_newcomer_meets_a_relaxed_ticket_at_once() {
     let mut m = Matcher::new(config());
-    m.enqueue(t(1, M, &["female"], &["marriage"], &[]).at(0), at(0))
-        .unwrap();
+    m.enqueue(t(1, M, &["female"], &["marriage"], &[]).at(0), at(0)).unwrap();
     assert!(m.tick(at(31)).matches.is_empty(), "nobody to meet yet");
-    let r = m
-        .enqueue(t(2, F, &["male"], &["open"], &[]).at(40), at(40))
-        .unwrap()
-        .unwrap();
+    let r = m.enqueue(t(2, F, &["male"], &["open"], &[]).at(40), at(40)).unwrap().unwrap();
     assert_eq!((r.a.user.0, r.fallback), (1, true));
 }
 
 #[test]
 fn tickets_expire_after_the_search_timeout() {
     let mut m = Matcher::new(config());
-    m.enqueue(t(1, M, &["female"], &["friends"], &[]).at(0), at(0))
-        .unwrap();
-    m.enqueue(t(2, M, &["female"], &["friends"], &[]).at(100), at(100))
-        .unwrap();
+    m.enqueue(t(1, M, &["female"], &["friends"], &[]).at(0), at(0)).unwrap();
+    m.enqueue(t(2, M, &["female"], &["friends"], &[]).at(100), at(100)).unwrap();
     assert!(m.tick(at(299)).expired.is_empty());
     let out = m.tick(at(300));
-    assert_eq!(
-        out.expired.iter().map(|t| t.user.0).collect::<Vec<_>>(),
-        [1]
-    );
+    assert_eq!(out.expired.iter().map(|t| t.user.0).collect::<Vec<_>>(), [1]);
     assert_eq!(m.len(), 1);
     assert_eq!(m.next_deadline(), Some(at(400)));
     assert_eq!(m.cancel(UserId(2)).map(|t| t.user.0), Some(2));
@@ -264,8 +167,7 @@ fn tickets_expire_after_the_search_timeout() {
 #[test]
 fn a_user_waits_once() {
     let mut m = Matcher::new(config());
-    m.enqueue(t(1, M, &["female"], &["friends"], &[]).at(0), at(0))
-        .unwrap();
+    m.enqueue(t(1, M, &["female"], &["friends"], &[]).at(0), at(0)).unwrap();
     assert!(matches!(
         m.enqueue(t(1, M, &["female"], &["friends"], &[]).at(1), at(1)),
         Err(EnqueueError::AlreadyWaiting)
@@ -277,14 +179,9 @@ fn avoided_tickets_do_not_use_up_the_window() {
     let mut m = Matcher::new(config());
     // More avoided candidates at the front of the queue than the window holds.
     for i in 0..50 {
-        m.enqueue(
-            t(100 + i, M, &["female"], &["friends"], &[]).at(i as u64),
-            at(i as u64),
-        )
-        .unwrap();
+        m.enqueue(t(100 + i, M, &["female"], &["friends"], &[]).at(i as u64), at(i as u64)).unwrap();
     }
-    m.enqueue(t(1, M, &["female"], &["friends"], &[]).at(60), at(60))
-        .unwrap();
+    m.enqueue(t(1, M, &["female"], &["friends"], &[]).at(60), at(60)).unwrap();
     let mut newcomer = t(2, F, &["male"], &["friends"], &[]).at(61);
     newcomer.avoid = (100..150).map(UserId).collect();
     let r = m.enqueue(newcomer, at(61)).unwrap();
@@ -294,19 +191,15 @@ fn avoided_tickets_do_not_use_up_the_window() {
 #[test]
 fn restored_tickets_are_examined_at_the_next_tick() {
     let mut m = Matcher::new(config());
-    m.restore(t(1, M, &["female"], &["friends"], &[]).at(0))
-        .unwrap();
-    m.restore(t(2, F, &["male"], &["friends"], &[]).at(5))
-        .unwrap();
+    m.restore(t(1, M, &["female"], &["friends"], &[]).at(0)).unwrap();
+    m.restore(t(2, F, &["male"], &["friends"], &[]).at(5)).unwrap();
     assert_eq!(m.next_deadline(), Some(at(30)));
     let out = m.tick(at(500));
     // Overdue: both expired before anything else (the server was down past the timeout).
     assert_eq!(out.expired.len(), 2);
     let mut m = Matcher::new(config());
-    m.restore(t(1, M, &["female"], &["friends"], &[]).at(0))
-        .unwrap();
-    m.restore(t(2, F, &["male"], &["friends"], &[]).at(5))
-        .unwrap();
+    m.restore(t(1, M, &["female"], &["friends"], &[]).at(0)).unwrap();
+    m.restore(t(2, F, &["male"], &["friends"], &[]).at(5)).unwrap();
     let out = m.tick(at(40));
     assert_eq!(out.matches.len(), 1);
 }
@@ -321,10 +214,7 @@ fn eligible(a: &Ticket, b: &Ticket, now: Timestamp, fallback: Duration) -> bool 
 fn randomised_no_eligible_pair_is_left_waiting_and_every_match_is_allowed() {
     for seed in 0..20u64 {
         let mut rng = StdRng::seed_from_u64(seed);
-        let cfg = MatchConfig {
-            window: 2,
-            ..config()
-        };
+        let cfg = MatchConfig { window: 2, ..config() };
         let mut m = Matcher::new(cfg);
         let mut now = T0;
         let mut waiting: Vec<Ticket> = Vec::new();
@@ -354,17 +244,12 @@ fn randomised_no_eligible_pair_is_left_waiting_and_every_match_is_allowed() {
                     let user = UserId(next_user);
                     next_user += 1;
                     let accepts = GenderSet(rng.gen_range(1..8));
-                    let mut avoid: Vec<UserId> = (0..rng.gen_range(0..3))
-                        .map(|_| UserId(rng.gen_range(1..next_user)))
-                        .collect();
+                    let mut avoid: Vec<UserId> =
+                        (0..rng.gen_range(0..3)).map(|_| UserId(rng.gen_range(1..next_user))).collect();
                     avoid.sort();
                     let ticket = Ticket {
                         user,
-                        kind: if rng.gen_bool(0.8) {
-                            ChatKind::Chat
-                        } else {
-                            ChatKind::Voice
-                        },
+                        kind: if rng.gen_bool(0.8) { ChatKind::Chat } else { ChatKind::Voice },
                         gender: Gender(rng.gen_range(0..3)),
                         accepts,
                         needs: rng.gen_range(0..(1 << 7)) & rng.gen_range(0..(1 << 7)),
@@ -379,10 +264,7 @@ fn randomised_no_eligible_pair_is_left_waiting_and_every_match_is_allowed() {
                                 "seed {seed}: ineligible match"
                             );
                             assert_eq!(r.b.user, user);
-                            assert!(
-                                waiting.iter().any(|t| t.user == r.a.user),
-                                "partner was waiting"
-                            );
+                            assert!(waiting.iter().any(|t| t.user == r.a.user), "partner was waiting");
                             waiting.retain(|t| t.user != r.a.user);
                         }
                         None => waiting.push(ticket),

@@ -10,9 +10,7 @@ use rand::thread_rng;
 use tokio::sync::{Mutex, Notify};
 
 use super::icebreakers::{self, Icebreaker};
-use super::ticket::{
-    gender_of, gender_set, interest_bits, interest_ids, need_bits, ChatKind, Ticket,
-};
+use super::ticket::{gender_of, gender_set, interest_bits, interest_ids, need_bits, ChatKind, Ticket};
 use super::{Match, MatchConfig, Matcher};
 use crate::app::AppState;
 use crate::clock::Timestamp;
@@ -44,11 +42,7 @@ pub enum SearchOutcome {
 impl Matchmaker {
     pub fn new(fallback_after: Duration, search_timeout: Duration) -> Self {
         Matchmaker {
-            matcher: Mutex::new(Matcher::new(MatchConfig {
-                fallback_after,
-                search_timeout,
-                window: WINDOW,
-            })),
+            matcher: Mutex::new(Matcher::new(MatchConfig { fallback_after, search_timeout, window: WINDOW })),
             wake: Notify::new(),
         }
     }
@@ -96,46 +90,29 @@ impl Matchmaker {
         let mut matcher = self.matcher.lock().await;
         // The user row is re-read under the lock: a match made a moment ago by another
         // request must be seen.
-        let user = state
-            .store
-            .user(user.user_id())
-            .await?
-            .ok_or_else(|| ApiError::not_found("user"))?;
+        let user = state.store.user(user.user_id()).await?.ok_or_else(|| ApiError::not_found("user"))?;
         if let Some(room_id) = user.current_room_id {
             if let Some(room) = state.store.room(room_id).await?.filter(RoomRow::is_active) {
                 return Ok(SearchOutcome::Room(Box::new(room)));
             }
         }
         if matcher.ticket(user.user_id()).is_some() {
-            return Err(ApiError::new(
-                ErrorCode::AlreadySearching,
-                "already searching; cancel first",
-            ));
+            return Err(ApiError::new(ErrorCode::AlreadySearching, "already searching; cancel first"));
         }
         let now = state.clock.now();
         let missing = missing_fields(&user, state.settings.profile.min_age, now);
         if !missing.is_empty() {
             return Err(ApiError::new(
                 ErrorCode::IncompleteProfile,
-                format!(
-                    "complete your profile first: {} missing",
-                    missing.join(", ")
-                ),
+                format!("complete your profile first: {} missing", missing.join(", ")),
             ));
         }
         let avoid = self.avoid(state, user.user_id(), now).await?;
         let ticket = ticket_for(&user, kind, now, avoid)
             .ok_or_else(|| ApiError::internal("stored profile does not parse"))?;
-        match state
-            .store
-            .insert_ticket(user.user_id(), kind.as_str(), now)
-            .await
-        {
+        match state.store.insert_ticket(user.user_id(), kind.as_str(), now).await {
             Err(StoreError::Conflict(_)) => {
-                return Err(ApiError::new(
-                    ErrorCode::AlreadySearching,
-                    "already searching; cancel first",
-                ))
+                return Err(ApiError::new(ErrorCode::AlreadySearching, "already searching; cancel first"))
             }
             other => other?,
         }
@@ -170,9 +147,7 @@ impl Matchmaker {
         let outcome = matcher.tick(now);
         for ticket in outcome.expired {
             if state.store.delete_ticket(ticket.user).await? {
-                state
-                    .events
-                    .publish(Event::SearchTimeout { user: ticket.user });
+                state.events.publish(Event::SearchTimeout { user: ticket.user });
             }
         }
         for m in outcome.matches {
@@ -229,11 +204,7 @@ impl Matchmaker {
             })
             .await?;
         let Some(room) = room else {
-            tracing::warn!(
-                a = m.a.user.0,
-                b = m.b.user.0,
-                "match lost a race in the store; re-queueing"
-            );
+            tracing::warn!(a = m.a.user.0, b = m.b.user.0, "match lost a race in the store; re-queueing");
             for ticket in [m.a, m.b] {
                 if state.store.ticket(ticket.user).await?.is_some() {
                     let _ = matcher.restore(ticket);
@@ -243,15 +214,10 @@ impl Matchmaker {
         };
         let mode = if m.fallback { "fallback" } else { "scored" };
         state.metrics.matches.with_label_values(&[mode]).inc();
-        for waited in [
-            now.as_millis() - m.a.enqueued_at.as_millis(),
-            now.as_millis() - m.b.enqueued_at.as_millis(),
-        ] {
-            state
-                .metrics
-                .time_to_match
-                .with_label_values(&[mode])
-                .observe(waited.max(0) as f64 / 1000.0);
+        for waited in
+            [now.as_millis() - m.a.enqueued_at.as_millis(), now.as_millis() - m.b.enqueued_at.as_millis()]
+        {
+            state.metrics.time_to_match.with_label_values(&[mode]).observe(waited.max(0) as f64 / 1000.0);
         }
         state.metrics.rooms_active.inc();
         tracing::info!(room_id = room.id, fallback = m.fallback, "match found");
@@ -263,41 +229,22 @@ impl Matchmaker {
         Ok(Some(room))
     }
 
-    async fn avoid(
-        &self,
-        state: &AppState,
-        user: UserId,
-        now: Timestamp,
-    ) -> Result<Vec<UserId>, ApiError> {
-        Ok(state
-            .store
-            .avoid_list(user, now.minus(state.settings.matching.rematch_cooldown))
-            .await?)
+    async fn avoid(&self, state: &AppState, user: UserId, now: Timestamp) -> Result<Vec<UserId>, ApiError> {
+        Ok(state.store.avoid_list(user, now.minus(state.settings.matching.rematch_cooldown)).await?)
     }
 
     fn publish_waiting(&self, state: &AppState, matcher: &Matcher) {
         for kind in ChatKind::ALL {
-            state
-                .metrics
-                .waiting
-                .with_label_values(&[kind.as_str()])
-                .set(matcher.waiting(kind) as i64);
+            state.metrics.waiting.with_label_values(&[kind.as_str()]).set(matcher.waiting(kind) as i64);
         }
     }
 }
 
 fn list(text: &Option<String>) -> Vec<&str> {
-    text.as_deref()
-        .map(|t| t.split(',').filter(|s| !s.is_empty()).collect())
-        .unwrap_or_default()
+    text.as_deref().map(|t| t.split(',').filter(|s| !s.is_empty()).collect()).unwrap_or_default()
 }
 
-fn ticket_for(
-    user: &UserRow,
-    kind: ChatKind,
-    now: Timestamp,
-    avoid: Vec<UserId>,
-) -> Option<Ticket> {
+fn ticket_for(user: &UserRow, kind: ChatKind, now: Timestamp, avoid: Vec<UserId>) -> Option<Ticket> {
     Some(Ticket {
         user: user.user_id(),
         kind,

@@ -76,15 +76,12 @@ pub struct Ticket {
 impl Ticket {
     /// Whether the pair must never be matched now (cooldown or reports).
     pub fn avoids(&self, other: &Ticket) -> bool {
-        self.avoid.binary_search(&other.user).is_ok()
-            || other.avoid.binary_search(&self.user).is_ok()
+        self.avoid.binary_search(&other.user).is_ok() || other.avoid.binary_search(&self.user).is_ok()
     }
 
     /// Mutual gender acceptance and the same type.
     pub fn compatible(&self, other: &Ticket) -> bool {
-        self.kind == other.kind
-            && self.accepts.contains(other.gender)
-            && other.accepts.contains(self.gender)
+        self.kind == other.kind && self.accepts.contains(other.gender) && other.accepts.contains(self.gender)
     }
 }
 
@@ -116,25 +113,16 @@ pub fn gender_set(ids: &[&str]) -> GenderSet {
 }
 
 pub fn need_bits(ids: &[&str]) -> u32 {
-    ids.iter()
-        .filter_map(|id| index_of(NEEDS, id))
-        .fold(0, |bits, i| bits | (1 << i))
+    ids.iter().filter_map(|id| index_of(NEEDS, id)).fold(0, |bits, i| bits | (1 << i))
 }
 
 pub fn interest_bits(ids: &[&str]) -> u32 {
-    ids.iter()
-        .filter_map(|id| index_of(INTERESTS, id))
-        .fold(0, |bits, i| bits | (1 << i))
+    ids.iter().filter_map(|id| index_of(INTERESTS, id)).fold(0, |bits, i| bits | (1 << i))
 }
 
 /// The interest ids set in `bits`, in vocabulary order.
 pub fn interest_ids(bits: u32) -> Vec<&'static str> {
-    INTERESTS
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| bits & (1 << i) != 0)
-        .map(|(_, t)| t.id)
-        .collect()
+    INTERESTS.iter().enumerate().filter(|(i, _)| bits & (1 << i) != 0).map(|(_, t)| t.id).collect()
 }
 
 const _: () = assert!(NEEDS.len() <= 32 && INTERESTS.len() <= 32 && GENDERS.len() == GENDER_COUNT);

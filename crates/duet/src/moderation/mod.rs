@@ -17,19 +17,11 @@ use crate::store::UserRow;
 /// Longest ban an administrator can set in one step.
 pub const MAX_BAN_DAYS: u32 = 3650;
 
-pub async fn ban_user(
-    state: &AppState,
-    user: UserId,
-    days: u32,
-    reason: &str,
-) -> Result<UserRow, ApiError> {
+pub async fn ban_user(state: &AppState, user: UserId, days: u32, reason: &str) -> Result<UserRow, ApiError> {
     let now = state.clock.now();
     let until = now.plus(Duration::from_secs(u64::from(days) * 86_400));
-    let row = state
-        .store
-        .ban_user(user, until, reason, now)
-        .await?
-        .ok_or_else(|| ApiError::not_found("user"))?;
+    let row =
+        state.store.ban_user(user, until, reason, now).await?.ok_or_else(|| ApiError::not_found("user"))?;
     tracing::info!(user_id = user.0, days, "user banned");
     // Tokens are revoked already; the ban also ends the user's search and room.
     state.matchmaker.cancel(state, user).await?;
@@ -37,20 +29,13 @@ pub async fn ban_user(
         room::end_room(state, room_id, EndReason::Banned).await?;
     }
     state.events.publish(Event::Banned { user, until });
-    let row = state
-        .store
-        .user(user)
-        .await?
-        .ok_or_else(|| ApiError::not_found("user"))?;
+    let row = state.store.user(user).await?.ok_or_else(|| ApiError::not_found("user"))?;
     Ok(row)
 }
 
 pub async fn unban_user(state: &AppState, user: UserId) -> Result<UserRow, ApiError> {
-    let row = state
-        .store
-        .unban_user(user, state.clock.now())
-        .await?
-        .ok_or_else(|| ApiError::not_found("user"))?;
+    let row =
+        state.store.unban_user(user, state.clock.now()).await?.ok_or_else(|| ApiError::not_found("user"))?;
     tracing::info!(user_id = user.0, "user unbanned");
     Ok(row)
 }

@@ -34,10 +34,7 @@ pub enum AvatarError {
 /// Decodes `bytes` and produces the three stored variants.
 pub fn process(bytes: &[u8]) -> Result<AvatarImages, AvatarError> {
     let format = image::guess_format(bytes).map_err(|_| AvatarError::NotAnImage)?;
-    if !matches!(
-        format,
-        ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::WebP | ImageFormat::Gif
-    ) {
+    if !matches!(format, ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::WebP | ImageFormat::Gif) {
         return Err(AvatarError::NotAnImage);
     }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
@@ -59,11 +56,7 @@ pub fn process(bytes: &[u8]) -> Result<AvatarImages, AvatarError> {
     let rgb = flatten(fitted);
     let semi = image::imageops::fast_blur(&rgb, BLUR_LEVEL_1);
     let blurred = image::imageops::fast_blur(&rgb, BLUR_LEVEL_0);
-    Ok(AvatarImages {
-        full: jpeg(&rgb),
-        semi: jpeg(&semi),
-        blurred: jpeg(&blurred),
-    })
+    Ok(AvatarImages { full: jpeg(&rgb), semi: jpeg(&semi), blurred: jpeg(&blurred) })
 }
 
 /// Drops transparency by painting the image over white (JPEG has no alpha).
@@ -74,8 +67,7 @@ fn flatten(image: DynamicImage) -> RgbImage {
     let rgba = image.to_rgba8();
     RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
         let [r, g, b, a] = rgba.get_pixel(x, y).0;
-        let over_white =
-            |c: u8| ((u16::from(c) * u16::from(a) + 255 * (255 - u16::from(a))) / 255) as u8;
+        let over_white = |c: u8| ((u16::from(c) * u16::from(a) + 255 * (255 - u16::from(a))) / 255) as u8;
         image::Rgb([over_white(r), over_white(g), over_white(b)])
     })
 }
@@ -94,17 +86,10 @@ mod tests {
 
     fn png(width: u32, height: u32) -> Vec<u8> {
         let img = image::RgbaImage::from_fn(width, height, |x, y| {
-            image::Rgba([
-                (x * 7) as u8,
-                (y * 3) as u8,
-                128,
-                if x < 4 { 0 } else { 255 },
-            ])
+            image::Rgba([(x * 7) as u8, (y * 3) as u8, 128, if x < 4 { 0 } else { 255 }])
         });
         let mut out = Vec::new();
-        DynamicImage::ImageRgba8(img)
-            .write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
-            .unwrap();
+        DynamicImage::ImageRgba8(img).write_to(&mut Cursor::new(&mut out), ImageFormat::Png).unwrap();
         out
     }
 
@@ -131,19 +116,10 @@ mod tests {
 
     #[test]
     fn junk_is_refused() {
-        assert!(matches!(
-            process(b"definitely not an image"),
-            Err(AvatarError::NotAnImage)
-        ));
+        assert!(matches!(process(b"definitely not an image"), Err(AvatarError::NotAnImage)));
         let mut truncated = png(64, 64);
         truncated.truncate(100);
-        assert!(matches!(
-            process(&truncated),
-            Err(AvatarError::Undecodable(_))
-        ));
-        assert!(matches!(
-            process(b"BM\0\0\0\0"),
-            Err(AvatarError::NotAnImage)
-        ));
+        assert!(matches!(process(&truncated), Err(AvatarError::Undecodable(_))));
+        assert!(matches!(process(b"BM\0\0\0\0"), Err(AvatarError::NotAnImage)));
     }
 }

@@ -40,22 +40,14 @@ pub async fn update_profile(
 }
 
 /// Decodes, re-encodes and stores an uploaded avatar; returns the updated profile.
-pub async fn upload_avatar(
-    state: &AppState,
-    user: &UserRow,
-    bytes: Vec<u8>,
-) -> Result<OwnProfile, ApiError> {
+pub async fn upload_avatar(state: &AppState, user: &UserRow, bytes: Vec<u8>) -> Result<OwnProfile, ApiError> {
     let span = tracing::Span::current();
     let images = tokio::task::spawn_blocking(move || span.in_scope(|| avatar::process(&bytes)))
         .await?
         .map_err(|e| ApiError::new(ErrorCode::InvalidImage, e.to_string()))?;
     let now = state.clock.now();
     state.store.set_avatar(user.user_id(), &images, now).await?;
-    let row = state
-        .store
-        .user(user.user_id())
-        .await?
-        .ok_or_else(|| ApiError::not_found("user"))?;
+    let row = state.store.user(user.user_id()).await?.ok_or_else(|| ApiError::not_found("user"))?;
     Ok(OwnProfile::from_row(&row, &state.settings, now))
 }
 
@@ -83,11 +75,8 @@ pub async fn avatar_for(
             None => return Err(ApiError::not_found("avatar")),
         }
     };
-    let (bytes, version) = state
-        .store
-        .avatar(owner, variant)
-        .await?
-        .ok_or_else(|| ApiError::not_found("avatar"))?;
+    let (bytes, version) =
+        state.store.avatar(owner, variant).await?.ok_or_else(|| ApiError::not_found("avatar"))?;
     Ok((bytes, version, variant))
 }
 
@@ -103,14 +92,6 @@ pub async fn status(state: &AppState, user: &UserRow) -> Result<StatusView, ApiE
     };
     let search = ticket
         .filter(|_| status == Status::Searching)
-        .map(|(kind, since)| SearchInfo {
-            kind,
-            since: Timestamp::from_millis(since).to_datetime(),
-        });
-    Ok(StatusView {
-        status,
-        online: false,
-        current_room_id: user.current_room_id,
-        search,
-    })
+        .map(|(kind, since)| SearchInfo { kind, since: Timestamp::from_millis(since).to_datetime() });
+    Ok(StatusView { status, online: false, current_room_id: user.current_room_id, search })
 }

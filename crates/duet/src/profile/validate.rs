@@ -70,10 +70,8 @@ pub fn profile_update(
     }
     if let Some(list) = &update.preferred_gender {
         match list_rule(list, vocabulary::preferred_gender, "gender", 1, usize::MAX) {
-            Ok(ids) if ids.len() > 1 && ids.contains(&"any") => errors.push(FieldError::new(
-                "preferred_gender",
-                "`any` cannot be combined with other genders",
-            )),
+            Ok(ids) if ids.len() > 1 && ids.contains(&"any") => errors
+                .push(FieldError::new("preferred_gender", "`any` cannot be combined with other genders")),
             Ok(ids) => fields.preferred_gender = Some(ids.join(",")),
             Err(message) => errors.push(FieldError::new("preferred_gender", message)),
         }
@@ -191,29 +189,13 @@ mod tests {
 
     #[test]
     fn age_is_counted_on_the_server_date() {
-        assert!(check(ProfileUpdate {
-            dob: Some("2008-11-24".into()),
-            ..Default::default()
-        })
-        .is_ok());
+        assert!(check(ProfileUpdate { dob: Some("2008-11-24".into()), ..Default::default() }).is_ok());
         assert_eq!(
-            check(ProfileUpdate {
-                dob: Some("2008-11-25".into()),
-                ..Default::default()
-            })
-            .unwrap_err(),
+            check(ProfileUpdate { dob: Some("2008-11-25".into()), ..Default::default() }).unwrap_err(),
             ["dob"]
         );
-        assert!(check(ProfileUpdate {
-            dob: Some("2030-01-01".into()),
-            ..Default::default()
-        })
-        .is_err());
-        assert!(check(ProfileUpdate {
-            dob: Some("24/11/2000".into()),
-            ..Default::default()
-        })
-        .is_err());
+        assert!(check(ProfileUpdate { dob: Some("2030-01-01".into()), ..Default::default() }).is_err());
+        assert!(check(ProfileUpdate { dob: Some("24/11/2000".into()), ..Default::default() }).is_err());
         assert_eq!(
             age_on(
                 NaiveDate::from_ymd_opt(2000, 2, 29).unwrap(),
@@ -239,56 +221,29 @@ mod tests {
             ),
         })
         .unwrap_err();
+        assert_eq!(errors, ["nickname", "gender", "preferred_gender", "needs", "interests"]);
         assert_eq!(
-            errors,
-            [
-                "nickname",
-                "gender",
-                "preferred_gender",
-                "needs",
-                "interests"
-            ]
-        );
-        assert_eq!(
-            check(ProfileUpdate {
-                preferred_gender: Some(vec![]),
-                ..Default::default()
-            })
-            .unwrap_err(),
+            check(ProfileUpdate { preferred_gender: Some(vec![]), ..Default::default() }).unwrap_err(),
             ["preferred_gender"]
         );
         assert_eq!(
-            check(ProfileUpdate {
-                nickname: Some("x".repeat(33)),
-                ..Default::default()
-            })
-            .unwrap_err(),
+            check(ProfileUpdate { nickname: Some("x".repeat(33)), ..Default::default() }).unwrap_err(),
             ["nickname"]
         );
         assert_eq!(
-            check(ProfileUpdate {
-                nickname: Some("a\u{202E}b".into()),
-                ..Default::default()
-            })
-            .unwrap_err(),
+            check(ProfileUpdate { nickname: Some("a\u{202E}b".into()), ..Default::default() }).unwrap_err(),
             ["nickname"]
         );
         assert_eq!(
-            check(ProfileUpdate {
-                interests: Some(vec!["knitting".into()]),
-                ..Default::default()
-            })
-            .unwrap_err(),
+            check(ProfileUpdate { interests: Some(vec!["knitting".into()]), ..Default::default() })
+                .unwrap_err(),
             ["interests"]
         );
     }
 
     #[test]
     fn emoji_built_with_joiners_are_fine_in_nicknames() {
-        assert_eq!(
-            nickname(" 👩\u{200D}💻 Linh ").unwrap(),
-            "👩\u{200D}💻 Linh"
-        );
+        assert_eq!(nickname(" 👩\u{200D}💻 Linh ").unwrap(), "👩\u{200D}💻 Linh");
         assert!(nickname("a\u{200B}b").is_err(), "zero-width space");
     }
 
@@ -304,9 +259,6 @@ mod tests {
             ..Default::default()
         })
         .unwrap();
-        assert_eq!(
-            fields.interests.as_deref(),
-            Some("gym,dance,photo,coffee,travel")
-        );
+        assert_eq!(fields.interests.as_deref(), Some("gym,dance,photo,coffee,travel"));
     }
 }

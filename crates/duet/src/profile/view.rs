@@ -61,8 +61,7 @@ impl OwnProfile {
 
 /// The URL of a user's avatar, versioned so a new upload is fetched anew.
 pub fn avatar_url(row: &UserRow) -> Option<String> {
-    row.avatar_version
-        .map(|v| format!("/user/avatar/{}?v={v}", row.id))
+    row.avatar_version.map(|v| format!("/user/avatar/{}?v={v}", row.id))
 }
 
 /// The fields that keep a profile from being complete (SPEC: dob, gender, preferred
@@ -71,9 +70,7 @@ pub fn missing_fields(row: &UserRow, min_age: u32, now: Timestamp) -> Vec<&'stat
     let mut missing = Vec::new();
     match dob(row) {
         None => missing.push("dob"),
-        Some(d) if age_on(d, now.date()) < i32::try_from(min_age).unwrap_or(i32::MAX) => {
-            missing.push("dob")
-        }
+        Some(d) if age_on(d, now.date()) < i32::try_from(min_age).unwrap_or(i32::MAX) => missing.push("dob"),
         Some(_) => {}
     }
     if row.gender.is_none() {
@@ -92,19 +89,12 @@ pub fn missing_fields(row: &UserRow, min_age: u32, now: Timestamp) -> Vec<&'stat
 }
 
 fn dob(row: &UserRow) -> Option<NaiveDate> {
-    row.dob
-        .as_deref()
-        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+    row.dob.as_deref().and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
 }
 
 fn split(list: &Option<String>) -> Vec<String> {
     list.as_deref()
-        .map(|l| {
-            l.split(',')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect()
-        })
+        .map(|l| l.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect())
         .unwrap_or_default()
 }
 

@@ -22,11 +22,8 @@ const fn term(id: &'static str, vi: &'static str, en: &'static str) -> Term {
     Term { id, vi, en }
 }
 
-pub const GENDERS: &[Term] = &[
-    term("male", "Nam", "Male"),
-    term("female", "Nữ", "Female"),
-    term("other", "Khác", "Other"),
-];
+pub const GENDERS: &[Term] =
+    &[term("male", "Nam", "Male"), term("female", "Nữ", "Female"), term("other", "Khác", "Other")];
 
 /// The preference that accepts every gender; it stands alone in `preferred_gender`.
 pub const ANY: Term = term("any", "Tất cả", "Anyone");
@@ -72,12 +69,7 @@ pub struct Vocabulary {
 pub fn vocabulary() -> Vocabulary {
     let mut preferred_genders = GENDERS.to_vec();
     preferred_genders.push(ANY);
-    Vocabulary {
-        genders: GENDERS,
-        preferred_genders,
-        needs: NEEDS,
-        interests: INTERESTS,
-    }
+    Vocabulary { genders: GENDERS, preferred_genders, needs: NEEDS, interests: INTERESTS }
 }
 
 fn fold(text: &str) -> String {
@@ -87,10 +79,7 @@ fn fold(text: &str) -> String {
 /// The id of a gender given by id or Vietnamese alias.
 pub fn gender(input: &str) -> Option<&'static str> {
     let folded = fold(input);
-    GENDERS
-        .iter()
-        .find(|t| t.id == folded || fold(t.vi) == folded)
-        .map(|t| t.id)
+    GENDERS.iter().find(|t| t.id == folded || fold(t.vi) == folded).map(|t| t.id)
 }
 
 /// A gender or `any`, by id or Vietnamese alias (`Tất cả`).

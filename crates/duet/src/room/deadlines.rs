@@ -15,10 +15,7 @@ pub struct DeadlineQueue<K: Ord + Hash + Copy> {
 
 impl<K: Ord + Hash + Copy> Default for DeadlineQueue<K> {
     fn default() -> Self {
-        DeadlineQueue {
-            by_time: BTreeSet::new(),
-            by_key: HashMap::new(),
-        }
+        DeadlineQueue { by_time: BTreeSet::new(), by_key: HashMap::new() }
     }
 }
 

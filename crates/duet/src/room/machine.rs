@@ -155,25 +155,12 @@ pub enum RoomEvent {
 /// What the owner of the room must do, in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Effect {
-    LikePrompt {
-        round: u32,
-        deadline: Timestamp,
-    },
-    LikeAnswered {
-        user: UserId,
-    },
-    LikeResult {
-        round: u32,
-        outcome: LikeOutcome,
-        reveal_level: u8,
-    },
-    ImageReveal {
-        reveal_level: u8,
-    },
+    LikePrompt { round: u32, deadline: Timestamp },
+    LikeAnswered { user: UserId },
+    LikeResult { round: u32, outcome: LikeOutcome, reveal_level: u8 },
+    ImageReveal { reveal_level: u8 },
     Kept,
-    Ended {
-        reason: EndReason,
-    },
+    Ended { reason: EndReason },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -287,6 +274,12 @@ impl RoomState {
                 let side = self.side(user)?;
                 self.presence[side.index()] = Presence::ClosedSince(now);
             }
+            RoomEvent::Seen { user } => {
+                let side = self.side(user)?;
+                if let Presence::ClosedSince(since) = self.presence[side.index()] {
+                    self.presence[side.index()] = Presence::ClosedSince(since.max(now));
+                }
+            }
             RoomEvent::End { reason } => self.end(now, reason, &mut effects),
         }
         Ok(effects)
@@ -318,26 +311,16 @@ impl RoomState {
     /// order listed.
     fn due(&self, timers: &RoomTimers) -> Option<(Timestamp, Timer)> {
         let abandoned = match self.presence {
-            [Presence::ClosedSince(a), Presence::ClosedSince(b)] => {
-                Some(a.max(b).plus(timers.abandon_grace))
-            }
+            [Presence::ClosedSince(a), Presence::ClosedSince(b)] => Some(a.max(b).plus(timers.abandon_grace)),
             _ => None,
         };
-        let inactivity =
-            (!self.is_kept()).then(|| self.last_message_at.plus(timers.inactivity_timeout));
+        let inactivity = (!self.is_kept()).then(|| self.last_message_at.plus(timers.inactivity_timeout));
         let candidates = [
             (Some(self.start.plus(timers.room_max_age)), Timer::Expiry),
             (abandoned, Timer::Abandoned),
             (inactivity, Timer::Inactivity),
             (self.round.map(|r| r.deadline), Timer::AnswerDeadline),
-            (
-                if self.round.is_none() {
-                    self.next_like_at
-                } else {
-                    None
-                },
-                Timer::OpenRound,
-            ),
+            (if self.round.is_none() { self.next_like_at } else { None }, Timer::OpenRound),
         ];
         candidates
             .into_iter()
@@ -348,16 +331,9 @@ impl RoomState {
     fn open_round(&mut self, at: Timestamp, timers: &RoomTimers, effects: &mut Vec<Effect>) {
         self.rounds_opened += 1;
         let deadline = at.plus(timers.like_answer_window);
-        self.round = Some(LikeRound {
-            number: self.rounds_opened,
-            deadline,
-            answers: [None; 2],
-        });
+        self.round = Some(LikeRound { number: self.rounds_opened, deadline, answers: [None; 2] });
         self.next_like_at = None;
-        effects.push(Effect::LikePrompt {
-            round: self.rounds_opened,
-            deadline,
-        });
+        effects.push(Effect::LikePrompt { round: self.rounds_opened, deadline });
     }
 
     fn close_round(&mut self, at: Timestamp, timers: &RoomTimers, effects: &mut Vec<Effect>) {
@@ -371,20 +347,10 @@ impl RoomState {
         } else {
             self.no_match_streak = self.no_match_streak.saturating_add(1);
         }
-        let outcome = if mutual {
-            LikeOutcome::Mutual
-        } else {
-            LikeOutcome::NoMatch
-        };
-        effects.push(Effect::LikeResult {
-            round: round.number,
-            outcome,
-            reveal_level: self.reveal_level,
-        });
+        let outcome = if mutual { LikeOutcome::Mutual } else { LikeOutcome::NoMatch };
+        effects.push(Effect::LikeResult { round: round.number, outcome, reveal_level: self.reveal_level });
         if mutual {
-            effects.push(Effect::ImageReveal {
-                reveal_level: self.reveal_level,
-            });
+            effects.push(Effect::ImageReveal { reveal_level: self.reveal_level });
         }
         if !mutual && self.no_match_streak >= NO_MATCH_LIMIT && !self.is_kept() {
             self.end(at, EndReason::NoMutualLike, effects);

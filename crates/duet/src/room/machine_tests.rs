@@ -27,10 +27,8 @@ fn at(secs: u64) -> Timestamp {
 /// the timer under test can fire.
 fn lively_room() -> RoomState {
     let mut room = RoomState::new([A, B], T0, &timers());
-    room.on_event(RoomEvent::SocketOpened { user: A }, T0, &timers())
-        .unwrap();
-    room.on_event(RoomEvent::SocketOpened { user: B }, T0, &timers())
-        .unwrap();
+    room.on_event(RoomEvent::SocketOpened { user: A }, T0, &timers()).unwrap();
+    room.on_event(RoomEvent::SocketOpened { user: B }, T0, &timers()).unwrap();
     room
 }
 
@@ -47,13 +45,7 @@ fn the_first_round_opens_after_like_after_and_a_mutual_yes_reveals() {
     let mut room = lively_room();
     assert_eq!(room.next_deadline(&timers()), Some(at(300)));
     assert!(ev(&mut room, RoomEvent::Tick, 299).is_empty());
-    assert_eq!(
-        ev(&mut room, RoomEvent::Tick, 300),
-        [Effect::LikePrompt {
-            round: 1,
-            deadline: at(360)
-        }]
-    );
+    assert_eq!(ev(&mut room, RoomEvent::Tick, 300), [Effect::LikePrompt { round: 1, deadline: at(360) }]);
     assert_eq!(room.next_deadline(&timers()), Some(at(360)));
     assert_eq!(
         ev(&mut room, RoomEvent::LikeAnswer { from: A, yes: true }, 310),
@@ -63,11 +55,7 @@ fn the_first_round_opens_after_like_after_and_a_mutual_yes_reveals() {
         ev(&mut room, RoomEvent::LikeAnswer { from: B, yes: true }, 320),
         [
             Effect::LikeAnswered { user: B },
-            Effect::LikeResult {
-                round: 1,
-                outcome: LikeOutcome::Mutual,
-                reveal_level: 1
-            },
+            Effect::LikeResult { round: 1, outcome: LikeOutcome::Mutual, reveal_level: 1 },
             Effect::ImageReveal { reveal_level: 1 },
         ]
     );
@@ -85,27 +73,13 @@ fn answers_are_checked() {
     );
     chat(&mut room, 200);
     ev(&mut room, RoomEvent::Tick, 300);
-    ev(
-        &mut room,
-        RoomEvent::LikeAnswer {
-            from: A,
-            yes: false,
-        },
-        301,
-    );
+    ev(&mut room, RoomEvent::LikeAnswer { from: A, yes: false }, 301);
     assert_eq!(
         room.on_event(RoomEvent::LikeAnswer { from: A, yes: true }, at(302), &t),
         Err(RoomError::AlreadyAnswered)
     );
     assert_eq!(
-        room.on_event(
-            RoomEvent::LikeAnswer {
-                from: UserId(9),
-                yes: true
-            },
-            at(302),
-            &t
-        ),
+        room.on_event(RoomEvent::LikeAnswer { from: UserId(9), yes: true }, at(302), &t),
         Err(RoomError::NotParticipant)
     );
     assert_eq!(
@@ -122,40 +96,17 @@ fn silence_is_a_no_and_two_no_matches_in_a_row_end_the_room() {
     ev(&mut room, RoomEvent::LikeAnswer { from: A, yes: true }, 301);
     assert_eq!(
         ev(&mut room, RoomEvent::Tick, 360),
-        [Effect::LikeResult {
-            round: 1,
-            outcome: LikeOutcome::NoMatch,
-            reveal_level: 0
-        }]
+        [Effect::LikeResult { round: 1, outcome: LikeOutcome::NoMatch, reveal_level: 0 }]
     );
     chat(&mut room, 600);
-    assert_eq!(
-        ev(&mut room, RoomEvent::Tick, 660),
-        [Effect::LikePrompt {
-            round: 2,
-            deadline: at(720)
-        }]
-    );
+    assert_eq!(ev(&mut room, RoomEvent::Tick, 660), [Effect::LikePrompt { round: 2, deadline: at(720) }]);
     ev(&mut room, RoomEvent::LikeAnswer { from: A, yes: true }, 661);
     assert_eq!(
-        ev(
-            &mut room,
-            RoomEvent::LikeAnswer {
-                from: B,
-                yes: false
-            },
-            662
-        ),
+        ev(&mut room, RoomEvent::LikeAnswer { from: B, yes: false }, 662),
         [
             Effect::LikeAnswered { user: B },
-            Effect::LikeResult {
-                round: 2,
-                outcome: LikeOutcome::NoMatch,
-                reveal_level: 0
-            },
-            Effect::Ended {
-                reason: EndReason::NoMutualLike
-            },
+            Effect::LikeResult { round: 2, outcome: LikeOutcome::NoMatch, reveal_level: 0 },
+            Effect::Ended { reason: EndReason::NoMutualLike },
         ]
     );
     assert_eq!(room.ended, Some((at(662), EndReason::NoMutualLike)));
@@ -174,96 +125,31 @@ fn a_mutual_round_resets_the_no_match_streak() {
     chat(&mut room, 900);
     ev(&mut room, RoomEvent::Tick, 962);
     let effects = ev(&mut room, RoomEvent::Tick, 1022); // no match, but only one in a row
-    assert_eq!(
-        effects,
-        [Effect::LikeResult {
-            round: 3,
-            outcome: LikeOutcome::NoMatch,
-            reveal_level: 1
-        }]
-    );
+    assert_eq!(effects, [Effect::LikeResult { round: 3, outcome: LikeOutcome::NoMatch, reveal_level: 1 }]);
     assert!(room.ended.is_none());
 }
 
 #[test]
 fn a_kept_room_survives_no_matches_and_silence() {
     let mut room = lively_room();
-    ev(
-        &mut room,
-        RoomEvent::Keep {
-            from: A,
-            keep: true,
-        },
-        10,
-    );
-    assert_eq!(
-        ev(
-            &mut room,
-            RoomEvent::Keep {
-                from: B,
-                keep: true
-            },
-            20
-        ),
-        [Effect::Kept]
-    );
-    assert!(
-        ev(
-            &mut room,
-            RoomEvent::Keep {
-                from: B,
-                keep: true
-            },
-            21
-        )
-        .is_empty(),
-        "kept once"
-    );
+    ev(&mut room, RoomEvent::Keep { from: A, keep: true }, 10);
+    assert_eq!(ev(&mut room, RoomEvent::Keep { from: B, keep: true }, 20), [Effect::Kept]);
+    assert!(ev(&mut room, RoomEvent::Keep { from: B, keep: true }, 21).is_empty(), "kept once");
     let effects = ev(&mut room, RoomEvent::Tick, 5_000);
-    assert!(
-        effects.iter().all(|e| !matches!(e, Effect::Ended { .. })),
-        "{effects:?}"
-    );
+    assert!(effects.iter().all(|e| !matches!(e, Effect::Ended { .. })), "{effects:?}");
     assert!(room.rounds_opened >= 2, "rounds go on for reveals");
 }
 
 #[test]
 fn rounds_stop_when_photos_are_clear() {
     let mut room = lively_room();
-    ev(
-        &mut room,
-        RoomEvent::Keep {
-            from: A,
-            keep: true,
-        },
-        1,
-    );
-    ev(
-        &mut room,
-        RoomEvent::Keep {
-            from: B,
-            keep: true,
-        },
-        1,
-    );
+    ev(&mut room, RoomEvent::Keep { from: A, keep: true }, 1);
+    ev(&mut room, RoomEvent::Keep { from: B, keep: true }, 1);
     for (open, level) in [(300, 1), (620 + 20, 2)] {
         ev(&mut room, RoomEvent::Tick, open);
-        ev(
-            &mut room,
-            RoomEvent::LikeAnswer { from: A, yes: true },
-            open + 10,
-        );
-        let effects = ev(
-            &mut room,
-            RoomEvent::LikeAnswer { from: B, yes: true },
-            open + 20,
-        );
-        assert!(
-            effects.contains(&Effect::ImageReveal {
-                reveal_level: level
-            }),
-            "{effects:?}"
-        );
+        ev(&mut room, RoomEvent::LikeAnswer { from: A, yes: true }, open + 10);
+        let effects = ev(&mut room, RoomEvent::LikeAnswer { from: B, yes: true }, open + 20);
+        assert!(effects.contains(&Effect::ImageReveal { reveal_level: level }), "{effects:?}");
     }
     assert_eq!(room.reveal_level, MAX_REVEAL);
     assert_eq!(room.next_like_at, None);
@@ -272,18 +158,13 @@ fn rounds_stop_when_photos_are_clear() {
 
 /// Timers where like rounds never open, for tests of the other timers.
 fn quiet() -> RoomTimers {
-    RoomTimers {
-        like_after: Duration::from_secs(1_000_000),
-        ..timers()
-    }
+    RoomTimers { like_after: Duration::from_secs(1_000_000), ..timers() }
 }
 
 fn quiet_room() -> RoomState {
     let mut room = RoomState::new([A, B], T0, &quiet());
-    room.on_event(RoomEvent::SocketOpened { user: A }, T0, &quiet())
-        .unwrap();
-    room.on_event(RoomEvent::SocketOpened { user: B }, T0, &quiet())
-        .unwrap();
+    room.on_event(RoomEvent::SocketOpened { user: A }, T0, &quiet()).unwrap();
+    room.on_event(RoomEvent::SocketOpened { user: B }, T0, &quiet()).unwrap();
     room
 }
 
@@ -291,27 +172,13 @@ fn quiet_room() -> RoomState {
 fn inactivity_ends_a_room_unless_someone_writes() {
     let q = quiet();
     let mut room = quiet_room();
-    room.on_event(
-        RoomEvent::Keep {
-            from: A,
-            keep: true,
-        },
-        at(1),
-        &q,
-    )
-    .unwrap(); // one flag is not enough
-    room.on_event(RoomEvent::Message { from: B }, at(850), &q)
-        .unwrap();
+    room.on_event(RoomEvent::Keep { from: A, keep: true }, at(1), &q).unwrap(); // one flag is not enough
+    room.on_event(RoomEvent::Message { from: B }, at(850), &q).unwrap();
     assert_eq!(room.next_deadline(&q), Some(at(1_750)));
-    assert!(room
-        .on_event(RoomEvent::Tick, at(1_749), &q)
-        .unwrap()
-        .is_empty());
+    assert!(room.on_event(RoomEvent::Tick, at(1_749), &q).unwrap().is_empty());
     assert_eq!(
         room.on_event(RoomEvent::Tick, at(1_750), &q).unwrap(),
-        [Effect::Ended {
-            reason: EndReason::Inactive
-        }]
+        [Effect::Ended { reason: EndReason::Inactive }]
     );
     assert_eq!(room.ended, Some((at(1_750), EndReason::Inactive)));
 }
@@ -320,71 +187,26 @@ fn inactivity_ends_a_room_unless_someone_writes() {
 fn a_message_after_the_deadline_does_not_save_the_room() {
     let q = quiet();
     let mut room = quiet_room();
-    room.on_event(
-        RoomEvent::Keep {
-            from: A,
-            keep: true,
-        },
-        at(1),
-        &q,
-    )
-    .unwrap();
-    room.on_event(
-        RoomEvent::Keep {
-            from: B,
-            keep: true,
-        },
-        at(1),
-        &q,
-    )
-    .unwrap();
+    room.on_event(RoomEvent::Keep { from: A, keep: true }, at(1), &q).unwrap();
+    room.on_event(RoomEvent::Keep { from: B, keep: true }, at(1), &q).unwrap();
     room.on_event(RoomEvent::Tick, at(5_000), &q).unwrap();
     assert!(room.ended.is_none(), "kept rooms do not go inactive");
     // Un-keeping counts inactivity from then, not from the last message long ago.
-    room.on_event(
-        RoomEvent::Keep {
-            from: B,
-            keep: false,
-        },
-        at(5_000),
-        &q,
-    )
-    .unwrap();
+    room.on_event(RoomEvent::Keep { from: B, keep: false }, at(5_000), &q).unwrap();
     assert_eq!(room.next_deadline(&q), Some(at(5_900)));
     // Nothing ticked at 5_900; a message arrives late and finds the room over.
-    assert_eq!(
-        room.on_event(RoomEvent::Message { from: A }, at(5_901), &q),
-        Err(RoomError::Ended)
-    );
+    assert_eq!(room.on_event(RoomEvent::Message { from: A }, at(5_901), &q), Err(RoomError::Ended));
     assert_eq!(room.ended, Some((at(5_900), EndReason::Inactive)));
 }
 
 #[test]
 fn every_room_expires_even_when_kept() {
     let mut room = lively_room();
-    ev(
-        &mut room,
-        RoomEvent::Keep {
-            from: A,
-            keep: true,
-        },
-        1,
-    );
-    ev(
-        &mut room,
-        RoomEvent::Keep {
-            from: B,
-            keep: true,
-        },
-        1,
-    );
+    ev(&mut room, RoomEvent::Keep { from: A, keep: true }, 1);
+    ev(&mut room, RoomEvent::Keep { from: B, keep: true }, 1);
     ev(&mut room, RoomEvent::Tick, 86_399);
     assert!(room.ended.is_none());
-    assert!(
-        ev(&mut room, RoomEvent::Tick, 86_400).contains(&Effect::Ended {
-            reason: EndReason::Expired
-        })
-    );
+    assert!(ev(&mut room, RoomEvent::Tick, 86_400).contains(&Effect::Ended { reason: EndReason::Expired }));
 }
 
 #[test]
@@ -396,44 +218,34 @@ fn a_room_nobody_opens_is_abandoned() {
     ev(&mut room, RoomEvent::Tick, 300);
     assert_eq!(
         ev(&mut room, RoomEvent::Tick, 600).last(),
-        Some(&Effect::Ended {
-            reason: EndReason::Abandoned
-        })
+        Some(&Effect::Ended { reason: EndReason::Abandoned })
     );
 
     // One socket open keeps it; the grace counts from the last close.
     let mut room = RoomState::new([A, B], T0, &t);
-    ev(
-        &mut room,
-        RoomEvent::Keep {
-            from: A,
-            keep: true,
-        },
-        0,
-    );
-    ev(
-        &mut room,
-        RoomEvent::Keep {
-            from: B,
-            keep: true,
-        },
-        0,
-    );
+    ev(&mut room, RoomEvent::Keep { from: A, keep: true }, 0);
+    ev(&mut room, RoomEvent::Keep { from: B, keep: true }, 0);
     ev(&mut room, RoomEvent::SocketOpened { user: A }, 500);
     ev(&mut room, RoomEvent::Tick, 2_000);
     assert!(room.ended.is_none());
     ev(&mut room, RoomEvent::SocketClosed { user: A }, 3_000);
     ev(&mut room, RoomEvent::Tick, 3_599);
-    assert!(
-        room.ended.is_none(),
-        "a reload or a lost network keeps the room"
-    );
+    assert!(room.ended.is_none(), "a reload or a lost network keeps the room");
     let effects = ev(&mut room, RoomEvent::Tick, 3_600);
-    assert!(
-        effects.contains(&Effect::Ended {
-            reason: EndReason::Abandoned
-        }),
-        "{effects:?}"
+    assert!(effects.contains(&Effect::Ended { reason: EndReason::Abandoned }), "{effects:?}");
+}
+
+#[test]
+fn being_seen_without_a_socket_postpones_abandonment() {
+    let q = quiet();
+    let mut room = RoomState::new([A, B], T0, &q);
+    room.on_event(RoomEvent::Seen { user: B }, at(500), &q).unwrap();
+    assert_eq!(room.next_deadline(&q), Some(at(900)), "inactivity (no message since the start) comes first");
+    room.on_event(RoomEvent::Message { from: A }, at(800), &q).unwrap();
+    assert_eq!(room.next_deadline(&q), Some(at(1_100)), "abandoned 600 s after B was last seen");
+    assert_eq!(
+        room.on_event(RoomEvent::Tick, at(1_100), &q).unwrap(),
+        [Effect::Ended { reason: EndReason::Abandoned }]
     );
 }
 
@@ -447,27 +259,11 @@ fn overdue_timers_fire_in_order_after_a_restart() {
     assert_eq!(
         effects,
         [
-            Effect::LikePrompt {
-                round: 1,
-                deadline: at(360)
-            },
-            Effect::LikeResult {
-                round: 1,
-                outcome: LikeOutcome::NoMatch,
-                reveal_level: 0
-            },
-            Effect::LikePrompt {
-                round: 2,
-                deadline: at(720)
-            },
-            Effect::LikeResult {
-                round: 2,
-                outcome: LikeOutcome::NoMatch,
-                reveal_level: 0
-            },
-            Effect::Ended {
-                reason: EndReason::NoMutualLike
-            },
+            Effect::LikePrompt { round: 1, deadline: at(360) },
+            Effect::LikeResult { round: 1, outcome: LikeOutcome::NoMatch, reveal_level: 0 },
+            Effect::LikePrompt { round: 2, deadline: at(720) },
+            Effect::LikeResult { round: 2, outcome: LikeOutcome::NoMatch, reveal_level: 0 },
+            Effect::Ended { reason: EndReason::NoMutualLike },
         ]
     );
     assert_eq!(room.ended, Some((at(720), EndReason::NoMutualLike)));
@@ -477,36 +273,13 @@ fn overdue_timers_fire_in_order_after_a_restart() {
 fn an_end_is_final_and_happens_once() {
     let mut room = lively_room();
     assert_eq!(
-        ev(
-            &mut room,
-            RoomEvent::End {
-                reason: EndReason::EndedByUser
-            },
-            5
-        ),
-        [Effect::Ended {
-            reason: EndReason::EndedByUser
-        }]
+        ev(&mut room, RoomEvent::End { reason: EndReason::EndedByUser }, 5),
+        [Effect::Ended { reason: EndReason::EndedByUser }]
     );
     let t = timers();
-    assert_eq!(
-        room.on_event(
-            RoomEvent::End {
-                reason: EndReason::Admin
-            },
-            at(6),
-            &t
-        ),
-        Err(RoomError::Ended)
-    );
-    assert_eq!(
-        room.on_event(RoomEvent::Message { from: A }, at(6), &t),
-        Err(RoomError::Ended)
-    );
-    assert_eq!(
-        room.on_event(RoomEvent::Tick, at(6), &t),
-        Err(RoomError::Ended)
-    );
+    assert_eq!(room.on_event(RoomEvent::End { reason: EndReason::Admin }, at(6), &t), Err(RoomError::Ended));
+    assert_eq!(room.on_event(RoomEvent::Message { from: A }, at(6), &t), Err(RoomError::Ended));
+    assert_eq!(room.on_event(RoomEvent::Tick, at(6), &t), Err(RoomError::Ended));
     assert_eq!(room.ended, Some((at(5), EndReason::EndedByUser)));
 }
 

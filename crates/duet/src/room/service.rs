@@ -16,38 +16,21 @@ pub async fn end_room(state: &AppState, room_id: i64, reason: EndReason) -> Resu
     let now = state.clock.now();
     let ended = state
         .store
-        .end_room(
-            room_id,
-            reason.as_str(),
-            now,
-            state.settings.room.keep_messages_after_end,
-        )
+        .end_room(room_id, reason.as_str(), now, state.settings.room.keep_messages_after_end)
         .await?;
     let Some(room) = ended else {
         return Ok(false);
     };
     state.metrics.rooms_active.dec();
-    state
-        .metrics
-        .rooms_ended
-        .with_label_values(&[reason.as_str()])
-        .inc();
+    state.metrics.rooms_ended.with_label_values(&[reason.as_str()]).inc();
     tracing::info!(room_id, reason = reason.as_str(), "room ended");
-    state.events.publish(Event::RoomEnded {
-        room_id,
-        users: room.participants(),
-        reason,
-    });
+    state.events.publish(Event::RoomEnded { room_id, users: room.participants(), reason });
     Ok(true)
 }
 
 /// The room if `user` is one of its participants; otherwise 404 whether or not it
 /// exists, so room ids leak nothing.
-pub async fn room_of_participant(
-    state: &AppState,
-    room_id: i64,
-    user: UserId,
-) -> Result<RoomRow, ApiError> {
+pub async fn room_of_participant(state: &AppState, room_id: i64, user: UserId) -> Result<RoomRow, ApiError> {
     state
         .store
         .room(room_id)

@@ -29,12 +29,7 @@ impl PartnerView {
     pub fn new(partner: &UserRow, room: &RoomRow, now: Timestamp) -> Self {
         let list = |l: &Option<String>| -> Vec<String> {
             l.as_deref()
-                .map(|l| {
-                    l.split(',')
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_owned)
-                        .collect()
-                })
+                .map(|l| l.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect())
                 .unwrap_or_default()
         };
         PartnerView {
@@ -95,16 +90,8 @@ impl RoomView {
     pub fn new(room: &RoomRow, viewer: UserId, partner: &UserRow, now: Timestamp) -> Self {
         let mine_is_a = room.user_a == viewer.0;
         let (keep_a, keep_b) = room.keeps();
-        let (keep_me, keep_partner) = if mine_is_a {
-            (keep_a, keep_b)
-        } else {
-            (keep_b, keep_a)
-        };
-        let my_answer = if mine_is_a {
-            room.answer_a
-        } else {
-            room.answer_b
-        };
+        let (keep_me, keep_partner) = if mine_is_a { (keep_a, keep_b) } else { (keep_b, keep_a) };
+        let my_answer = if mine_is_a { room.answer_a } else { room.answer_b };
         let ts = |ms: i64| Timestamp::from_millis(ms).to_datetime();
         RoomView {
             id: room.id,
@@ -113,10 +100,7 @@ impl RoomView {
             end_time: room.end_time.map(ts),
             end_reason: room.end_reason.as_deref().and_then(EndReason::parse),
             reveal_level: room.reveal_level,
-            keep: KeepView {
-                me: keep_me,
-                partner: keep_partner,
-            },
+            keep: KeepView { me: keep_me, partner: keep_partner },
             kept: keep_a && keep_b,
             like_round: room.round_deadline.map(|deadline| LikeRoundView {
                 round: room.rounds_opened,

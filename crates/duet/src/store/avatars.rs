@@ -73,13 +73,7 @@ impl Store {
         user: UserId,
         variant: AvatarVariant,
     ) -> Result<Option<(Vec<u8>, i64)>, sqlx::Error> {
-        let sql = format!(
-            "SELECT {}, version FROM avatars WHERE user_id = $1",
-            variant.column()
-        );
-        sqlx::query_as(&sql)
-            .bind(user.0)
-            .fetch_optional(&self.pool)
-            .await
+        let sql = format!("SELECT {}, version FROM avatars WHERE user_id = $1", variant.column());
+        sqlx::query_as(&sql).bind(user.0).fetch_optional(&self.pool).await
     }
 }

@@ -94,10 +94,7 @@ impl Store {
             DatabaseKind::Sqlite => sqlx::migrate!("./migrations/sqlite"),
             DatabaseKind::Postgres => sqlx::migrate!("./migrations/postgres"),
         };
-        migrator
-            .run(&self.pool)
-            .await
-            .map_err(|e| anyhow::anyhow!("database migration failed: {e}"))
+        migrator.run(&self.pool).await.map_err(|e| anyhow::anyhow!("database migration failed: {e}"))
     }
 
     pub fn kind(&self) -> &DatabaseKind {
@@ -124,13 +121,9 @@ fn create_sqlite_parent(url: &str) -> anyhow::Result<()> {
     if path.is_empty() || path == ":memory:" {
         return Ok(());
     }
-    if let Some(parent) = std::path::Path::new(path)
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-    {
-        std::fs::create_dir_all(parent).map_err(|e| {
-            anyhow::anyhow!("cannot create the data folder {}: {e}", parent.display())
-        })?;
+    if let Some(parent) = std::path::Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| anyhow::anyhow!("cannot create the data folder {}: {e}", parent.display()))?;
     }
     Ok(())
 }

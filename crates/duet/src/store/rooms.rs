@@ -6,8 +6,7 @@ use super::Store;
 use crate::clock::Timestamp;
 use crate::ids::UserId;
 
-const ROOM_COLUMNS: &str =
-    "id, kind, user_a, user_b, icebreaker, score, fallback, start_time, end_time, \
+const ROOM_COLUMNS: &str = "id, kind, user_a, user_b, icebreaker, score, fallback, start_time, end_time, \
      end_reason, reveal_level, keep_a, keep_b, rounds_opened, round_deadline, answer_a, answer_b, \
      next_like_at, no_match_streak, last_message_at, closed_since_a, closed_since_b, last_seq";
 
@@ -129,10 +128,7 @@ impl Store {
 
     pub async fn room(&self, id: i64) -> Result<Option<RoomRow>, sqlx::Error> {
         let sql = format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE id = $1");
-        sqlx::query_as(&sql)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
+        sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await
     }
 
     /// Ends a room as one transaction: end time and reason set, both users back to
@@ -151,27 +147,18 @@ impl Store {
             "UPDATE rooms SET end_time = $2, end_reason = $3, round_deadline = NULL, next_like_at = NULL \
              WHERE id = $1 AND end_time IS NULL RETURNING {ROOM_COLUMNS}"
         );
-        let row: Option<RoomRow> = sqlx::query_as(&sql)
-            .bind(id)
-            .bind(now.as_millis())
-            .bind(reason)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let row: Option<RoomRow> =
+            sqlx::query_as(&sql).bind(id).bind(now.as_millis()).bind(reason).fetch_optional(&mut *tx).await?;
         let Some(row) = row else {
             return Ok(None);
         };
-        sqlx::query(
-            "UPDATE users SET current_room_id = NULL, updated_at = $2 WHERE current_room_id = $1",
-        )
-        .bind(id)
-        .bind(now.as_millis())
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("UPDATE users SET current_room_id = NULL, updated_at = $2 WHERE current_room_id = $1")
+            .bind(id)
+            .bind(now.as_millis())
+            .execute(&mut *tx)
+            .await?;
         if !keep_messages {
-            sqlx::query("DELETE FROM messages WHERE room_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query("DELETE FROM messages WHERE room_id = $1").bind(id).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(Some(row))

@@ -23,12 +23,7 @@ const TICKET_COLUMNS: &str =
 
 impl Store {
     /// Stores a ticket; `Conflict("ticket")` when the user already holds one.
-    pub async fn insert_ticket(
-        &self,
-        user: UserId,
-        kind: &str,
-        now: Timestamp,
-    ) -> Result<(), StoreError> {
+    pub async fn insert_ticket(&self, user: UserId, kind: &str, now: Timestamp) -> Result<(), StoreError> {
         sqlx::query("INSERT INTO search_tickets (user_id, kind, enqueued_at) VALUES ($1, $2, $3)")
             .bind(user.0)
             .bind(kind)
@@ -66,11 +61,7 @@ impl Store {
 
     /// Users `user` must not be matched with: partners of rooms started after
     /// `since` (the rematch cooldown), and anyone who reported or was reported by them.
-    pub async fn avoid_list(
-        &self,
-        user: UserId,
-        since: Timestamp,
-    ) -> Result<Vec<UserId>, sqlx::Error> {
+    pub async fn avoid_list(&self, user: UserId, since: Timestamp) -> Result<Vec<UserId>, sqlx::Error> {
         let rows: Vec<(i64,)> = sqlx::query_as(
             "SELECT user_b FROM rooms WHERE user_a = $1 AND start_time > $2 \
              UNION SELECT user_a FROM rooms WHERE user_b = $1 AND start_time > $2 \
@@ -89,8 +80,6 @@ impl Store {
 
     /// Waiting tickets by kind, for the admin dashboard.
     pub async fn count_tickets(&self) -> Result<Vec<(String, i64)>, sqlx::Error> {
-        sqlx::query_as("SELECT kind, COUNT(*) FROM search_tickets GROUP BY kind")
-            .fetch_all(&self.pool)
-            .await
+        sqlx::query_as("SELECT kind, COUNT(*) FROM search_tickets GROUP BY kind").fetch_all(&self.pool).await
     }
 }

@@ -80,10 +80,7 @@ struct TokenRow {
 }
 
 impl Store {
-    pub async fn insert_refresh_token(
-        &self,
-        record: &RefreshRecord<'_>,
-    ) -> Result<(), sqlx::Error> {
+    pub async fn insert_refresh_token(&self, record: &RefreshRecord<'_>) -> Result<(), sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         insert(&mut tx, record).await?;
         tx.commit().await
@@ -148,10 +145,7 @@ impl Store {
         };
         insert(&mut tx, &record).await?;
         tx.commit().await?;
-        Ok(Rotation::Rotated {
-            user_id,
-            family: row.family,
-        })
+        Ok(Rotation::Rotated { user_id, family: row.family })
     }
 
     /// The owner of the family a token belongs to, when `hash` is a token of `user_id`.
@@ -160,13 +154,12 @@ impl Store {
         hash: &str,
         user_id: UserId,
     ) -> Result<Option<String>, sqlx::Error> {
-        let row: Option<(String,)> = sqlx::query_as(
-            "SELECT family FROM refresh_tokens WHERE token_hash = $1 AND user_id = $2",
-        )
-        .bind(hash)
-        .bind(user_id.0)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT family FROM refresh_tokens WHERE token_hash = $1 AND user_id = $2")
+                .bind(hash)
+                .bind(user_id.0)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(row.map(|(family,)| family))
     }
 
@@ -183,35 +176,25 @@ impl Store {
             Some(family) => revoke_family(&mut tx, family, now, RevokeReason::Logout).await?,
             None => revoke_user_tokens(&mut tx, user_id, now, RevokeReason::Logout).await?,
         }
-        sqlx::query(
-            "UPDATE users SET token_version = token_version + 1, updated_at = $2 WHERE id = $1",
-        )
-        .bind(user_id.0)
-        .bind(now.as_millis())
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("UPDATE users SET token_version = token_version + 1, updated_at = $2 WHERE id = $1")
+            .bind(user_id.0)
+            .bind(now.as_millis())
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await
     }
 
     /// Deletes refresh tokens that expired before `before`; returns how many.
-    pub async fn purge_expired_refresh_tokens(
-        &self,
-        before: Timestamp,
-    ) -> Result<u64, sqlx::Error> {
-        Ok(
-            sqlx::query("DELETE FROM refresh_tokens WHERE expires_at < $1")
-                .bind(before.as_millis())
-                .execute(&self.pool)
-                .await?
-                .rows_affected(),
-        )
+    pub async fn purge_expired_refresh_tokens(&self, before: Timestamp) -> Result<u64, sqlx::Error> {
+        Ok(sqlx::query("DELETE FROM refresh_tokens WHERE expires_at < $1")
+            .bind(before.as_millis())
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
     }
 }
 
-async fn insert(
-    tx: &mut Transaction<'_, Any>,
-    record: &RefreshRecord<'_>,
-) -> Result<(), sqlx::Error> {
+async fn insert(tx: &mut Transaction<'_, Any>, record: &RefreshRecord<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO refresh_tokens (user_id, family, token_hash, issued_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5)",

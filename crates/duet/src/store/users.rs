@@ -42,9 +42,7 @@ impl UserRow {
 
     /// The end of the ban in force at `now`, if any.
     pub fn ban_in_force(&self, now: Timestamp) -> Option<Timestamp> {
-        self.banned_until
-            .map(Timestamp::from_millis)
-            .filter(|until| *until > now)
+        self.banned_until.map(Timestamp::from_millis).filter(|until| *until > now)
     }
 }
 
@@ -112,19 +110,13 @@ impl Store {
 
     pub async fn user(&self, id: UserId) -> Result<Option<UserRow>, sqlx::Error> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
-        sqlx::query_as(&sql)
-            .bind(id.0)
-            .fetch_optional(&self.pool)
-            .await
+        sqlx::query_as(&sql).bind(id.0).fetch_optional(&self.pool).await
     }
 
     /// Looks a user up by username, ignoring case.
     pub async fn user_by_username(&self, username: &str) -> Result<Option<UserRow>, sqlx::Error> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE username_key = $1");
-        sqlx::query_as(&sql)
-            .bind(username.to_lowercase())
-            .fetch_optional(&self.pool)
-            .await
+        sqlx::query_as(&sql).bind(username.to_lowercase()).fetch_optional(&self.pool).await
     }
 
     /// Writes the given profile columns (None leaves a column as it is).
@@ -157,13 +149,11 @@ impl Store {
 
     /// Invalidates every access token issued so far by moving the user's token version.
     pub async fn bump_token_version(&self, id: UserId, now: Timestamp) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "UPDATE users SET token_version = token_version + 1, updated_at = $2 WHERE id = $1",
-        )
-        .bind(id.0)
-        .bind(now.as_millis())
-        .execute(&self.pool)
-        .await?;
+        sqlx::query("UPDATE users SET token_version = token_version + 1, updated_at = $2 WHERE id = $1")
+            .bind(id.0)
+            .bind(now.as_millis())
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -195,20 +185,12 @@ impl Store {
         Ok(row)
     }
 
-    pub async fn unban_user(
-        &self,
-        id: UserId,
-        now: Timestamp,
-    ) -> Result<Option<UserRow>, sqlx::Error> {
+    pub async fn unban_user(&self, id: UserId, now: Timestamp) -> Result<Option<UserRow>, sqlx::Error> {
         let sql = format!(
             "UPDATE users SET banned_until = NULL, ban_reason = NULL, updated_at = $2 \
              WHERE id = $1 RETURNING {USER_COLUMNS}"
         );
-        sqlx::query_as(&sql)
-            .bind(id.0)
-            .bind(now.as_millis())
-            .fetch_optional(&self.pool)
-            .await
+        sqlx::query_as(&sql).bind(id.0).bind(now.as_millis()).fetch_optional(&self.pool).await
     }
 
     /// Applies an administrator's edit; `Conflict("email")` when the email is taken.
@@ -256,23 +238,16 @@ impl Store {
         let mut list_args = args;
         add(&mut list_args, filter.limit)?;
         add(&mut list_args, filter.offset)?;
-        let rows: Vec<UserRow> = sqlx::query_as_with(&list_sql, list_args)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows: Vec<UserRow> = sqlx::query_as_with(&list_sql, list_args).fetch_all(&self.pool).await?;
 
         let (condition, args) = filter_condition(filter, now)?;
         let count_sql = format!("SELECT COUNT(*) FROM users WHERE {condition}");
-        let (total,): (i64,) = sqlx::query_as_with(&count_sql, args)
-            .fetch_one(&self.pool)
-            .await?;
+        let (total,): (i64,) = sqlx::query_as_with(&count_sql, args).fetch_one(&self.pool).await?;
         Ok((rows, total))
     }
 
     /// Accounts by role and whether a ban is in force, for the metrics gauge.
-    pub async fn count_accounts(
-        &self,
-        now: Timestamp,
-    ) -> Result<Vec<(String, bool, i64)>, sqlx::Error> {
+    pub async fn count_accounts(&self, now: Timestamp) -> Result<Vec<(String, bool, i64)>, sqlx::Error> {
         let rows: Vec<(String, i64, i64)> = sqlx::query_as(
             "SELECT role, CAST(CASE WHEN banned_until > $1 THEN 1 ELSE 0 END AS BIGINT) AS banned, \
              COUNT(*) FROM users GROUP BY role, CASE WHEN banned_until > $1 THEN 1 ELSE 0 END",
@@ -280,10 +255,7 @@ impl Store {
         .bind(now.as_millis())
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(role, banned, n)| (role, banned == 1, n))
-            .collect())
+        Ok(rows.into_iter().map(|(role, banned, n)| (role, banned == 1, n)).collect())
     }
 }
 
@@ -299,26 +271,21 @@ fn filter_condition(
         add(&mut args, now.as_millis())?;
         let now = args.len();
         conditions.push(match status {
-            UserStatusFilter::Idle => format!(
-                "current_room_id IS NULL AND (banned_until IS NULL OR banned_until <= ${now})"
-            ),
-            UserStatusFilter::Connected => format!(
-                "current_room_id IS NOT NULL AND (banned_until IS NULL OR banned_until <= ${now})"
-            ),
+            UserStatusFilter::Idle => {
+                format!("current_room_id IS NULL AND (banned_until IS NULL OR banned_until <= ${now})")
+            }
+            UserStatusFilter::Connected => {
+                format!("current_room_id IS NOT NULL AND (banned_until IS NULL OR banned_until <= ${now})")
+            }
             UserStatusFilter::Banned => format!("banned_until > ${now}"),
         });
     }
     if let Some(name) = &filter.name {
-        let escaped = name
-            .to_lowercase()
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
+        let escaped = name.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
         add(&mut args, format!("%{escaped}%"))?;
         let p = args.len();
-        conditions.push(format!(
-            "(username_key LIKE ${p} ESCAPE '\\' OR nickname_key LIKE ${p} ESCAPE '\\')"
-        ));
+        conditions
+            .push(format!("(username_key LIKE ${p} ESCAPE '\\' OR nickname_key LIKE ${p} ESCAPE '\\')"));
     }
     Ok((conditions.join(" AND "), args))
 }

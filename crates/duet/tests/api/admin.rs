@@ -15,11 +15,7 @@ async fn admin_routes_need_an_administrator() {
     let user = app.signup("plain").await;
     for path in ["/admin/users", &format!("/admin/users/{}", user.id)] {
         assert_eq!(
-            error_of(
-                app.get(path, Some(&user.access)).await,
-                StatusCode::FORBIDDEN
-            )
-            .await["code"],
+            error_of(app.get(path, Some(&user.access)).await, StatusCode::FORBIDDEN).await["code"],
             "forbidden"
         );
         error_of(app.get(path, None).await, StatusCode::UNAUTHORIZED).await;
@@ -41,45 +37,21 @@ async fn the_user_list_pages_and_filters() {
     for name in ["alpha", "bravo", "charlie", "delta", "echo_x"] {
         app.signup(name).await;
     }
-    let page: Value = app
-        .get("/admin/users?page=2&limit=2", Some(&admin.access))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let page: Value = app.get("/admin/users?page=2&limit=2", Some(&admin.access)).await.json().await.unwrap();
     assert_eq!(page["total"], 6);
     assert_eq!(page["page"], 2);
     assert_eq!(page["limit"], 2);
-    let names: Vec<&str> = page["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["username"].as_str().unwrap())
-        .collect();
+    let names: Vec<&str> =
+        page["items"].as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap()).collect();
     assert_eq!(names, ["bravo", "charlie"]);
 
-    let found: Value = app
-        .get("/admin/users?q=HARL", Some(&admin.access))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let found: Value = app.get("/admin/users?q=HARL", Some(&admin.access)).await.json().await.unwrap();
     assert_eq!(found["total"], 1);
     assert_eq!(found["items"][0]["username"], "charlie");
     // LIKE wildcards in the query are literal.
-    let found: Value = app
-        .get("/admin/users?q=o_x", Some(&admin.access))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let found: Value = app.get("/admin/users?q=o_x", Some(&admin.access)).await.json().await.unwrap();
     assert_eq!(found["total"], 1);
-    let found: Value = app
-        .get("/admin/users?q=%25", Some(&admin.access))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let found: Value = app.get("/admin/users?q=%25", Some(&admin.access)).await.json().await.unwrap();
     assert_eq!(found["total"], 0);
 
     let delta = found_id(&app, &admin.access, "delta").await;
@@ -89,28 +61,15 @@ async fn the_user_list_pages_and_filters() {
         Some(&admin.access),
     )
     .await;
-    let banned: Value = app
-        .get("/admin/users?status=banned", Some(&admin.access))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let banned: Value =
+        app.get("/admin/users?status=banned", Some(&admin.access)).await.json().await.unwrap();
     assert_eq!(banned["total"], 1);
     assert_eq!(banned["items"][0]["username"], "delta");
     assert_eq!(banned["items"][0]["ban_reason"], "spam");
-    let idle: Value = app
-        .get("/admin/users?status=idle", Some(&admin.access))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let idle: Value = app.get("/admin/users?status=idle", Some(&admin.access)).await.json().await.unwrap();
     assert_eq!(idle["total"], 5);
-    let connected: Value = app
-        .get("/admin/users?status=connected", Some(&admin.access))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let connected: Value =
+        app.get("/admin/users?status=connected", Some(&admin.access)).await.json().await.unwrap();
     assert_eq!(connected["total"], 0);
 
     for bad in [
@@ -119,21 +78,12 @@ async fn the_user_list_pages_and_filters() {
         "/admin/users?status=sleeping",
         "/admin/users?page=x",
     ] {
-        error_of(
-            app.get(bad, Some(&admin.access)).await,
-            StatusCode::BAD_REQUEST,
-        )
-        .await;
+        error_of(app.get(bad, Some(&admin.access)).await, StatusCode::BAD_REQUEST).await;
     }
 }
 
 async fn found_id(app: &crate::helpers::TestApp, token: &str, name: &str) -> i64 {
-    let found: Value = app
-        .get(&format!("/admin/users?q={name}"), Some(token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let found: Value = app.get(&format!("/admin/users?q={name}"), Some(token)).await.json().await.unwrap();
     found["items"][0]["id"].as_i64().unwrap()
 }
 
@@ -142,107 +92,57 @@ async fn admins_edit_ban_and_unban_users() {
     let app = spawn_app().await;
     let admin = app.admin("chief").await;
     let user = app.signup_complete("giang").await;
-    app.signup_raw("other", PASSWORD, Some("taken@example.com"))
-        .await;
+    app.signup_raw("other", PASSWORD, Some("taken@example.com")).await;
     let path = format!("/admin/users/{}", user.id);
 
-    let detail: Value = app
-        .get(&path, Some(&admin.access))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let detail: Value = app.get(&path, Some(&admin.access)).await.json().await.unwrap();
     assert_eq!(detail["username"], "giang");
     assert_eq!(detail["status"], "idle");
-    error_of(
-        app.get("/admin/users/424242", Some(&admin.access)).await,
-        StatusCode::NOT_FOUND,
-    )
-    .await;
+    error_of(app.get("/admin/users/424242", Some(&admin.access)).await, StatusCode::NOT_FOUND).await;
 
     let edited: Value = app
-        .put_json(
-            &path,
-            json!({ "nickname": "  Moderated  ", "email": "g@example.com" }),
-            &admin.access,
-        )
+        .put_json(&path, json!({ "nickname": "  Moderated  ", "email": "g@example.com" }), &admin.access)
         .await
         .json()
         .await
         .unwrap();
     assert_eq!(edited["nickname"], "Moderated");
     assert_eq!(edited["email"], "g@example.com");
-    let cleared: Value = app
-        .put_json(&path, json!({ "email": null }), &admin.access)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let cleared: Value =
+        app.put_json(&path, json!({ "email": null }), &admin.access).await.json().await.unwrap();
     assert!(cleared["email"].is_null());
     assert_eq!(cleared["nickname"], "Moderated");
     let body = error_of(
-        app.put_json(
-            &path,
-            json!({ "email": "TAKEN@example.com" }),
-            &admin.access,
-        )
-        .await,
+        app.put_json(&path, json!({ "email": "TAKEN@example.com" }), &admin.access).await,
         StatusCode::CONFLICT,
     )
     .await;
     assert_eq!(body["code"], "email_taken");
     let body = error_of(
-        app.put_json(&path, json!({ "nickname": "" }), &admin.access)
-            .await,
+        app.put_json(&path, json!({ "nickname": "" }), &admin.access).await,
         StatusCode::BAD_REQUEST,
     )
     .await;
     assert_eq!(body["errors"][0]["field"], "nickname");
-    error_of(
-        app.put_json(&path, json!({ "role": "king" }), &admin.access)
-            .await,
-        StatusCode::BAD_REQUEST,
-    )
-    .await;
+    error_of(app.put_json(&path, json!({ "role": "king" }), &admin.access).await, StatusCode::BAD_REQUEST)
+        .await;
 
     // Roles are read from the database: a promotion takes effect on the next request,
     // with the token the user already has.
-    let body = error_of(
-        app.get("/admin/users", Some(&user.access)).await,
-        StatusCode::FORBIDDEN,
-    )
-    .await;
+    let body = error_of(app.get("/admin/users", Some(&user.access)).await, StatusCode::FORBIDDEN).await;
     assert_eq!(body["code"], "forbidden");
-    let promoted: Value = app
-        .put_json(&path, json!({ "role": "admin" }), &admin.access)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let promoted: Value =
+        app.put_json(&path, json!({ "role": "admin" }), &admin.access).await.json().await.unwrap();
     assert_eq!(promoted["role"], "admin");
-    assert_eq!(
-        app.get("/admin/users", Some(&user.access)).await.status(),
-        StatusCode::OK
-    );
-    let demoted: Value = app
-        .put_json(&path, json!({ "role": "user" }), &admin.access)
-        .await
-        .json()
-        .await
-        .unwrap();
+    assert_eq!(app.get("/admin/users", Some(&user.access)).await.status(), StatusCode::OK);
+    let demoted: Value =
+        app.put_json(&path, json!({ "role": "user" }), &admin.access).await.json().await.unwrap();
     assert_eq!(demoted["role"], "user");
-    error_of(
-        app.get("/admin/users", Some(&user.access)).await,
-        StatusCode::FORBIDDEN,
-    )
-    .await;
+    error_of(app.get("/admin/users", Some(&user.access)).await, StatusCode::FORBIDDEN).await;
     let own = format!("/admin/users/{}", admin.id);
-    let body = error_of(
-        app.put_json(&own, json!({ "role": "user" }), &admin.access)
-            .await,
-        StatusCode::BAD_REQUEST,
-    )
-    .await;
+    let body =
+        error_of(app.put_json(&own, json!({ "role": "user" }), &admin.access).await, StatusCode::BAD_REQUEST)
+            .await;
     assert_eq!(body["errors"][0]["field"], "role");
 
     let ban = format!("{path}/ban");
@@ -251,54 +151,29 @@ async fn admins_edit_ban_and_unban_users() {
         json!({ "days": 1, "reason": "  " }),
         json!({ "days": 99999, "reason": "x" }),
     ] {
-        error_of(
-            app.post_json(&ban, bad, Some(&admin.access)).await,
-            StatusCode::BAD_REQUEST,
-        )
-        .await;
+        error_of(app.post_json(&ban, bad, Some(&admin.access)).await, StatusCode::BAD_REQUEST).await;
     }
     let self_ban = format!("/admin/users/{}/ban", admin.id);
     error_of(
-        app.post_json(
-            &self_ban,
-            json!({ "days": 1, "reason": "oops" }),
-            Some(&admin.access),
-        )
-        .await,
+        app.post_json(&self_ban, json!({ "days": 1, "reason": "oops" }), Some(&admin.access)).await,
         StatusCode::BAD_REQUEST,
     )
     .await;
     let banned: Value = app
-        .post_json(
-            &ban,
-            json!({ "days": 3, "reason": "harassment" }),
-            Some(&admin.access),
-        )
+        .post_json(&ban, json!({ "days": 3, "reason": "harassment" }), Some(&admin.access))
         .await
         .json()
         .await
         .unwrap();
     assert!(banned["banned_until"].is_string());
-    error_of(
-        app.login_raw("giang", PASSWORD).await,
-        StatusCode::FORBIDDEN,
-    )
-    .await;
+    error_of(app.login_raw("giang", PASSWORD).await, StatusCode::FORBIDDEN).await;
 
-    let unbanned: Value = app
-        .post_json(&format!("{path}/unban"), json!({}), Some(&admin.access))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let unbanned: Value =
+        app.post_json(&format!("{path}/unban"), json!({}), Some(&admin.access)).await.json().await.unwrap();
     assert!(unbanned["banned_until"].is_null());
-    assert_eq!(
-        app.login_raw("giang", PASSWORD).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.login_raw("giang", PASSWORD).await.status(), StatusCode::OK);
     error_of(
-        app.post_json("/admin/users/424242/unban", json!({}), Some(&admin.access))
-            .await,
+        app.post_json("/admin/users/424242/unban", json!({}), Some(&admin.access)).await,
         StatusCode::NOT_FOUND,
     )
     .await;
@@ -321,20 +196,11 @@ async fn the_admin_create_command_makes_an_administrator() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
         child.wait_with_output().unwrap()
     };
     let out = run("site_admin", &format!("{PASSWORD}\n"));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("created administrator site_admin"));
 
     let again = run("SITE_ADMIN", &format!("{PASSWORD}\n"));
@@ -345,11 +211,7 @@ async fn the_admin_create_command_makes_an_administrator() {
     assert!(String::from_utf8_lossy(&empty.stderr).contains("no password"));
 
     // The server on that data dir lets the new administrator in.
-    let mut args = vec![
-        "duet".to_owned(),
-        "serve".to_owned(),
-        "--bind=127.0.0.1:0".to_owned(),
-    ];
+    let mut args = vec!["duet".to_owned(), "serve".to_owned(), "--bind=127.0.0.1:0".to_owned()];
     args.extend(storage.iter().cloned());
     let settings = crate::helpers::settings_from(&args);
     let app = duet::app::App::build(settings).await.unwrap();
@@ -380,14 +242,8 @@ async fn nickname_search_ignores_case_beyond_ascii() {
     let app = spawn_app().await;
     let admin = app.admin("searcher").await;
     let user = app.signup("someone").await;
-    app.update_profile(&user.access, json!({ "nickname": "Ánh Dương" }))
-        .await;
-    let found: Value = app
-        .get("/admin/users?q=%C3%A1nh", Some(&admin.access))
-        .await
-        .json()
-        .await
-        .unwrap();
+    app.update_profile(&user.access, json!({ "nickname": "Ánh Dương" })).await;
+    let found: Value = app.get("/admin/users?q=%C3%A1nh", Some(&admin.access)).await.json().await.unwrap();
     assert_eq!(found["total"], 1, "{found}");
     assert_eq!(found["items"][0]["nickname"], "Ánh Dương");
 }

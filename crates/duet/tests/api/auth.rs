@@ -12,9 +12,7 @@ use crate::helpers::{error_of, spawn_app, PASSWORD, SECRET};
 #[tokio::test]
 async fn signup_returns_a_token_pair_and_the_account() {
     let app = spawn_app().await;
-    let response = app
-        .signup_raw("Linh_92", PASSWORD, Some("Linh@Example.com"))
-        .await;
+    let response = app.signup_raw("Linh_92", PASSWORD, Some("Linh@Example.com")).await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["token_type"], "bearer");
@@ -31,18 +29,11 @@ async fn signup_returns_a_token_pair_and_the_account() {
 #[tokio::test]
 async fn signup_lists_every_invalid_field() {
     let app = spawn_app().await;
-    let body = error_of(
-        app.signup_raw("x!", "short", Some("not-an-email")).await,
-        StatusCode::BAD_REQUEST,
-    )
-    .await;
+    let body =
+        error_of(app.signup_raw("x!", "short", Some("not-an-email")).await, StatusCode::BAD_REQUEST).await;
     assert_eq!(body["code"], "validation_error");
-    let fields: Vec<&str> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields: Vec<&str> =
+        body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
     assert_eq!(fields, ["username", "password", "email"]);
 }
 
@@ -50,23 +41,14 @@ async fn signup_lists_every_invalid_field() {
 async fn usernames_and_emails_are_unique_ignoring_case() {
     let app = spawn_app().await;
     assert_eq!(
-        app.signup_raw("minh", PASSWORD, Some("minh@example.com"))
-            .await
-            .status(),
+        app.signup_raw("minh", PASSWORD, Some("minh@example.com")).await.status(),
         StatusCode::CREATED
     );
-    let body = error_of(
-        app.signup_raw("MINH", PASSWORD, None).await,
-        StatusCode::CONFLICT,
-    )
-    .await;
+    let body = error_of(app.signup_raw("MINH", PASSWORD, None).await, StatusCode::CONFLICT).await;
     assert_eq!(body["code"], "username_taken");
-    let body = error_of(
-        app.signup_raw("minh2", PASSWORD, Some("MINH@example.com"))
-            .await,
-        StatusCode::CONFLICT,
-    )
-    .await;
+    let body =
+        error_of(app.signup_raw("minh2", PASSWORD, Some("MINH@example.com")).await, StatusCode::CONFLICT)
+            .await;
     assert_eq!(body["code"], "email_taken");
 }
 
@@ -74,24 +56,13 @@ async fn usernames_and_emails_are_unique_ignoring_case() {
 async fn unknown_user_and_wrong_password_look_the_same() {
     let app = spawn_app().await;
     app.signup("anh").await;
-    let wrong = error_of(
-        app.login_raw("anh", "wrong password").await,
-        StatusCode::UNAUTHORIZED,
-    )
-    .await;
-    let unknown = error_of(
-        app.login_raw("nobody", PASSWORD).await,
-        StatusCode::UNAUTHORIZED,
-    )
-    .await;
+    let wrong = error_of(app.login_raw("anh", "wrong password").await, StatusCode::UNAUTHORIZED).await;
+    let unknown = error_of(app.login_raw("nobody", PASSWORD).await, StatusCode::UNAUTHORIZED).await;
     assert_eq!(wrong["code"], "invalid_credentials");
     assert_eq!(wrong["detail"], unknown["detail"]);
     assert_eq!(wrong["code"], unknown["code"]);
     // Usernames are matched ignoring case at login too.
-    assert_eq!(
-        app.login_raw("ANH", PASSWORD).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.login_raw("ANH", PASSWORD).await.status(), StatusCode::OK);
 }
 
 #[tokio::test]
@@ -105,28 +76,11 @@ async fn malformed_bodies_get_the_app_error_shape() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        error_of(response, StatusCode::BAD_REQUEST).await["code"],
-        "bad_request"
-    );
-    let response = app
-        .client
-        .post(app.url("/auth/login"))
-        .body("username=a")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        error_of(response, StatusCode::BAD_REQUEST).await["code"],
-        "bad_request"
-    );
-    let response = app
-        .post_json("/auth/login", json!({ "username": "a" }), None)
-        .await;
-    assert_eq!(
-        error_of(response, StatusCode::BAD_REQUEST).await["code"],
-        "bad_request"
-    );
+    assert_eq!(error_of(response, StatusCode::BAD_REQUEST).await["code"], "bad_request");
+    let response = app.client.post(app.url("/auth/login")).body("username=a").send().await.unwrap();
+    assert_eq!(error_of(response, StatusCode::BAD_REQUEST).await["code"], "bad_request");
+    let response = app.post_json("/auth/login", json!({ "username": "a" }), None).await;
+    assert_eq!(error_of(response, StatusCode::BAD_REQUEST).await["code"], "bad_request");
 }
 
 fn forge(alg: jsonwebtoken::Algorithm, claims: Value, key: &[u8]) -> String {
@@ -159,30 +113,10 @@ async fn forged_expired_and_foreign_tokens_are_refused() {
     );
     let cases = [
         ("alg none", none),
-        (
-            "wrong key",
-            forge(
-                hs256,
-                claims("duet", now + 60),
-                b"another-key-another-key-another-key",
-            ),
-        ),
-        (
-            "wrong issuer",
-            forge(hs256, claims("evil", now + 60), SECRET.as_bytes()),
-        ),
-        (
-            "expired",
-            forge(hs256, claims("duet", now - 1), SECRET.as_bytes()),
-        ),
-        (
-            "HS512 header",
-            forge(
-                jsonwebtoken::Algorithm::HS512,
-                claims("duet", now + 60),
-                SECRET.as_bytes(),
-            ),
-        ),
+        ("wrong key", forge(hs256, claims("duet", now + 60), b"another-key-another-key-another-key")),
+        ("wrong issuer", forge(hs256, claims("evil", now + 60), SECRET.as_bytes())),
+        ("expired", forge(hs256, claims("duet", now - 1), SECRET.as_bytes())),
+        ("HS512 header", forge(jsonwebtoken::Algorithm::HS512, claims("duet", now + 60), SECRET.as_bytes())),
         (
             "no exp",
             forge(
@@ -197,19 +131,10 @@ async fn forged_expired_and_foreign_tokens_are_refused() {
         let body = error_of(app.profile(&token).await, StatusCode::UNAUTHORIZED).await;
         assert_eq!(body["code"], "unauthorized", "{what}");
     }
-    let body = error_of(
-        app.get("/user/profile", None).await,
-        StatusCode::UNAUTHORIZED,
-    )
-    .await;
+    let body = error_of(app.get("/user/profile", None).await, StatusCode::UNAUTHORIZED).await;
     assert_eq!(body["code"], "unauthorized");
-    let response = app
-        .client
-        .get(app.url("/user/profile"))
-        .header("authorization", "Basic abc")
-        .send()
-        .await
-        .unwrap();
+    let response =
+        app.client.get(app.url("/user/profile")).header("authorization", "Basic abc").send().await.unwrap();
     error_of(response, StatusCode::UNAUTHORIZED).await;
 }
 
@@ -235,31 +160,16 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
     assert_eq!(app.profile(&second.access).await.status(), StatusCode::OK);
 
     // The rotated-away token comes back: reuse.
-    let body = error_of(
-        app.refresh_raw(&first.refresh).await,
-        StatusCode::UNAUTHORIZED,
-    )
-    .await;
+    let body = error_of(app.refresh_raw(&first.refresh).await, StatusCode::UNAUTHORIZED).await;
     assert_eq!(body["code"], "refresh_token_reused");
     // ...and the whole family is revoked, including the newest token.
-    let body = error_of(
-        app.refresh_raw(&second.refresh).await,
-        StatusCode::UNAUTHORIZED,
-    )
-    .await;
+    let body = error_of(app.refresh_raw(&second.refresh).await, StatusCode::UNAUTHORIZED).await;
     assert_eq!(body["code"], "invalid_refresh_token");
 
     // Another login (another family) is unaffected by that reuse.
     let other = app.login("hoa").await;
-    assert_eq!(
-        app.refresh_raw(&other.refresh).await.status(),
-        StatusCode::OK
-    );
-    let body = error_of(
-        app.refresh_raw("made-up-token").await,
-        StatusCode::UNAUTHORIZED,
-    )
-    .await;
+    assert_eq!(app.refresh_raw(&other.refresh).await.status(), StatusCode::OK);
+    let body = error_of(app.refresh_raw("made-up-token").await, StatusCode::UNAUTHORIZED).await;
     assert_eq!(body["code"], "invalid_refresh_token");
 }
 
@@ -268,11 +178,7 @@ async fn refresh_tokens_expire() {
     let app = spawn_app_short_refresh().await;
     let session = app.signup("kim").await;
     app.advance(Duration::from_secs(3601));
-    let body = error_of(
-        app.refresh_raw(&session.refresh).await,
-        StatusCode::UNAUTHORIZED,
-    )
-    .await;
+    let body = error_of(app.refresh_raw(&session.refresh).await, StatusCode::UNAUTHORIZED).await;
     assert_eq!(body["code"], "invalid_refresh_token");
 }
 
@@ -285,20 +191,12 @@ async fn logout_revokes_access_and_refresh_tokens_at_once() {
     let app = spawn_app().await;
     let session = app.signup("quang").await;
     let response = app
-        .post_json(
-            "/auth/logout",
-            json!({ "refresh_token": session.refresh }),
-            Some(&session.access),
-        )
+        .post_json("/auth/logout", json!({ "refresh_token": session.refresh }), Some(&session.access))
         .await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     let body = error_of(app.profile(&session.access).await, StatusCode::UNAUTHORIZED).await;
     assert_eq!(body["detail"], "access token has been revoked");
-    error_of(
-        app.refresh_raw(&session.refresh).await,
-        StatusCode::UNAUTHORIZED,
-    )
-    .await;
+    error_of(app.refresh_raw(&session.refresh).await, StatusCode::UNAUTHORIZED).await;
     // Signing in again works.
     let again = app.login("quang").await;
     assert_eq!(app.profile(&again.access).await.status(), StatusCode::OK);
@@ -309,24 +207,10 @@ async fn logout_without_a_body_revokes_every_session() {
     let app = spawn_app().await;
     let phone = app.signup("lan").await;
     let laptop = app.login("lan").await;
-    let response = app
-        .client
-        .post(app.url("/auth/logout"))
-        .bearer_auth(&laptop.access)
-        .send()
-        .await
-        .unwrap();
+    let response = app.client.post(app.url("/auth/logout")).bearer_auth(&laptop.access).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    error_of(
-        app.refresh_raw(&phone.refresh).await,
-        StatusCode::UNAUTHORIZED,
-    )
-    .await;
-    error_of(
-        app.refresh_raw(&laptop.refresh).await,
-        StatusCode::UNAUTHORIZED,
-    )
-    .await;
+    error_of(app.refresh_raw(&phone.refresh).await, StatusCode::UNAUTHORIZED).await;
+    error_of(app.refresh_raw(&laptop.refresh).await, StatusCode::UNAUTHORIZED).await;
     error_of(app.profile(&phone.access).await, StatusCode::UNAUTHORIZED).await;
 }
 
@@ -344,36 +228,18 @@ async fn a_ban_revokes_tokens_and_is_revealed_only_after_the_right_password() {
         .await;
     assert_eq!(response.status(), StatusCode::OK);
 
-    assert_eq!(
-        error_of(app.profile(&user.access).await, StatusCode::FORBIDDEN).await["code"],
-        "banned"
-    );
-    assert_eq!(
-        error_of(app.refresh_raw(&user.refresh).await, StatusCode::FORBIDDEN).await["code"],
-        "banned"
-    );
-    let wrong = error_of(
-        app.login_raw("spammer", "wrong password").await,
-        StatusCode::UNAUTHORIZED,
-    )
-    .await;
+    assert_eq!(error_of(app.profile(&user.access).await, StatusCode::FORBIDDEN).await["code"], "banned");
+    assert_eq!(error_of(app.refresh_raw(&user.refresh).await, StatusCode::FORBIDDEN).await["code"], "banned");
+    let wrong = error_of(app.login_raw("spammer", "wrong password").await, StatusCode::UNAUTHORIZED).await;
     assert_eq!(wrong["code"], "invalid_credentials");
-    let right = error_of(
-        app.login_raw("spammer", PASSWORD).await,
-        StatusCode::FORBIDDEN,
-    )
-    .await;
+    let right = error_of(app.login_raw("spammer", PASSWORD).await, StatusCode::FORBIDDEN).await;
     assert_eq!(right["code"], "banned");
 
     // The ban lapses with time; old tokens stay revoked, a new login works.
     app.advance(Duration::from_secs(2 * 86_400 + 1));
     let fresh = app.login("spammer").await;
     assert_eq!(app.profile(&fresh.access).await.status(), StatusCode::OK);
-    error_of(
-        app.refresh_raw(&user.refresh).await,
-        StatusCode::UNAUTHORIZED,
-    )
-    .await;
+    error_of(app.refresh_raw(&user.refresh).await, StatusCode::UNAUTHORIZED).await;
 }
 
 impl crate::helpers::TestApp {

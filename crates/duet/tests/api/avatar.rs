@@ -10,15 +10,10 @@ async fn an_upload_is_reencoded_and_served_to_its_owner() {
     let app = spawn_app().await;
     let owner = app.signup("anh").await;
     let source = png(800, 600);
-    let response = app
-        .upload_avatar(&owner.access, source.clone(), "me.png")
-        .await;
+    let response = app.upload_avatar(&owner.access, source.clone(), "me.png").await;
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();
-    let url = body["avatar_url"]
-        .as_str()
-        .expect("an avatar url")
-        .to_owned();
+    let url = body["avatar_url"].as_str().expect("an avatar url").to_owned();
     assert!(url.starts_with(&format!("/user/avatar/{}?v=", owner.id)));
 
     let response = app.get(&url, Some(&owner.access)).await;
@@ -26,11 +21,7 @@ async fn an_upload_is_reencoded_and_served_to_its_owner() {
     assert_eq!(response.headers()["content-type"], "image/jpeg");
     let etag = response.headers()["etag"].to_str().unwrap().to_owned();
     let served = response.bytes().await.unwrap();
-    assert_ne!(
-        served.as_ref(),
-        source.as_slice(),
-        "never the uploaded bytes"
-    );
+    assert_ne!(served.as_ref(), source.as_slice(), "never the uploaded bytes");
     let decoded = image::load_from_memory(&served).unwrap();
     assert_eq!((decoded.width(), decoded.height()), (512, 384));
 
@@ -45,12 +36,7 @@ async fn an_upload_is_reencoded_and_served_to_its_owner() {
     assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
 
     // A new upload changes the URL.
-    let body: Value = app
-        .upload_avatar(&owner.access, png(64, 64), "new.png")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body: Value = app.upload_avatar(&owner.access, png(64, 64), "new.png").await.json().await.unwrap();
     assert_ne!(body["avatar_url"].as_str().unwrap(), url);
 }
 
@@ -60,46 +46,22 @@ async fn strangers_get_404_and_moderators_see_it() {
     let owner = app.signup("binh").await;
     let stranger = app.signup("chi").await;
     let admin = app.admin("mod").await;
-    assert_eq!(
-        app.upload_avatar(&owner.access, png(32, 32), "a.png")
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.upload_avatar(&owner.access, png(32, 32), "a.png").await.status(), StatusCode::OK);
     let path = format!("/user/avatar/{}", owner.id);
     assert_eq!(
-        error_of(
-            app.get(&path, Some(&stranger.access)).await,
-            StatusCode::NOT_FOUND
-        )
-        .await["code"],
+        error_of(app.get(&path, Some(&stranger.access)).await, StatusCode::NOT_FOUND).await["code"],
         "not_found"
     );
-    assert_eq!(
-        app.get(&path, Some(&admin.access)).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.get(&path, Some(&admin.access)).await.status(), StatusCode::OK);
     error_of(app.get(&path, None).await, StatusCode::UNAUTHORIZED).await;
     // Someone without an avatar, and someone who does not exist, look the same.
     error_of(
-        app.get(
-            &format!("/user/avatar/{}", stranger.id),
-            Some(&stranger.access),
-        )
-        .await,
+        app.get(&format!("/user/avatar/{}", stranger.id), Some(&stranger.access)).await,
         StatusCode::NOT_FOUND,
     )
     .await;
-    error_of(
-        app.get("/user/avatar/999999", Some(&admin.access)).await,
-        StatusCode::NOT_FOUND,
-    )
-    .await;
-    error_of(
-        app.get("/user/avatar/abc", Some(&admin.access)).await,
-        StatusCode::BAD_REQUEST,
-    )
-    .await;
+    error_of(app.get("/user/avatar/999999", Some(&admin.access)).await, StatusCode::NOT_FOUND).await;
+    error_of(app.get("/user/avatar/abc", Some(&admin.access)).await, StatusCode::BAD_REQUEST).await;
 }
 
 #[tokio::test]
@@ -107,15 +69,13 @@ async fn junk_and_missing_files_are_400() {
     let app = spawn_app().await;
     let user = app.signup("dao").await;
     let body = error_of(
-        app.upload_avatar(&user.access, b"GIF89a but not really".to_vec(), "x.gif")
-            .await,
+        app.upload_avatar(&user.access, b"GIF89a but not really".to_vec(), "x.gif").await,
         StatusCode::BAD_REQUEST,
     )
     .await;
     assert_eq!(body["code"], "invalid_image");
     let body = error_of(
-        app.upload_avatar(&user.access, b"%PDF-1.4 hello".to_vec(), "x.pdf")
-            .await,
+        app.upload_avatar(&user.access, b"%PDF-1.4 hello".to_vec(), "x.pdf").await,
         StatusCode::BAD_REQUEST,
     )
     .await;
@@ -129,10 +89,7 @@ async fn junk_and_missing_files_are_400() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        error_of(response, StatusCode::BAD_REQUEST).await["errors"][0]["field"],
-        "file"
-    );
+    assert_eq!(error_of(response, StatusCode::BAD_REQUEST).await["errors"][0]["field"], "file");
     let profile: Value = app.profile(&user.access).await.json().await.unwrap();
     assert!(profile["avatar_url"].is_null(), "nothing was stored");
 }
@@ -143,24 +100,12 @@ async fn oversize_uploads_are_413() {
     let user = app.signup("emm").await;
     let mut big = png(16, 16);
     big.resize(64 * 1024 + 1, 0);
-    let body = error_of(
-        app.upload_avatar(&user.access, big, "big.png").await,
-        StatusCode::PAYLOAD_TOO_LARGE,
-    )
-    .await;
+    let body =
+        error_of(app.upload_avatar(&user.access, big, "big.png").await, StatusCode::PAYLOAD_TOO_LARGE).await;
     assert_eq!(body["code"], "payload_too_large");
     // Far over the limit: refused by the body limit before the handler finishes.
     let huge = vec![0u8; 2 * 1024 * 1024];
-    error_of(
-        app.upload_avatar(&user.access, huge, "huge.png").await,
-        StatusCode::PAYLOAD_TOO_LARGE,
-    )
-    .await;
+    error_of(app.upload_avatar(&user.access, huge, "huge.png").await, StatusCode::PAYLOAD_TOO_LARGE).await;
     // Under the limit is fine.
-    assert_eq!(
-        app.upload_avatar(&user.access, png(16, 16), "ok.png")
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.upload_avatar(&user.access, png(16, 16), "ok.png").await.status(), StatusCode::OK);
 }

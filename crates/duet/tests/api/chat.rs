@@ -17,35 +17,20 @@ use crate::helpers::{error_of, expect_event, png, spawn_app, spawn_app_with, Tes
 async fn an_incomplete_profile_cannot_search() {
     let app = spawn_app().await;
     let user = app.signup("halfway").await;
-    app.update_profile(&user.access, json!({ "gender": "male" }))
-        .await;
-    let body = error_of(
-        app.search(&user.access, "chat").await,
-        StatusCode::BAD_REQUEST,
-    )
-    .await;
+    app.update_profile(&user.access, json!({ "gender": "male" })).await;
+    let body = error_of(app.search(&user.access, "chat").await, StatusCode::BAD_REQUEST).await;
     assert_eq!(body["code"], "incomplete_profile");
     assert!(body["detail"].as_str().unwrap().contains("dob"));
-    let body = error_of(
-        app.search(&user.access, "video").await,
-        StatusCode::BAD_REQUEST,
-    )
-    .await;
+    let body = error_of(app.search(&user.access, "video").await, StatusCode::BAD_REQUEST).await;
     assert_eq!(body["code"], "bad_request");
-    error_of(
-        app.post_json("/chat/search", json!({ "type": "chat" }), None)
-            .await,
-        StatusCode::UNAUTHORIZED,
-    )
-    .await;
+    error_of(app.post_json("/chat/search", json!({ "type": "chat" }), None).await, StatusCode::UNAUTHORIZED)
+        .await;
 }
 
 #[tokio::test]
 async fn searching_waiting_and_cancelling() {
     let app = spawn_app().await;
-    let user = app
-        .member("waiter", "male", &["female"], &["friends"], &["coffee"])
-        .await;
+    let user = app.member("waiter", "male", &["female"], &["friends"], &["coffee"]).await;
     let response = app.search(&user.access, "chat").await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     let body: Value = response.json().await.unwrap();
@@ -59,45 +44,26 @@ async fn searching_waiting_and_cancelling() {
     let body = error_of(app.search(&user.access, "chat").await, StatusCode::CONFLICT).await;
     assert_eq!(body["code"], "already_searching");
 
-    let cancelled = app
-        .post_json("/chat/cancel-search", json!({}), Some(&user.access))
-        .await;
+    let cancelled = app.post_json("/chat/cancel-search", json!({}), Some(&user.access)).await;
     assert_eq!(cancelled.status(), StatusCode::OK);
     assert_eq!(app.status(&user.access).await["status"], "idle");
     let body = error_of(
-        app.post_json("/chat/cancel-search", json!({}), Some(&user.access))
-            .await,
+        app.post_json("/chat/cancel-search", json!({}), Some(&user.access)).await,
         StatusCode::CONFLICT,
     )
     .await;
     assert_eq!(body["code"], "not_searching");
     let metrics = app.get("/metrics", None).await.text().await.unwrap();
-    assert!(
-        metrics.contains(r#"duet_waiting_tickets{type="chat"} 0"#),
-        "{metrics}"
-    );
+    assert!(metrics.contains(r#"duet_waiting_tickets{type="chat"} 0"#), "{metrics}");
 }
 
 #[tokio::test]
 async fn compatible_strangers_are_matched_at_once_with_a_partner_view() {
     let app = spawn_app().await;
     let mut events = app.state.events.subscribe();
-    let him = app
-        .member(
-            "him",
-            "male",
-            &["female"],
-            &["friends", "casual"],
-            &["coffee", "film"],
-        )
-        .await;
-    let her = app
-        .member("her", "Nữ", &["Nam"], &["friends"], &["film", "music"])
-        .await;
-    assert_eq!(
-        app.search(&him.access, "chat").await.status(),
-        StatusCode::ACCEPTED
-    );
+    let him = app.member("him", "male", &["female"], &["friends", "casual"], &["coffee", "film"]).await;
+    let her = app.member("her", "Nữ", &["Nam"], &["friends"], &["film", "music"]).await;
+    assert_eq!(app.search(&him.access, "chat").await.status(), StatusCode::ACCEPTED);
     let response = app.search(&her.access, "chat").await;
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();
@@ -108,36 +74,21 @@ async fn compatible_strangers_are_matched_at_once_with_a_partner_view() {
     assert_eq!(partner["gender"], "male");
     assert!(partner["age"].as_i64().unwrap() >= 18);
     for hidden in ["username", "email", "dob", "id"] {
-        assert!(
-            partner.get(hidden).is_none(),
-            "the partner view hides {hidden}"
-        );
+        assert!(partner.get(hidden).is_none(), "the partner view hides {hidden}");
     }
-    assert_eq!(
-        body["icebreaker"]["topic"], "film",
-        "drawn from the one shared interest"
-    );
+    assert_eq!(body["icebreaker"]["topic"], "film", "drawn from the one shared interest");
 
     let event = expect_event(&mut events, |e| matches!(e, Event::MatchFound { .. })).await;
     assert_eq!(
         event,
-        Event::MatchFound {
-            room_id,
-            users: [UserId(him.id), UserId(her.id)],
-            fallback: false
-        }
+        Event::MatchFound { room_id, users: [UserId(him.id), UserId(her.id)], fallback: false }
     );
 
     for (me, other_nick) in [(&him, "Nick her"), (&her, "Nick him")] {
         let status = app.status(&me.access).await;
         assert_eq!(status["status"], "connected");
         assert_eq!(status["current_room_id"], room_id);
-        let room: Value = app
-            .get("/chat/current-room", Some(&me.access))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let room: Value = app.get("/chat/current-room", Some(&me.access)).await.json().await.unwrap();
         assert_eq!(room["id"], room_id);
         assert_eq!(room["type"], "chat");
         assert_eq!(room["reveal_level"], 0);
@@ -148,56 +99,25 @@ async fn compatible_strangers_are_matched_at_once_with_a_partner_view() {
     let again: Value = app.search(&him.access, "chat").await.json().await.unwrap();
     assert_eq!(again["room_id"], room_id);
 
-    let stranger = app
-        .member("stranger", "female", &["any"], &["friends"], &["film"])
-        .await;
+    let stranger = app.member("stranger", "female", &["any"], &["friends"], &["film"]).await;
     let path = format!("/chat/room/{room_id}");
-    error_of(
-        app.get(&path, Some(&stranger.access)).await,
-        StatusCode::NOT_FOUND,
-    )
-    .await;
-    error_of(
-        app.get("/chat/room/999999", Some(&stranger.access)).await,
-        StatusCode::NOT_FOUND,
-    )
-    .await;
-    error_of(
-        app.get("/chat/current-room", Some(&stranger.access)).await,
-        StatusCode::NOT_FOUND,
-    )
-    .await;
+    error_of(app.get(&path, Some(&stranger.access)).await, StatusCode::NOT_FOUND).await;
+    error_of(app.get("/chat/room/999999", Some(&stranger.access)).await, StatusCode::NOT_FOUND).await;
+    error_of(app.get("/chat/current-room", Some(&stranger.access)).await, StatusCode::NOT_FOUND).await;
     let metrics = app.get("/metrics", None).await.text().await.unwrap();
-    assert!(
-        metrics.contains(r#"duet_matches_total{mode="scored"} 1"#),
-        "{metrics}"
-    );
+    assert!(metrics.contains(r#"duet_matches_total{mode="scored"} 1"#), "{metrics}");
     assert!(metrics.contains("duet_rooms_active 1"), "{metrics}");
-    assert!(
-        metrics.contains(r#"duet_time_to_match_seconds_count{mode="scored"} 2"#),
-        "{metrics}"
-    );
+    assert!(metrics.contains(r#"duet_time_to_match_seconds_count{mode="scored"} 2"#), "{metrics}");
 }
 
 #[tokio::test]
 async fn hard_rules_keep_incompatible_people_apart() {
     let app = spawn_app().await;
-    let a = app
-        .member("a_man", "male", &["female"], &["friends"], &["coffee"])
-        .await;
-    let b = app
-        .member("b_man", "male", &["female"], &["friends"], &["coffee"])
-        .await;
-    let c = app
-        .member("c_woman", "female", &["female"], &["friends"], &["coffee"])
-        .await;
-    let d = app
-        .member("d_woman", "female", &["male"], &["friends"], &["coffee"])
-        .await;
-    assert_eq!(
-        app.search(&a.access, "chat").await.status(),
-        StatusCode::ACCEPTED
-    );
+    let a = app.member("a_man", "male", &["female"], &["friends"], &["coffee"]).await;
+    let b = app.member("b_man", "male", &["female"], &["friends"], &["coffee"]).await;
+    let c = app.member("c_woman", "female", &["female"], &["friends"], &["coffee"]).await;
+    let d = app.member("d_woman", "female", &["male"], &["friends"], &["coffee"]).await;
+    assert_eq!(app.search(&a.access, "chat").await.status(), StatusCode::ACCEPTED);
     assert_eq!(
         app.search(&b.access, "chat").await.status(),
         StatusCode::ACCEPTED,
@@ -208,11 +128,7 @@ async fn hard_rules_keep_incompatible_people_apart() {
         StatusCode::ACCEPTED,
         "she looks for women only"
     );
-    assert_eq!(
-        app.search(&d.access, "voice").await.status(),
-        StatusCode::ACCEPTED,
-        "another type"
-    );
+    assert_eq!(app.search(&d.access, "voice").await.status(), StatusCode::ACCEPTED, "another type");
     app.advance(Duration::from_secs(60));
     // Not even the fallback relaxes a hard rule.
     app.state.matchmaker.tick(&app.state).await.unwrap();
@@ -225,20 +141,10 @@ async fn hard_rules_keep_incompatible_people_apart() {
 async fn without_a_shared_need_the_fallback_matches_after_thirty_seconds() {
     let app = spawn_app().await;
     let mut events = app.state.events.subscribe();
-    let a = app
-        .member("serious1", "male", &["female"], &["marriage"], &["coffee"])
-        .await;
-    let b = app
-        .member("casual1", "female", &["male"], &["casual"], &["coffee"])
-        .await;
-    assert_eq!(
-        app.search(&a.access, "chat").await.status(),
-        StatusCode::ACCEPTED
-    );
-    assert_eq!(
-        app.search(&b.access, "chat").await.status(),
-        StatusCode::ACCEPTED
-    );
+    let a = app.member("serious1", "male", &["female"], &["marriage"], &["coffee"]).await;
+    let b = app.member("casual1", "female", &["male"], &["casual"], &["coffee"]).await;
+    assert_eq!(app.search(&a.access, "chat").await.status(), StatusCode::ACCEPTED);
+    assert_eq!(app.search(&b.access, "chat").await.status(), StatusCode::ACCEPTED);
     app.advance(Duration::from_secs(29));
     app.state.matchmaker.tick(&app.state).await.unwrap();
     assert_eq!(app.status(&a.access).await["status"], "searching");
@@ -253,9 +159,7 @@ async fn without_a_shared_need_the_fallback_matches_after_thirty_seconds() {
 async fn a_search_times_out() {
     let app = spawn_app().await;
     let mut events = app.state.events.subscribe();
-    let a = app
-        .member("lonely", "male", &["female"], &["friends"], &["coffee"])
-        .await;
+    let a = app.member("lonely", "male", &["female"], &["friends"], &["coffee"]).await;
     app.search(&a.access, "chat").await;
     app.advance(Duration::from_secs(300));
     let event = expect_event(&mut events, |e| matches!(e, Event::SearchTimeout { .. })).await;
@@ -263,28 +167,9 @@ async fn a_search_times_out() {
     assert_eq!(app.status(&a.access).await["status"], "idle");
 }
 
-async fn matched_pair(
-    app: &TestApp,
-    tag: &str,
-) -> (crate::helpers::Session, crate::helpers::Session, i64) {
-    let a = app
-        .member(
-            &format!("{tag}_a"),
-            "male",
-            &["female"],
-            &["friends"],
-            &["coffee"],
-        )
-        .await;
-    let b = app
-        .member(
-            &format!("{tag}_b"),
-            "female",
-            &["male"],
-            &["friends"],
-            &["coffee"],
-        )
-        .await;
+async fn matched_pair(app: &TestApp, tag: &str) -> (crate::helpers::Session, crate::helpers::Session, i64) {
+    let a = app.member(&format!("{tag}_a"), "male", &["female"], &["friends"], &["coffee"]).await;
+    let b = app.member(&format!("{tag}_b"), "female", &["male"], &["friends"], &["coffee"]).await;
     app.search(&a.access, "chat").await;
     let body: Value = app.search(&b.access, "chat").await.json().await.unwrap();
     let room = body["room_id"].as_i64().expect("matched");
@@ -296,53 +181,26 @@ async fn ending_a_room_is_atomic_idempotent_and_announced_once() {
     let app = spawn_app().await;
     let mut events = app.state.events.subscribe();
     let (a, b, room) = matched_pair(&app, "enders").await;
-    let stranger = app
-        .member("nosy", "female", &["any"], &["friends"], &["coffee"])
-        .await;
+    let stranger = app.member("nosy", "female", &["any"], &["friends"], &["coffee"]).await;
     error_of(
-        app.post_json(
-            &format!("/chat/end/{room}"),
-            json!({}),
-            Some(&stranger.access),
-        )
-        .await,
+        app.post_json(&format!("/chat/end/{room}"), json!({}), Some(&stranger.access)).await,
         StatusCode::NOT_FOUND,
     )
     .await;
 
-    let first: Value = app
-        .post_json(&format!("/chat/end/{room}"), json!({}), Some(&a.access))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        first,
-        json!({ "room_id": room, "already_ended": false, "reason": "ended_by_user" })
-    );
-    let second: Value = app
-        .post_json(&format!("/chat/end/{room}"), json!({}), Some(&b.access))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let first: Value =
+        app.post_json(&format!("/chat/end/{room}"), json!({}), Some(&a.access)).await.json().await.unwrap();
+    assert_eq!(first, json!({ "room_id": room, "already_ended": false, "reason": "ended_by_user" }));
+    let second: Value =
+        app.post_json(&format!("/chat/end/{room}"), json!({}), Some(&b.access)).await.json().await.unwrap();
     assert_eq!(second["already_ended"], true);
     for s in [&a, &b] {
         let status = app.status(&s.access).await;
         assert_eq!(status["status"], "idle");
         assert_eq!(status["current_room_id"], Value::Null);
-        error_of(
-            app.get("/chat/current-room", Some(&s.access)).await,
-            StatusCode::NOT_FOUND,
-        )
-        .await;
+        error_of(app.get("/chat/current-room", Some(&s.access)).await, StatusCode::NOT_FOUND).await;
     }
-    let info: Value = app
-        .get(&format!("/chat/room/{room}"), Some(&b.access))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let info: Value = app.get(&format!("/chat/room/{room}"), Some(&b.access)).await.json().await.unwrap();
     assert_eq!(info["end_reason"], "ended_by_user");
     assert!(info["end_time"].is_string());
 
@@ -368,10 +226,7 @@ async fn ending_a_room_is_atomic_idempotent_and_announced_once() {
         "one end, one announcement"
     );
     let metrics = app.get("/metrics", None).await.text().await.unwrap();
-    assert!(
-        metrics.contains(r#"duet_rooms_ended_total{reason="ended_by_user"} 1"#),
-        "{metrics}"
-    );
+    assert!(metrics.contains(r#"duet_rooms_ended_total{reason="ended_by_user"} 1"#), "{metrics}");
     assert!(metrics.contains("duet_rooms_active 0"), "{metrics}");
 }
 
@@ -385,42 +240,23 @@ async fn racing_ends_produce_one_end() {
         app.post_json(&path, json!({}), Some(&b.access))
     );
     let (ra, rb): (Value, Value) = (ra.json().await.unwrap(), rb.json().await.unwrap());
-    let fresh = [
-        ra["already_ended"].as_bool().unwrap(),
-        rb["already_ended"].as_bool().unwrap(),
-    ];
-    assert_eq!(
-        fresh.iter().filter(|already| !**already).count(),
-        1,
-        "{ra} {rb}"
-    );
+    let fresh = [ra["already_ended"].as_bool().unwrap(), rb["already_ended"].as_bool().unwrap()];
+    assert_eq!(fresh.iter().filter(|already| !**already).count(), 1, "{ra} {rb}");
 }
 
 #[tokio::test]
 async fn the_same_pair_is_not_matched_again_within_the_cooldown() {
     let app = spawn_app_with(&["--rematch-cooldown=10m"]).await;
     let (a, b, room) = matched_pair(&app, "again").await;
-    app.post_json(&format!("/chat/end/{room}"), json!({}), Some(&a.access))
-        .await;
-    assert_eq!(
-        app.search(&a.access, "chat").await.status(),
-        StatusCode::ACCEPTED
-    );
-    assert_eq!(
-        app.search(&b.access, "chat").await.status(),
-        StatusCode::ACCEPTED
-    );
+    app.post_json(&format!("/chat/end/{room}"), json!({}), Some(&a.access)).await;
+    assert_eq!(app.search(&a.access, "chat").await.status(), StatusCode::ACCEPTED);
+    assert_eq!(app.search(&b.access, "chat").await.status(), StatusCode::ACCEPTED);
     for s in [&a, &b] {
-        app.post_json("/chat/cancel-search", json!({}), Some(&s.access))
-            .await;
+        app.post_json("/chat/cancel-search", json!({}), Some(&s.access)).await;
     }
     app.advance(Duration::from_secs(601));
     app.search(&a.access, "chat").await;
-    assert_eq!(
-        app.search(&b.access, "chat").await.status(),
-        StatusCode::OK,
-        "the cooldown is over"
-    );
+    assert_eq!(app.search(&b.access, "chat").await.status(), StatusCode::OK, "the cooldown is over");
 }
 
 #[tokio::test]
@@ -429,9 +265,7 @@ async fn a_ban_ends_the_room_and_the_search() {
     let mut events = app.state.events.subscribe();
     let admin = app.admin("warden").await;
     let (a, b, room) = matched_pair(&app, "banned").await;
-    let waiting = app
-        .member("waiting", "male", &["male"], &["friends"], &["coffee"])
-        .await;
+    let waiting = app.member("waiting", "male", &["male"], &["friends"], &["coffee"]).await;
     app.search(&waiting.access, "chat").await;
 
     for user in [a.id, waiting.id] {
@@ -445,56 +279,26 @@ async fn a_ban_ends_the_room_and_the_search() {
         assert_eq!(response.status(), StatusCode::OK);
     }
     let ended = expect_event(&mut events, |e| matches!(e, Event::RoomEnded { .. })).await;
-    assert!(
-        matches!(ended, Event::RoomEnded { reason: EndReason::Banned, room_id, .. } if room_id == room)
-    );
-    expect_event(
-        &mut events,
-        |e| matches!(e, Event::Banned { user, .. } if *user == UserId(waiting.id)),
-    )
-    .await;
+    assert!(matches!(ended, Event::RoomEnded { reason: EndReason::Banned, room_id, .. } if room_id == room));
+    expect_event(&mut events, |e| matches!(e, Event::Banned { user, .. } if *user == UserId(waiting.id)))
+        .await;
     assert_eq!(app.status(&b.access).await["status"], "idle");
-    assert!(
-        app.state
-            .store
-            .ticket(UserId(waiting.id))
-            .await
-            .unwrap()
-            .is_none(),
-        "the search is gone"
-    );
-    let detail: Value = app
-        .get(&format!("/admin/users/{}", a.id), Some(&admin.access))
-        .await
-        .json()
-        .await
-        .unwrap();
+    assert!(app.state.store.ticket(UserId(waiting.id)).await.unwrap().is_none(), "the search is gone");
+    let detail: Value =
+        app.get(&format!("/admin/users/{}", a.id), Some(&admin.access)).await.json().await.unwrap();
     assert_eq!(detail["status"], "idle");
-    assert_eq!(
-        error_of(app.search(&a.access, "chat").await, StatusCode::FORBIDDEN).await["code"],
-        "banned"
-    );
+    assert_eq!(error_of(app.search(&a.access, "chat").await, StatusCode::FORBIDDEN).await["code"], "banned");
 }
 
 #[tokio::test]
 async fn logout_leaves_the_queue_but_not_the_room() {
     let app = spawn_app().await;
     let (a, _b, room) = matched_pair(&app, "leaver").await;
-    let c = app
-        .member("queued", "male", &["female"], &["friends"], &["coffee"])
-        .await;
+    let c = app.member("queued", "male", &["female"], &["friends"], &["coffee"]).await;
     app.search(&c.access, "chat").await;
-    app.post_json("/auth/logout", json!({}), Some(&c.access))
-        .await;
-    assert!(app
-        .state
-        .store
-        .ticket(UserId(c.id))
-        .await
-        .unwrap()
-        .is_none());
-    app.post_json("/auth/logout", json!({}), Some(&a.access))
-        .await;
+    app.post_json("/auth/logout", json!({}), Some(&c.access)).await;
+    assert!(app.state.store.ticket(UserId(c.id)).await.unwrap().is_none());
+    app.post_json("/auth/logout", json!({}), Some(&a.access)).await;
     let again = app.login("leaver_a").await;
     assert_eq!(app.status(&again.access).await["current_room_id"], room);
 }
@@ -503,53 +307,30 @@ async fn logout_leaves_the_queue_but_not_the_room() {
 async fn the_partner_sees_the_avatar_blurred_and_only_while_in_the_room() {
     let app = spawn_app().await;
     let (a, b, room) = matched_pair(&app, "pics").await;
-    assert_eq!(
-        app.upload_avatar(&a.access, png(300, 300), "me.png")
-            .await
-            .status(),
-        StatusCode::OK
-    );
-    let view: Value = app
-        .get("/chat/current-room", Some(&b.access))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let url = view["partner"]["avatar_url"]
-        .as_str()
-        .expect("partner avatar url")
-        .to_owned();
+    assert_eq!(app.upload_avatar(&a.access, png(300, 300), "me.png").await.status(), StatusCode::OK);
+    let view: Value = app.get("/chat/current-room", Some(&b.access)).await.json().await.unwrap();
+    let url = view["partner"]["avatar_url"].as_str().expect("partner avatar url").to_owned();
     let blurred = app.get(&url, Some(&b.access)).await;
     assert_eq!(blurred.status(), StatusCode::OK);
     let blurred = blurred.bytes().await.unwrap();
     let full = app.get(&url, Some(&a.access)).await.bytes().await.unwrap();
-    assert_ne!(
-        blurred, full,
-        "the partner gets the blurred variant at level 0"
-    );
-    app.post_json(&format!("/chat/end/{room}"), json!({}), Some(&a.access))
-        .await;
+    assert_ne!(blurred, full, "the partner gets the blurred variant at level 0");
+    app.post_json(&format!("/chat/end/{room}"), json!({}), Some(&a.access)).await;
     error_of(app.get(&url, Some(&b.access)).await, StatusCode::NOT_FOUND).await;
 }
 
 #[tokio::test]
 async fn waiting_searches_survive_a_restart() {
     let app = spawn_app().await;
-    let a = app
-        .member("early", "male", &["female"], &["friends"], &["coffee"])
-        .await;
+    let a = app.member("early", "male", &["female"], &["friends"], &["coffee"]).await;
     app.search(&a.access, "chat").await;
     // A second server on the same database, as after a restart.
     let settings = crate::helpers::settings_from(&app.args);
-    let restarted = duet::app::App::build_with_clock(settings, app.clock.clone())
-        .await
-        .unwrap();
+    let restarted = duet::app::App::build_with_clock(settings, app.clock.clone()).await.unwrap();
     let state = restarted.state().clone();
     let base = format!("http://{}", restarted.addr());
     tokio::spawn(restarted.run_until(std::future::pending()));
-    let b = app
-        .member("late", "female", &["male"], &["friends"], &["coffee"])
-        .await;
+    let b = app.member("late", "female", &["male"], &["friends"], &["coffee"]).await;
     let response = app
         .client
         .post(format!("{base}/chat/search"))
@@ -558,15 +339,8 @@ async fn waiting_searches_survive_a_restart() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        response.status(),
-        StatusCode::OK,
-        "matched with the ticket reloaded from the store"
-    );
-    assert_eq!(
-        state.metrics.matches.with_label_values(&["scored"]).get(),
-        1
-    );
+    assert_eq!(response.status(), StatusCode::OK, "matched with the ticket reloaded from the store");
+    assert_eq!(state.metrics.matches.with_label_values(&["scored"]).get(), 1);
 }
 
 /// Many users searching, cancelling, ending and logging out at once; afterwards the
@@ -577,21 +351,8 @@ async fn concurrent_searches_cancels_and_ends_keep_the_invariants() {
     let app = std::sync::Arc::new(spawn_app().await);
     let mut users = Vec::new();
     for i in 0..24 {
-        let (gender, wants) = if i % 2 == 0 {
-            ("male", ["female"])
-        } else {
-            ("female", ["male"])
-        };
-        users.push(
-            app.member(
-                &format!("stress{i}"),
-                gender,
-                &wants,
-                &["friends"],
-                &["coffee"],
-            )
-            .await,
-        );
+        let (gender, wants) = if i % 2 == 0 { ("male", ["female"]) } else { ("female", ["male"]) };
+        users.push(app.member(&format!("stress{i}"), gender, &wants, &["friends"], &["coffee"]).await);
     }
     let mut tasks = Vec::new();
     for (i, user) in users.iter().cloned().enumerate() {
@@ -608,18 +369,12 @@ async fn concurrent_searches_cancels_and_ends_keep_the_invariants() {
                 );
                 match (i + round) % 4 {
                     0 => {
-                        app.post_json("/chat/cancel-search", json!({}), Some(&user.access))
-                            .await;
+                        app.post_json("/chat/cancel-search", json!({}), Some(&user.access)).await;
                     }
                     1 | 2 => {
                         let status = app.status(&user.access).await;
                         if let Some(room) = status["current_room_id"].as_i64() {
-                            app.post_json(
-                                &format!("/chat/end/{room}"),
-                                json!({}),
-                                Some(&user.access),
-                            )
-                            .await;
+                            app.post_json(&format!("/chat/end/{room}"), json!({}), Some(&user.access)).await;
                         }
                     }
                     _ => {}
@@ -642,17 +397,8 @@ async fn concurrent_searches_cancels_and_ends_keep_the_invariants() {
         let active = rooms_of.get(&user.id).cloned().unwrap_or_default();
         assert!(active.len() <= 1, "user {} is in rooms {active:?}", user.id);
         match row.current_room_id {
-            Some(room) => assert_eq!(
-                active,
-                [room],
-                "user {} points at an active room of theirs",
-                user.id
-            ),
-            None => assert!(
-                active.is_empty(),
-                "user {} is in a room without knowing it",
-                user.id
-            ),
+            Some(room) => assert_eq!(active, [room], "user {} points at an active room of theirs", user.id),
+            None => assert!(active.is_empty(), "user {} is in a room without knowing it", user.id),
         }
         let ticket = store.ticket(UserId(user.id)).await.unwrap();
         assert!(

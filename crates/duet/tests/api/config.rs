@@ -71,29 +71,16 @@ fn flags_beat_environment_which_beats_the_file() {
     std::fs::write(&file, "like_after = \"70s\"\ninactivity_timeout = \"2m\"\nmin_age = 21\nallowed_origins = [\"https://a.example\", \"https://b.example\"]\n").unwrap();
     let path = file.to_str().unwrap();
     let out = duet(
-        &[
-            "serve",
-            "--check",
-            "--config",
-            path,
-            "--inactivity-timeout",
-            "3m",
-        ],
+        &["serve", "--check", "--config", path, "--inactivity-timeout", "3m"],
         &[("DUET_LIKE_AFTER", "90s"), ("DUET_MSG_BURST", "40")],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("like_after: 90s"), "env beats file: {text}");
-    assert!(
-        text.contains("inactivity_timeout: 180s"),
-        "flag beats file: {text}"
-    );
+    assert!(text.contains("inactivity_timeout: 180s"), "flag beats file: {text}");
     assert!(text.contains("min_age: 21"), "file beats default: {text}");
     assert!(text.contains("msg_burst: 40"), "env beats default: {text}");
-    assert!(
-        text.contains("https://b.example"),
-        "lists from the file: {text}"
-    );
+    assert!(text.contains("https://b.example"), "lists from the file: {text}");
     assert!(!text.contains("jwt_secret: Some(\""), "secrets are hidden");
 }
 
@@ -108,10 +95,7 @@ fn secrets_never_print() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(
-        !text.contains("a-very-secret-value") && !text.contains(":pw@"),
-        "{text}"
-    );
+    assert!(!text.contains("a-very-secret-value") && !text.contains(":pw@"), "{text}");
     let help = stdout(&duet(
         &["serve", "--help"],
         &[("DUET_JWT_SECRET", "a-very-secret-value-that-is-long-enough")],
@@ -133,61 +117,25 @@ fn bad_settings_are_refused_naming_the_setting() {
     // (flags, environment, what the error message must name)
     let cases: Vec<Case> = vec![
         (vec!["--like-after", "soon"], vec![], "--like-after"),
-        (
-            vec![],
-            vec![("DUET_MAX_FRAME_BYTES", "huge")],
-            "--max-frame-bytes",
-        ),
+        (vec![], vec![("DUET_MAX_FRAME_BYTES", "huge")], "--max-frame-bytes"),
         (vec![], vec![("DUET_BIND", "not-an-address")], "--bind"),
         (vec!["--rate-login", "lots"], vec![], "--rate-login"),
         (vec!["--jwt-secret", "short"], vec![], "--jwt-secret"),
-        (
-            vec!["--like-answer-window", "10m"],
-            vec![],
-            "--like-answer-window",
-        ),
-        (
-            vec!["--database-url", "mysql://x"],
-            vec![],
-            "--database-url",
-        ),
-        (
-            vec!["--allowed-origins", "duet.example"],
-            vec![],
-            "--allowed-origins",
-        ),
+        (vec!["--like-answer-window", "10m"], vec![], "--like-answer-window"),
+        (vec!["--database-url", "mysql://x"], vec![], "--database-url"),
+        (vec!["--allowed-origins", "duet.example"], vec![], "--allowed-origins"),
         (vec!["--log-format", "xml"], vec![], "--log-format"),
-        (
-            vec!["--config", unknown.to_str().unwrap()],
-            vec![],
-            "like_aftr",
-        ),
-        (
-            vec!["--config", bad_value.to_str().unwrap()],
-            vec![],
-            "--search-timeout",
-        ),
-        (
-            vec!["--config", broken.to_str().unwrap()],
-            vec![],
-            "not valid TOML",
-        ),
-        (
-            vec!["--config", "/nonexistent/duet.toml"],
-            vec![],
-            "cannot read config file",
-        ),
+        (vec!["--config", unknown.to_str().unwrap()], vec![], "like_aftr"),
+        (vec!["--config", bad_value.to_str().unwrap()], vec![], "--search-timeout"),
+        (vec!["--config", broken.to_str().unwrap()], vec![], "not valid TOML"),
+        (vec!["--config", "/nonexistent/duet.toml"], vec![], "cannot read config file"),
     ];
     for (args, env, named) in cases {
         let mut all = vec!["serve", "--check"];
         all.extend(args.iter().copied());
         let out = duet(&all, &env);
         assert!(!out.status.success(), "{args:?} {env:?} is refused");
-        assert!(
-            stderr(&out).contains(named),
-            "{args:?} {env:?}: message names {named}: {}",
-            stderr(&out)
-        );
+        assert!(stderr(&out).contains(named), "{args:?} {env:?}: message names {named}: {}", stderr(&out));
     }
 }
 
@@ -196,18 +144,8 @@ fn serve_refuses_to_start_on_an_unusable_bind_address() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
     let dir = tempfile::tempdir().unwrap();
-    let out = duet(
-        &[
-            "serve",
-            "--bind",
-            &addr,
-            "--data-dir",
-            dir.path().to_str().unwrap(),
-            "--log",
-            "warn",
-        ],
-        &[],
-    );
+    let out =
+        duet(&["serve", "--bind", &addr, "--data-dir", dir.path().to_str().unwrap(), "--log", "warn"], &[]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("--bind"), "{}", stderr(&out));
 }

@@ -55,21 +55,11 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
     let settings = settings_from(&args);
     let built_with = args.clone();
     let clock = Arc::new(ManualClock::new(SystemClock.now()));
-    let app = App::build_with_clock(settings, clock.clone())
-        .await
-        .expect("the app builds");
+    let app = App::build_with_clock(settings, clock.clone()).await.expect("the app builds");
     let base = format!("http://{}", app.addr());
     let state = app.state().clone();
     tokio::spawn(app.run_until(std::future::pending()));
-    TestApp {
-        base,
-        client: Client::new(),
-        clock,
-        state,
-        args: built_with,
-        _data: data,
-        _database: database,
-    }
+    TestApp { base, client: Client::new(), clock, state, args: built_with, _data: data, _database: database }
 }
 
 pub fn settings_from(args: &[String]) -> Settings {
@@ -90,33 +80,17 @@ pub struct TestDatabase {
 /// A new PostgreSQL database, or None to use SQLite. When the variable is set, failing
 /// to reach PostgreSQL fails the test: a PostgreSQL run never silently falls back.
 pub async fn fresh_postgres_database() -> Option<TestDatabase> {
-    let server_url = std::env::var("DUET_TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.is_empty())?;
+    let server_url = std::env::var("DUET_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())?;
     let name = format!("duet_test_{}", uuid::Uuid::new_v4().simple());
     let mut conn = sqlx::PgConnection::connect(&server_url)
         .await
-        .unwrap_or_else(|e| {
-            panic!("DUET_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}")
-        });
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .expect("create a test database");
+        .unwrap_or_else(|e| panic!("DUET_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}"));
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create a test database");
     conn.close().await.ok();
-    let (prefix, rest) = server_url
-        .rsplit_once('/')
-        .expect("a database URL has a path");
-    let query = rest
-        .split_once('?')
-        .map(|(_, q)| format!("?{q}"))
-        .unwrap_or_default();
+    let (prefix, rest) = server_url.rsplit_once('/').expect("a database URL has a path");
+    let query = rest.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
     let url = format!("{prefix}/{name}{query}");
-    Some(TestDatabase {
-        url,
-        server_url,
-        name,
-    })
+    Some(TestDatabase { url, server_url, name })
 }
 
 impl Drop for TestDatabase {
@@ -126,10 +100,7 @@ impl Drop for TestDatabase {
         // connections that are still open.
         let (server_url, name) = (self.server_url.clone(), self.name.clone());
         let cleanup = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
             rt.block_on(async {
                 if let Ok(mut conn) = sqlx::PgConnection::connect(&server_url).await {
                     let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
@@ -165,14 +136,8 @@ impl Session {
     fn from(body: &Value) -> Session {
         Session {
             id: body["user"]["id"].as_i64().expect("user id"),
-            access: body["access_token"]
-                .as_str()
-                .expect("access token")
-                .to_owned(),
-            refresh: body["refresh_token"]
-                .as_str()
-                .expect("refresh token")
-                .to_owned(),
+            access: body["access_token"].as_str().expect("access token").to_owned(),
+            refresh: body["refresh_token"].as_str().expect("refresh token").to_owned(),
         }
     }
 }
@@ -199,21 +164,10 @@ impl TestApp {
     }
 
     pub async fn put_json(&self, path: &str, body: Value, token: &str) -> Response {
-        self.client
-            .put(self.url(path))
-            .bearer_auth(token)
-            .json(&body)
-            .send()
-            .await
-            .expect("request sent")
+        self.client.put(self.url(path)).bearer_auth(token).json(&body).send().await.expect("request sent")
     }
 
-    pub async fn signup_raw(
-        &self,
-        username: &str,
-        password: &str,
-        email: Option<&str>,
-    ) -> Response {
+    pub async fn signup_raw(&self, username: &str, password: &str, email: Option<&str>) -> Response {
         let mut body = json!({ "username": username, "password": password });
         if let Some(email) = email {
             body["email"] = json!(email);
@@ -229,12 +183,7 @@ impl TestApp {
     }
 
     pub async fn login_raw(&self, username: &str, password: &str) -> Response {
-        self.post_json(
-            "/auth/login",
-            json!({ "username": username, "password": password }),
-            None,
-        )
-        .await
+        self.post_json("/auth/login", json!({ "username": username, "password": password }), None).await
     }
 
     pub async fn login(&self, username: &str) -> Session {
@@ -244,12 +193,7 @@ impl TestApp {
     }
 
     pub async fn refresh_raw(&self, refresh_token: &str) -> Response {
-        self.post_json(
-            "/auth/refresh",
-            json!({ "refresh_token": refresh_token }),
-            None,
-        )
-        .await
+        self.post_json("/auth/refresh", json!({ "refresh_token": refresh_token }), None).await
     }
 
     pub async fn refresh(&self, refresh_token: &str) -> Session {
@@ -269,23 +213,16 @@ impl TestApp {
     /// Signs up and fills a complete profile.
     pub async fn signup_complete(&self, username: &str) -> Session {
         let session = self.signup(username).await;
-        let response = self
-            .update_profile(&session.access, complete_profile())
-            .await;
+        let response = self.update_profile(&session.access, complete_profile()).await;
         assert_eq!(response.status(), StatusCode::OK);
         session
     }
 
     /// Creates an administrator directly (as `duet admin create` does) and signs in.
     pub async fn admin(&self, username: &str) -> Session {
-        duet::auth::create_admin(
-            &self.state.store,
-            username,
-            PASSWORD.into(),
-            self.clock.now(),
-        )
-        .await
-        .expect("admin created");
+        duet::auth::create_admin(&self.state.store, username, PASSWORD.into(), self.clock.now())
+            .await
+            .expect("admin created");
         self.login(username).await
     }
 
@@ -332,8 +269,7 @@ impl TestApp {
     }
 
     pub async fn search(&self, token: &str, kind: &str) -> Response {
-        self.post_json("/chat/search", json!({ "type": kind }), Some(token))
-            .await
+        self.post_json("/chat/search", json!({ "type": kind }), Some(token)).await
     }
 
     pub async fn status(&self, token: &str) -> Value {
@@ -368,19 +304,14 @@ pub async fn error_of(response: Response, status: StatusCode) -> Value {
     let body: Value = response.json().await.expect("error bodies are JSON");
     assert!(body["detail"].is_string(), "error has a detail: {body}");
     assert!(body["code"].is_string(), "error has a code: {body}");
-    assert_eq!(
-        body["request_id"],
-        json!(request_id),
-        "error carries the request id"
-    );
+    assert_eq!(body["request_id"], json!(request_id), "error carries the request id");
     body
 }
 
 /// A small PNG made in memory.
 pub fn png(width: u32, height: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(width, height, |x, y| {
-        image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
-    });
+    let img =
+        image::RgbImage::from_fn(width, height, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 90]));
     let mut out = Vec::new();
     image::DynamicImage::ImageRgb8(img)
         .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)

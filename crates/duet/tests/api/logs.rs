@@ -17,12 +17,7 @@ struct Server {
 impl Server {
     fn start(data_dir: &std::path::Path) -> (Server, String) {
         let mut child = Command::new(env!("CARGO_BIN_EXE_duet"))
-            .args([
-                "serve",
-                "--bind=127.0.0.1:0",
-                "--log-format=json",
-                "--log=debug",
-            ])
+            .args(["serve", "--bind=127.0.0.1:0", "--log-format=json", "--log=debug"])
             .arg(format!("--data-dir={}", data_dir.display()))
             .env_remove("DATABASE_URL")
             .stdout(Stdio::piped())
@@ -38,28 +33,18 @@ impl Server {
                 }
             }
         });
-        let mut server = Server {
-            child,
-            lines,
-            seen: Vec::new(),
-        };
+        let mut server = Server { child, lines, seen: Vec::new() };
         let listening = server.wait_for(|v| v["message"] == "duet is listening");
-        let addr = listening["addr"]
-            .as_str()
-            .expect("the listening line names the address")
-            .to_owned();
+        let addr = listening["addr"].as_str().expect("the listening line names the address").to_owned();
         (server, addr)
     }
 
     /// Reads log lines until one matches; every line must be JSON.
     fn wait_for(&mut self, wanted: impl Fn(&Value) -> bool) -> Value {
         loop {
-            let line = self
-                .lines
-                .recv_timeout(Duration::from_secs(30))
-                .expect("the server keeps logging");
-            let value: Value = serde_json::from_str(&line)
-                .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+            let line = self.lines.recv_timeout(Duration::from_secs(30)).expect("the server keeps logging");
+            let value: Value =
+                serde_json::from_str(&line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
             self.seen.push(line);
             if wanted(&value) {
                 return value;
@@ -110,8 +95,8 @@ async fn json_logs_carry_request_ids_and_no_secrets() {
         .unwrap();
     assert_eq!(response.status(), 200);
 
-    let line = server
-        .wait_for(|v| v["message"] == "request" && v["span"]["request_id"] == "find-me-in-the-log");
+    let line =
+        server.wait_for(|v| v["message"] == "request" && v["span"]["request_id"] == "find-me-in-the-log");
     assert_eq!(line["span"]["route"], "/user/profile");
     assert_eq!(line["status"], 200);
     assert_eq!(line["span"]["user_id"], signup["user"]["id"]);

@@ -11,10 +11,7 @@ async fn health_and_readiness() {
     let app = spawn_app().await;
     let response = app.get("/health", None).await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(
-        response.json::<Value>().await.unwrap(),
-        json!({ "status": "ok" })
-    );
+    assert_eq!(response.json::<Value>().await.unwrap(), json!({ "status": "ok" }));
     assert_eq!(app.get("/ready", None).await.status(), StatusCode::OK);
 
     // With the database gone, readiness fails and database work is a clean 500.
@@ -22,16 +19,9 @@ async fn health_and_readiness() {
     app.state.store.close().await;
     let ready = app.get("/ready", None).await;
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(
-        ready.json::<Value>().await.unwrap(),
-        json!({ "status": "database_unavailable" })
-    );
+    assert_eq!(ready.json::<Value>().await.unwrap(), json!({ "status": "database_unavailable" }));
     assert_eq!(app.get("/health", None).await.status(), StatusCode::OK);
-    let body = error_of(
-        app.profile(&session.access).await,
-        StatusCode::INTERNAL_SERVER_ERROR,
-    )
-    .await;
+    let body = error_of(app.profile(&session.access).await, StatusCode::INTERNAL_SERVER_ERROR).await;
     assert_eq!(body["code"], "internal_error");
     assert_eq!(body["detail"], "internal server error");
     let text = body.to_string();
@@ -46,26 +36,13 @@ async fn request_ids_are_generated_or_echoed() {
     let app = spawn_app().await;
     let response = app.get("/health", None).await;
     assert!(!response.headers()["x-request-id"].is_empty());
-    let response = app
-        .client
-        .get(app.url("/nowhere"))
-        .header("x-request-id", "trace-me-42")
-        .send()
-        .await
-        .unwrap();
+    let response =
+        app.client.get(app.url("/nowhere")).header("x-request-id", "trace-me-42").send().await.unwrap();
     assert_eq!(response.headers()["x-request-id"], "trace-me-42");
     let body = error_of(response, StatusCode::NOT_FOUND).await;
     assert_eq!(body["request_id"], "trace-me-42");
-    let response = app
-        .client
-        .delete(app.url("/auth/login"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        error_of(response, StatusCode::METHOD_NOT_ALLOWED).await["code"],
-        "method_not_allowed"
-    );
+    let response = app.client.delete(app.url("/auth/login")).send().await.unwrap();
+    assert_eq!(error_of(response, StatusCode::METHOD_NOT_ALLOWED).await["code"], "method_not_allowed");
 }
 
 #[tokio::test]
@@ -79,14 +56,8 @@ async fn security_headers_are_on_every_response() {
         let h = response.headers();
         assert_eq!(h["x-content-type-options"], "nosniff");
         assert_eq!(h["referrer-policy"], "no-referrer");
-        assert!(h["content-security-policy"]
-            .to_str()
-            .unwrap()
-            .contains("default-src 'self'"));
-        assert!(h["content-security-policy"]
-            .to_str()
-            .unwrap()
-            .contains("frame-ancestors 'none'"));
+        assert!(h["content-security-policy"].to_str().unwrap().contains("default-src 'self'"));
+        assert!(h["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
     }
 }
 
@@ -100,13 +71,9 @@ async fn cors_is_off_by_default_and_follows_configured_origins() {
         .send()
         .await
         .unwrap();
-    assert!(response
-        .headers()
-        .get("access-control-allow-origin")
-        .is_none());
+    assert!(response.headers().get("access-control-allow-origin").is_none());
 
-    let app =
-        spawn_app_with(&["--allowed-origins=https://duet.example,https://m.duet.example"]).await;
+    let app = spawn_app_with(&["--allowed-origins=https://duet.example,https://m.duet.example"]).await;
     let preflight = app
         .client
         .request(reqwest::Method::OPTIONS, app.url("/auth/login"))
@@ -116,17 +83,9 @@ async fn cors_is_off_by_default_and_follows_configured_origins() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        preflight.headers()["access-control-allow-origin"],
-        "https://m.duet.example"
-    );
-    let other = app
-        .client
-        .get(app.url("/health"))
-        .header("origin", "https://evil.example")
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "https://m.duet.example");
+    let other =
+        app.client.get(app.url("/health")).header("origin", "https://evil.example").send().await.unwrap();
     assert!(other.headers().get("access-control-allow-origin").is_none());
 }
 
@@ -134,35 +93,16 @@ async fn cors_is_off_by_default_and_follows_configured_origins() {
 async fn login_is_rate_limited_with_retry_after() {
     let app = spawn_app_with(&["--rate-login=5/min"]).await;
     for _ in 0..5 {
-        assert_eq!(
-            app.login_raw("nobody", "whatever-pass").await.status(),
-            StatusCode::UNAUTHORIZED
-        );
+        assert_eq!(app.login_raw("nobody", "whatever-pass").await.status(), StatusCode::UNAUTHORIZED);
     }
     let response = app.login_raw("nobody", "whatever-pass").await;
-    let retry_after: u64 = response.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!(
-        (1..=60).contains(&retry_after),
-        "retry after {retry_after}s"
-    );
-    assert_eq!(
-        error_of(response, StatusCode::TOO_MANY_REQUESTS).await["code"],
-        "rate_limited"
-    );
+    let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "retry after {retry_after}s");
+    assert_eq!(error_of(response, StatusCode::TOO_MANY_REQUESTS).await["code"], "rate_limited");
     // Other classes are counted separately.
-    assert_eq!(
-        app.get("/meta/vocabulary", None).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.get("/meta/vocabulary", None).await.status(), StatusCode::OK);
     let metrics = app.get("/metrics", None).await.text().await.unwrap();
-    assert!(
-        metrics.contains(r#"duet_rate_limited_total{class="login"} 1"#),
-        "{metrics}"
-    );
+    assert!(metrics.contains(r#"duet_rate_limited_total{class="login"} 1"#), "{metrics}");
 }
 
 #[tokio::test]
@@ -170,11 +110,7 @@ async fn signups_and_everything_else_have_their_own_limits() {
     let app = spawn_app_with(&["--rate-signup=2/h", "--rate-default=3/min"]).await;
     let a = app.signup("first").await;
     app.signup("second").await;
-    error_of(
-        app.signup_raw("third", "long enough pass", None).await,
-        StatusCode::TOO_MANY_REQUESTS,
-    )
-    .await;
+    error_of(app.signup_raw("third", "long enough pass", None).await, StatusCode::TOO_MANY_REQUESTS).await;
     for _ in 0..3 {
         assert_eq!(app.profile(&a.access).await.status(), StatusCode::OK);
     }
@@ -185,11 +121,7 @@ async fn signups_and_everything_else_have_their_own_limits() {
 async fn oversized_json_bodies_are_413() {
     let app = spawn_app_with(&["--max-body-bytes=1KiB"]).await;
     let big = json!({ "username": "x".repeat(2048), "password": "p" });
-    let body = error_of(
-        app.post_json("/auth/login", big, None).await,
-        StatusCode::PAYLOAD_TOO_LARGE,
-    )
-    .await;
+    let body = error_of(app.post_json("/auth/login", big, None).await, StatusCode::PAYLOAD_TOO_LARGE).await;
     assert_eq!(body["code"], "payload_too_large");
 }
 
@@ -199,22 +131,14 @@ async fn metrics_are_prometheus_text_labelled_by_route() {
     app.signup("metric").await;
     app.get("/user/avatar/12345", None).await;
     let response = app.get("/metrics", None).await;
-    assert!(response.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("text/plain"));
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
     let text = response.text().await.unwrap();
     assert!(text.contains("# TYPE duet_http_requests_total counter"));
     assert!(
-        text.contains(
-            r#"duet_http_requests_total{method="POST",route="/auth/signup",status="201"} 1"#
-        ),
+        text.contains(r#"duet_http_requests_total{method="POST",route="/auth/signup",status="201"} 1"#),
         "{text}"
     );
-    assert!(
-        text.contains(r#"route="/user/avatar/{user_id}""#),
-        "routes, not raw paths: {text}"
-    );
+    assert!(text.contains(r#"route="/user/avatar/{user_id}""#), "routes, not raw paths: {text}");
     assert!(!text.contains("/user/avatar/12345"));
     assert!(text.contains(r#"duet_auth_events_total{event="signup"} 1"#));
     assert!(text.contains(r#"duet_accounts{role="user",state="active"} 1"#));
@@ -251,34 +175,19 @@ async fn the_api_document_lists_every_route_with_error_shapes() {
             .iter()
             .filter(|(status, _)| status.starts_with('4'))
             .any(|(_, r)| r.to_string().contains("#/components/schemas/ErrorBody"));
-        assert!(
-            documents_an_error,
-            "{method} {path} documents its error shape"
-        );
+        assert!(documents_an_error, "{method} {path} documents its error shape");
     }
     let schemas = doc["components"]["schemas"].as_object().unwrap();
-    for schema in [
-        "ErrorBody",
-        "ErrorCode",
-        "FieldError",
-        "TokenResponse",
-        "OwnProfile",
-        "ProfileUpdate",
-        "Vocabulary",
-    ] {
+    for schema in
+        ["ErrorBody", "ErrorCode", "FieldError", "TokenResponse", "OwnProfile", "ProfileUpdate", "Vocabulary"]
+    {
         assert!(schemas.contains_key(schema), "schema {schema}");
     }
-    assert_eq!(
-        doc["components"]["securitySchemes"]["bearer"]["scheme"],
-        "bearer"
-    );
+    assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
 
     let page = app.get("/docs", None).await;
     assert_eq!(page.status(), StatusCode::OK);
-    assert!(page.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("text/html"));
+    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
     let html = page.text().await.unwrap();
     assert!(html.contains("/docs/swagger-ui-bundle.js"));
     let bundle = app.get("/docs/swagger-ui-bundle.js", None).await;
