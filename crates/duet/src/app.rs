@@ -17,8 +17,10 @@ use crate::events::Events;
 use crate::http::{self, ratelimit::RateLimits};
 use crate::matching::Matchmaker;
 use crate::metrics::Metrics;
+use crate::room::Rooms;
 use crate::shutdown::Shutdown;
 use crate::store::Store;
+use crate::tasks::TaskStats;
 
 /// Everything a request handler or background task needs; cheap to clone.
 #[derive(Clone)]
@@ -34,6 +36,8 @@ pub struct Inner {
     pub shutdown: Shutdown,
     pub events: Events,
     pub matchmaker: Matchmaker,
+    pub rooms: Rooms,
+    pub housekeeping: TaskStats,
 }
 
 impl Deref for AppState {
@@ -77,6 +81,8 @@ impl App {
             shutdown: Shutdown::new(),
             events: Events::new(),
             matchmaker,
+            rooms: Rooms::new(),
+            housekeeping: TaskStats::default(),
         }));
         // Waiting tickets come back before the first request; overdue expiries and
         // fallback crossings fire at the matcher's first tick.
@@ -85,7 +91,11 @@ impl App {
             .restore(&state)
             .await
             .map_err(|e| anyhow::anyhow!("reloading search tickets: {e}"))?;
-        state.metrics.rooms_active.set(state.store.active_rooms().await?.len() as i64);
+        // Room timers resume: every active room's next deadline is filed; overdue
+        // ones fire as soon as the lifecycle loop starts.
+        let active =
+            state.rooms.restore(&state).await.map_err(|e| anyhow::anyhow!("reloading rooms: {e}"))?;
+        state.metrics.rooms_active.set(active as i64);
         let router = http::router(state.clone());
         let listener = TcpListener::bind(state.settings.server.bind)
             .await
@@ -94,6 +104,8 @@ impl App {
         spawn_housekeeping(&state);
         let matching = state.clone();
         state.shutdown.spawn(async move { matching.matchmaker.run(matching.clone()).await });
+        let rooms = state.clone();
+        state.shutdown.spawn(async move { rooms.rooms.run(rooms.clone()).await });
         Ok(App { listener, router, state, addr })
     }
 
@@ -144,12 +156,15 @@ impl App {
     }
 }
 
+/// How often housekeeping runs.
+pub const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(60);
+
 /// Periodic clean-up: forget idle rate-limit keys, delete expired refresh tokens.
 fn spawn_housekeeping(state: &AppState) {
     let state = state.clone();
     let shutdown = state.shutdown.clone();
     shutdown.spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        let mut tick = tokio::time::interval(HOUSEKEEPING_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
@@ -157,6 +172,7 @@ fn spawn_housekeeping(state: &AppState) {
                 _ = tick.tick() => {
                     state.limits.forget_idle();
                     let now = state.clock.now();
+                    state.housekeeping.ran(now);
                     if let Err(e) = state.store.purge_expired_refresh_tokens(now).await {
                         tracing::warn!(error = %e, "purging expired refresh tokens failed");
                     }

@@ -9,13 +9,61 @@ use crate::clock::Timestamp;
 use crate::ids::UserId;
 use crate::room::{EndReason, LikeOutcome};
 
-/// Room and matching events, in the order they happened.
+/// Room and matching events, in the order they happened. Room events carry both
+/// participants so the real-time layer can route them without a lookup.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
-    MatchFound { room_id: i64, users: [UserId; 2], fallback: bool },
-    SearchTimeout { user: UserId },
-    RoomEnded { room_id: i64, users: [UserId; 2], reason: EndReason },
-    Banned { user: UserId, until: Timestamp },
+    MatchFound {
+        room_id: i64,
+        users: [UserId; 2],
+        fallback: bool,
+    },
+    SearchTimeout {
+        user: UserId,
+    },
+    LikePrompt {
+        room_id: i64,
+        users: [UserId; 2],
+        round: u32,
+        deadline: Timestamp,
+    },
+    /// `user` answered; the answer itself is revealed only with the result.
+    LikeAnswered {
+        room_id: i64,
+        users: [UserId; 2],
+        user: UserId,
+    },
+    LikeResult {
+        room_id: i64,
+        users: [UserId; 2],
+        round: u32,
+        outcome: LikeOutcome,
+        reveal_level: u8,
+    },
+    ImageReveal {
+        room_id: i64,
+        users: [UserId; 2],
+        reveal_level: u8,
+    },
+    RoomKept {
+        room_id: i64,
+        users: [UserId; 2],
+    },
+    MessagePosted {
+        room_id: i64,
+        users: [UserId; 2],
+        seq: i64,
+        from: UserId,
+    },
+    RoomEnded {
+        room_id: i64,
+        users: [UserId; 2],
+        reason: EndReason,
+    },
+    Banned {
+        user: UserId,
+        until: Timestamp,
+    },
 }
 
 /// Events buffered per subscriber: enough for a burst of ends at a restart.

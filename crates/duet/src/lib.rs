@@ -13,6 +13,7 @@
 //! - [`moderation`]: bans (and, with rooms, reports).
 //! - [`http`]: routers, extractors, middleware, the one error type, API docs.
 //! - [`events`]: the internal channel of room and matching events.
+//! - [`tasks`]: bookkeeping of the background loops for `/admin/status`.
 //! - [`clock`], [`shutdown`], [`telemetry`], [`metrics`], [`ids`]: time, stopping,
 //!   logs, numbers, identifier types.
 //!
@@ -37,4 +38,5 @@ pub mod profile;
 pub mod room;
 pub mod shutdown;
 pub mod store;
+pub mod tasks;
 pub mod telemetry;

@@ -1,4 +1,4 @@
-//! `/chat`: search, cancel, the caller's room, ending a room.
+//! `/chat` search and cancel; the room calls are in [`super::room`].
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -7,27 +7,19 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::error::{ApiError, ErrorBody, ErrorCode};
-use super::extract::{AppJson, AppPath, AuthUser};
+use super::extract::{AppJson, AuthUser};
 use super::ratelimit::LimitClass;
 use super::{limited, Routes};
 use crate::app::AppState;
 use crate::matching::{ChatKind, SearchOutcome};
 use crate::profile::{SearchInfo, Status};
-use crate::room::{self, EndReason, PartnerView, RoomView};
+use crate::room::{PartnerView, RoomView};
 use crate::store::RoomRow;
 
 pub fn routes(state: &AppState) -> Routes {
     OpenApiRouter::new()
         .merge(limited(state, LimitClass::Search, OpenApiRouter::new().routes(routes!(search))))
-        .merge(limited(
-            state,
-            LimitClass::Default,
-            OpenApiRouter::new()
-                .routes(routes!(cancel_search))
-                .routes(routes!(current_room))
-                .routes(routes!(get_room))
-                .routes(routes!(end_room)),
-        ))
+        .merge(limited(state, LimitClass::Default, OpenApiRouter::new().routes(routes!(cancel_search))))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -111,74 +103,7 @@ async fn cancel_search(
     Ok(AppJson(serde_json::json!({ "status": "idle" })))
 }
 
-/// The caller's active room with the partner view.
-#[utoipa::path(get, path = "/chat/current-room", tag = "chat", security(("bearer" = [])),
-    responses(
-        (status = 200, body = RoomView),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
-        (status = 404, description = "Not in a room", body = ErrorBody),
-    ))]
-async fn current_room(
-    State(state): State<AppState>,
-    AuthUser(user): AuthUser,
-) -> Result<AppJson<RoomView>, ApiError> {
-    let room_id = user.current_room_id.ok_or_else(|| ApiError::not_found("room"))?;
-    let room = room::room_of_participant(&state, room_id, user.user_id()).await?;
-    if !room.is_active() {
-        return Err(ApiError::not_found("room"));
-    }
-    Ok(AppJson(room_view(&state, &room, &user).await?))
-}
-
-/// A room of the caller's, active or ended.
-#[utoipa::path(get, path = "/chat/room/{room_id}", tag = "chat", security(("bearer" = [])),
-    params(("room_id" = i64, Path)),
-    responses(
-        (status = 200, body = RoomView),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
-        (status = 404, description = "No such room, or not the caller's", body = ErrorBody),
-    ))]
-async fn get_room(
-    State(state): State<AppState>,
-    AuthUser(user): AuthUser,
-    AppPath(room_id): AppPath<i64>,
-) -> Result<AppJson<RoomView>, ApiError> {
-    let room = room::room_of_participant(&state, room_id, user.user_id()).await?;
-    Ok(AppJson(room_view(&state, &room, &user).await?))
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct EndResponse {
-    pub room_id: i64,
-    /// True when the room had ended before this call.
-    pub already_ended: bool,
-    pub reason: Option<EndReason>,
-}
-
-/// End the room. Idempotent: ending an ended room answers `already_ended: true`.
-#[utoipa::path(post, path = "/chat/end/{room_id}", tag = "chat", security(("bearer" = [])),
-    params(("room_id" = i64, Path)),
-    responses(
-        (status = 200, body = EndResponse),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
-        (status = 404, description = "No such room, or not the caller's", body = ErrorBody),
-    ))]
-async fn end_room(
-    State(state): State<AppState>,
-    AuthUser(user): AuthUser,
-    AppPath(room_id): AppPath<i64>,
-) -> Result<AppJson<EndResponse>, ApiError> {
-    room::room_of_participant(&state, room_id, user.user_id()).await?;
-    let ended_now = room::end_room(&state, room_id, EndReason::EndedByUser).await?;
-    let room = room::room_of_participant(&state, room_id, user.user_id()).await?;
-    Ok(AppJson(EndResponse {
-        room_id,
-        already_ended: !ended_now,
-        reason: room.end_reason.as_deref().and_then(EndReason::parse),
-    }))
-}
-
-async fn room_view(
+pub(super) async fn room_view(
     state: &AppState,
     room: &RoomRow,
     viewer: &crate::store::UserRow,

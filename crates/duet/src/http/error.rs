@@ -41,6 +41,14 @@ pub enum ErrorCode {
     NotSearching,
     /// The room has ended; it takes no more writes.
     RoomEnded,
+    /// No like round is open to answer.
+    NoOpenRound,
+    /// This like round is already answered.
+    AlreadyAnswered,
+    /// This room was already reported by the caller.
+    AlreadyReported,
+    /// The room ended longer ago than the report window.
+    ReportWindowClosed,
     /// The image is not a JPEG, PNG, WebP or GIF that decodes.
     InvalidImage,
     PayloadTooLarge,
@@ -59,7 +67,8 @@ impl ErrorCode {
             }
             Forbidden | Banned => StatusCode::FORBIDDEN,
             NotFound => StatusCode::NOT_FOUND,
-            UsernameTaken | EmailTaken | AlreadySearching | NotSearching | RoomEnded => StatusCode::CONFLICT,
+            UsernameTaken | EmailTaken | AlreadySearching | NotSearching | RoomEnded | NoOpenRound
+            | AlreadyAnswered | AlreadyReported | ReportWindowClosed => StatusCode::CONFLICT,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             RateLimited => StatusCode::TOO_MANY_REQUESTS,

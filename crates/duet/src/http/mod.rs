@@ -13,8 +13,10 @@ pub mod error;
 pub mod extract;
 pub mod meta;
 pub mod middleware;
+pub mod moderation;
 pub mod ops;
 pub mod ratelimit;
+pub mod room;
 pub mod user;
 
 use axum::extract::DefaultBodyLimit;
@@ -40,7 +42,9 @@ pub fn router(state: AppState) -> Router {
         .merge(user::routes(&state))
         .merge(meta::routes(&state))
         .merge(chat::routes(&state))
+        .merge(room::routes(&state))
         .merge(admin::routes(&state))
+        .merge(moderation::routes(&state))
         .split_for_parts();
     let app = Router::new()
         .merge(api)

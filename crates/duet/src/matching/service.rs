@@ -19,6 +19,7 @@ use crate::http::error::{ApiError, ErrorCode};
 use crate::ids::UserId;
 use crate::profile::missing_fields;
 use crate::store::{NewRoom, RoomRow, StoreError, TicketRow, UserRow};
+use crate::tasks::TaskStats;
 
 /// Eligible candidates read per queue in one examination (see `core`).
 const WINDOW: usize = 32;
@@ -27,6 +28,7 @@ pub struct Matchmaker {
     matcher: Mutex<Matcher>,
     /// Wakes the lifecycle loop when the next deadline may have moved earlier.
     wake: Notify,
+    pub stats: TaskStats,
 }
 
 /// What a search led to.
@@ -44,6 +46,7 @@ impl Matchmaker {
         Matchmaker {
             matcher: Mutex::new(Matcher::new(MatchConfig { fallback_after, search_timeout, window: WINDOW })),
             wake: Notify::new(),
+            stats: TaskStats::default(),
         }
     }
 
@@ -144,6 +147,7 @@ impl Matchmaker {
     pub async fn tick(&self, state: &AppState) -> Result<(), ApiError> {
         let mut matcher = self.matcher.lock().await;
         let now = state.clock.now();
+        self.stats.ran(now);
         let outcome = matcher.tick(now);
         for ticket in outcome.expired {
             if state.store.delete_ticket(ticket.user).await? {
@@ -172,6 +176,11 @@ impl Matchmaker {
                 tracing::error!(error = %e, "matching tick failed");
             }
         }
+    }
+
+    /// When the matcher next has an expiry or a fallback crossing.
+    pub async fn next_deadline(&self) -> Option<Timestamp> {
+        self.matcher.lock().await.next_deadline()
     }
 
     /// Asks the lifecycle loop to look at the clock again (tests move a manual clock).
@@ -220,6 +229,7 @@ impl Matchmaker {
             state.metrics.time_to_match.with_label_values(&[mode]).observe(waited.max(0) as f64 / 1000.0);
         }
         state.metrics.rooms_active.inc();
+        state.rooms.track(state, &room);
         tracing::info!(room_id = room.id, fallback = m.fallback, "match found");
         state.events.publish(Event::MatchFound {
             room_id: room.id,

@@ -1,9 +1,11 @@
-//! Moderation: bans now; reports, evidence and automatic bans arrive with rooms.
+//! Moderation: bans, and reports with evidence and automatic bans ([`reports`]).
 //!
 //! A ban is one transaction in the store (ban fields set, token version moved, refresh
 //! tokens revoked), so every token of the user stops working the moment it commits;
 //! then the user's search is withdrawn, their room ends with `banned`, and a `Banned`
 //! event goes out (the real-time layer closes their sockets with 4002 on it).
+
+mod reports;
 
 use std::time::Duration;
 
@@ -11,22 +13,34 @@ use crate::app::AppState;
 use crate::events::Event;
 use crate::http::error::ApiError;
 use crate::ids::UserId;
-use crate::room::{self, EndReason};
+use crate::room::EndReason;
 use crate::store::UserRow;
+
+pub use reports::{report, ReportReason};
 
 /// Longest ban an administrator can set in one step.
 pub const MAX_BAN_DAYS: u32 = 3650;
 
 pub async fn ban_user(state: &AppState, user: UserId, days: u32, reason: &str) -> Result<UserRow, ApiError> {
+    ban_for(state, user, Duration::from_secs(u64::from(days) * 86_400), reason).await
+}
+
+/// Bans `user` for `length`: tokens revoked, search withdrawn, room ended, announced.
+pub async fn ban_for(
+    state: &AppState,
+    user: UserId,
+    length: Duration,
+    reason: &str,
+) -> Result<UserRow, ApiError> {
     let now = state.clock.now();
-    let until = now.plus(Duration::from_secs(u64::from(days) * 86_400));
+    let until = now.plus(length);
     let row =
         state.store.ban_user(user, until, reason, now).await?.ok_or_else(|| ApiError::not_found("user"))?;
-    tracing::info!(user_id = user.0, days, "user banned");
+    tracing::info!(user_id = user.0, until = %until.to_datetime(), "user banned");
     // Tokens are revoked already; the ban also ends the user's search and room.
     state.matchmaker.cancel(state, user).await?;
     if let Some(room_id) = row.current_room_id {
-        room::end_room(state, room_id, EndReason::Banned).await?;
+        state.rooms.end(state, room_id, EndReason::Banned).await?;
     }
     state.events.publish(Event::Banned { user, until });
     let row = state.store.user(user).await?.ok_or_else(|| ApiError::not_found("user"))?;

@@ -147,6 +147,12 @@ pub enum RoomEvent {
     SocketClosed {
         user: UserId,
     },
+    /// The participant used the room without a socket (an HTTP call): counts as a
+    /// socket opened and closed now. The seam the real-time layer replaces with
+    /// `SocketOpened`/`SocketClosed`.
+    Seen {
+        user: UserId,
+    },
     End {
         reason: EndReason,
     },

@@ -1,11 +1,13 @@
 //! Room life (SPEC 5): the state machine that decides what happens in a room
-//! ([`machine`]) and the deadline queue that wakes the lifecycle for the next due
-//! timer ([`deadlines`]), both pure; [`service`] ends rooms atomically and finds a
-//! participant's room; [`view`] is what participants see. Driving the machine from
-//! the deadline queue (like rounds, inactivity, expiry, abandonment) is the next step.
+//! ([`machine`]) and the deadline queue of all rooms' next timers ([`deadlines`]),
+//! both pure; [`runtime`] runs one owner task per active room that applies the
+//! machine's decisions (store, events, next deadline) and the lifecycle loop that
+//! ticks due rooms; [`service`] finds a participant's room; [`view`] is what
+//! participants see.
 
 pub mod deadlines;
 pub mod machine;
+pub mod runtime;
 pub mod service;
 pub mod view;
 
@@ -13,5 +15,6 @@ pub use deadlines::DeadlineQueue;
 pub use machine::{
     Effect, EndReason, LikeOutcome, Presence, RoomError, RoomEvent, RoomState, RoomTimers, Side,
 };
-pub use service::{end_room, room_of_participant};
+pub use runtime::{room_error, Rooms};
+pub use service::room_of_participant;
 pub use view::{PartnerView, RoomView};

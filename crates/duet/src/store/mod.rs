@@ -8,6 +8,8 @@
 //! elsewhere.
 
 mod avatars;
+mod messages;
+mod reports;
 mod rooms;
 mod secrets;
 mod tickets;
@@ -23,7 +25,9 @@ use sqlx::{AnyPool, Executor};
 use crate::config::{DatabaseKind, StorageSettings};
 
 pub use avatars::{AvatarImages, AvatarVariant};
-pub use rooms::{NewRoom, RoomRow};
+pub use messages::MessageRow;
+pub use reports::{NewReport, ReportRow};
+pub use rooms::{NewRoom, RoomFilter, RoomRow, RoomStateFields};
 pub use tickets::TicketRow;
 pub use tokens::{RefreshRecord, RevokeReason, Rotation};
 pub use users::{AdminUserUpdate, NewUser, ProfileFields, UserFilter, UserRow, UserStatusFilter};

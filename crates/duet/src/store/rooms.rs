@@ -170,3 +170,86 @@ impl Store {
         sqlx::query_as(&sql).fetch_all(&self.pool).await
     }
 }
+
+/// The room state machine's stored fields (see `room::runtime` for the mapping).
+#[derive(Clone, Debug, Default)]
+pub struct RoomStateFields {
+    pub reveal_level: i64,
+    pub keep_a: bool,
+    pub keep_b: bool,
+    pub rounds_opened: i64,
+    pub round_deadline: Option<i64>,
+    pub answer_a: Option<bool>,
+    pub answer_b: Option<bool>,
+    pub next_like_at: Option<i64>,
+    pub no_match_streak: i64,
+    pub last_message_at: i64,
+    pub closed_since_a: Option<i64>,
+    pub closed_since_b: Option<i64>,
+}
+
+/// Filter of the admin room list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RoomFilter {
+    All,
+    Active,
+    Ended,
+}
+
+impl Store {
+    /// Writes the state machine's fields of an active room.
+    pub async fn save_room_state(&self, id: i64, f: &RoomStateFields) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE rooms SET reveal_level = $2, keep_a = $3, keep_b = $4, rounds_opened = $5, \
+             round_deadline = $6, answer_a = $7, answer_b = $8, next_like_at = $9, no_match_streak = $10, \
+             last_message_at = $11, closed_since_a = $12, closed_since_b = $13 \
+             WHERE id = $1 AND end_time IS NULL",
+        )
+        .bind(id)
+        .bind(f.reveal_level)
+        .bind(i64::from(f.keep_a))
+        .bind(i64::from(f.keep_b))
+        .bind(f.rounds_opened)
+        .bind(f.round_deadline)
+        .bind(f.answer_a.map(i64::from))
+        .bind(f.answer_b.map(i64::from))
+        .bind(f.next_like_at)
+        .bind(f.no_match_streak)
+        .bind(f.last_message_at)
+        .bind(f.closed_since_a)
+        .bind(f.closed_since_b)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// One page of rooms, newest first, and the total matching.
+    pub async fn list_rooms(
+        &self,
+        filter: RoomFilter,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<RoomRow>, i64), sqlx::Error> {
+        let condition = match filter {
+            RoomFilter::All => "1 = 1",
+            RoomFilter::Active => "end_time IS NULL",
+            RoomFilter::Ended => "end_time IS NOT NULL",
+        };
+        let sql =
+            format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE {condition} ORDER BY id DESC LIMIT $1 OFFSET $2");
+        let rows = sqlx::query_as(&sql).bind(limit).bind(offset).fetch_all(&self.pool).await?;
+        let (total,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM rooms WHERE {condition}"))
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((rows, total))
+    }
+
+    /// (active, total) rooms.
+    pub async fn count_rooms(&self) -> Result<(i64, i64), sqlx::Error> {
+        sqlx::query_as(
+            "SELECT CAST(COALESCE(SUM(CASE WHEN end_time IS NULL THEN 1 ELSE 0 END), 0) AS BIGINT), COUNT(*) FROM rooms",
+        )
+        .fetch_one(&self.pool)
+        .await
+    }
+}

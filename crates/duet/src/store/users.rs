@@ -296,3 +296,20 @@ where
 {
     args.add(value).map_err(sqlx::Error::Encode)
 }
+
+impl Store {
+    /// Users by live status (`idle`, `searching`, `connected`) and bans in force.
+    pub async fn count_user_states(&self, now: Timestamp) -> Result<(i64, i64, i64, i64), sqlx::Error> {
+        sqlx::query_as(
+            "SELECT \
+             CAST(COALESCE(SUM(CASE WHEN u.current_room_id IS NULL AND t.user_id IS NULL THEN 1 ELSE 0 END), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(CASE WHEN u.current_room_id IS NULL AND t.user_id IS NOT NULL THEN 1 ELSE 0 END), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(CASE WHEN u.current_room_id IS NOT NULL THEN 1 ELSE 0 END), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(CASE WHEN u.banned_until > $1 THEN 1 ELSE 0 END), 0) AS BIGINT) \
+             FROM users u LEFT JOIN search_tickets t ON t.user_id = u.id",
+        )
+        .bind(now.as_millis())
+        .fetch_one(&self.pool)
+        .await
+    }
+}

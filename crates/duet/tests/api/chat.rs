@@ -407,19 +407,21 @@ async fn concurrent_searches_cancels_and_ends_keep_the_invariants() {
             user.id
         );
     }
-    // Every man here is compatible with every woman (same need), so no eligible pair
-    // is left waiting: whoever still waits is of one gender.
-    let waiting: Vec<_> = {
-        let mut w = Vec::new();
-        for user in &users {
-            if store.ticket(UserId(user.id)).await.unwrap().is_some() {
-                w.push(user.id % 2);
-            }
+    // Every man here is compatible with every woman (same need); a pair left waiting
+    // must have met within the rematch cooldown.
+    let now = duet::clock::Clock::now(app.clock.as_ref());
+    let since = now.minus(app.state.settings.matching.rematch_cooldown);
+    let mut waiting = Vec::new();
+    for (i, user) in users.iter().enumerate() {
+        if store.ticket(UserId(user.id)).await.unwrap().is_some() {
+            waiting.push((user.id, i % 2, store.avoid_list(UserId(user.id), since).await.unwrap()));
         }
-        w
-    };
-    assert!(
-        waiting.iter().all(|g| *g == 0) || waiting.iter().all(|g| *g == 1),
-        "compatible users left waiting: {waiting:?}"
-    );
+    }
+    for (i, (a, gender_a, avoid_a)) in waiting.iter().enumerate() {
+        for (b, gender_b, avoid_b) in &waiting[i + 1..] {
+            let compatible = gender_a != gender_b;
+            let avoided = avoid_a.contains(&UserId(*b)) || avoid_b.contains(&UserId(*a));
+            assert!(!compatible || avoided, "users {a} and {b} were left waiting");
+        }
+    }
 }

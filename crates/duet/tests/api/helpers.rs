@@ -242,6 +242,7 @@ impl TestApp {
     pub fn advance(&self, d: Duration) {
         self.clock.advance(d);
         self.state.matchmaker.wake();
+        self.state.rooms.wake();
     }
 
     /// Signs up and sets a complete profile with the given gender, preference, needs

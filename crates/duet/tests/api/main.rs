@@ -11,3 +11,4 @@ mod helpers;
 mod logs;
 mod ops;
 mod profile;
+mod rooms;

@@ -1,0 +1,82 @@
+//! Reports of one participant about the other, with an evidence copy of messages.
+
+use sqlx::FromRow;
+
+use super::{on_unique, Store, StoreError};
+use crate::clock::Timestamp;
+use crate::ids::UserId;
+
+#[derive(Clone, Debug, FromRow)]
+pub struct ReportRow {
+    pub id: i64,
+    pub reporter_id: i64,
+    pub reported_id: i64,
+    pub room_id: i64,
+    pub reason: String,
+    pub details: Option<String>,
+    /// JSON array of the copied messages.
+    pub evidence: String,
+    pub created_at: i64,
+}
+
+pub struct NewReport<'a> {
+    pub reporter: UserId,
+    pub reported: UserId,
+    pub room_id: i64,
+    pub reason: &'a str,
+    pub details: Option<&'a str>,
+    pub evidence: &'a str,
+    pub now: Timestamp,
+}
+
+const REPORT_COLUMNS: &str = "id, reporter_id, reported_id, room_id, reason, details, evidence, created_at";
+
+impl Store {
+    /// Stores a report; `Conflict("report")` when this reporter already reported
+    /// this room.
+    pub async fn insert_report(&self, report: &NewReport<'_>) -> Result<ReportRow, StoreError> {
+        let sql = format!(
+            "INSERT INTO reports (reporter_id, reported_id, room_id, reason, details, evidence, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {REPORT_COLUMNS}"
+        );
+        sqlx::query_as(&sql)
+            .bind(report.reporter.0)
+            .bind(report.reported.0)
+            .bind(report.room_id)
+            .bind(report.reason)
+            .bind(report.details)
+            .bind(report.evidence)
+            .bind(report.now.as_millis())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| on_unique(e, &["report"]))
+    }
+
+    /// Distinct users who reported `user` since `since`.
+    pub async fn distinct_reporters(&self, user: UserId, since: Timestamp) -> Result<i64, sqlx::Error> {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(DISTINCT reporter_id) FROM reports WHERE reported_id = $1 AND created_at >= $2",
+        )
+        .bind(user.0)
+        .bind(since.as_millis())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n)
+    }
+
+    /// One page of reports, newest first, and the total.
+    pub async fn list_reports(&self, offset: i64, limit: i64) -> Result<(Vec<ReportRow>, i64), sqlx::Error> {
+        let sql = format!("SELECT {REPORT_COLUMNS} FROM reports ORDER BY id DESC LIMIT $1 OFFSET $2");
+        let rows = sqlx::query_as(&sql).bind(limit).bind(offset).fetch_all(&self.pool).await?;
+        let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM reports").fetch_one(&self.pool).await?;
+        Ok((rows, total))
+    }
+
+    pub async fn count_reports_since(&self, since: Timestamp) -> Result<i64, sqlx::Error> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM reports WHERE created_at >= $1")
+            .bind(since.as_millis())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n)
+    }
+}

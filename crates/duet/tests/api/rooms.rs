@@ -1,0 +1,424 @@
+//! Room life through the API and the lifecycle loop, with a manual clock: like rounds
+//! and reveals, keep, inactivity, expiry, abandonment, messages, reports and the
+//! automatic ban, admin room tools, and timers that fire after a restart.
+
+use std::time::Duration;
+
+use duet::events::Event;
+use duet::ids::UserId;
+use duet::room::{EndReason, LikeOutcome};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{error_of, expect_event, png, spawn_app_with, Session, TestApp};
+
+/// Timers long enough not to interfere with the one under test, and access tokens
+/// that outlive the clock jumps. Later flags override these.
+const CALM: [&str; 5] = [
+    "--abandon-grace=6h",
+    "--inactivity-timeout=6h",
+    "--room-max-age=12h",
+    "--access-ttl=30d",
+    "--refresh-ttl=60d",
+];
+
+async fn app_with(extra: &[&str]) -> TestApp {
+    let mut args: Vec<&str> = CALM.to_vec();
+    args.extend_from_slice(extra);
+    spawn_app_with(&args).await
+}
+
+async fn pair(app: &TestApp, tag: &str) -> (Session, Session, i64) {
+    let a = app.member(&format!("{tag}_a"), "male", &["female"], &["friends"], &["coffee"]).await;
+    let b = app.member(&format!("{tag}_b"), "female", &["male"], &["friends"], &["coffee"]).await;
+    app.search(&a.access, "chat").await;
+    let body: Value = app.search(&b.access, "chat").await.json().await.unwrap();
+    (a, b, body["room_id"].as_i64().expect("matched"))
+}
+
+async fn like(app: &TestApp, s: &Session, room: i64, answer: &str) -> reqwest::Response {
+    app.post_json(&format!("/chat/like/{room}"), json!({ "response": answer }), Some(&s.access)).await
+}
+
+/// The room as a participant sees it; the call must succeed.
+async fn room_info(app: &TestApp, s: &Session, room: i64) -> Value {
+    let response = app.get(&format!("/chat/room/{room}"), Some(&s.access)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
+fn ended(room: i64) -> impl Fn(&Event) -> bool {
+    move |e| matches!(e, Event::RoomEnded { room_id, .. } if *room_id == room)
+}
+
+#[tokio::test]
+async fn a_mutual_like_reveals_the_photo_step_by_step() {
+    let app = app_with(&[]).await;
+    let mut events = app.state.events.subscribe();
+    let (a, b, room) = pair(&app, "likers").await;
+    app.upload_avatar(&a.access, png(200, 200), "a.png").await;
+    let body = error_of(like(&app, &a, room, "yes").await, StatusCode::CONFLICT).await;
+    assert_eq!(body["code"], "no_open_round");
+
+    app.advance(Duration::from_secs(300));
+    let prompt = expect_event(&mut events, |e| matches!(e, Event::LikePrompt { .. })).await;
+    assert!(matches!(prompt, Event::LikePrompt { round: 1, .. }));
+    let view: Value = app.get("/chat/current-room", Some(&b.access)).await.json().await.unwrap();
+    assert_eq!(view["like_round"]["round"], 1);
+    assert_eq!(view["like_round"]["answered"], false);
+    let blurred_url = view["partner"]["avatar_url"].as_str().unwrap().to_owned();
+    let blurred = app.get(&blurred_url, Some(&b.access)).await.bytes().await.unwrap();
+
+    assert_eq!(like(&app, &a, room, "yes").await.status(), StatusCode::OK);
+    let answered = expect_event(&mut events, |e| matches!(e, Event::LikeAnswered { .. })).await;
+    assert_eq!(
+        answered,
+        Event::LikeAnswered { room_id: room, users: [UserId(a.id), UserId(b.id)], user: UserId(a.id) }
+    );
+    assert_eq!(
+        error_of(like(&app, &a, room, "no").await, StatusCode::CONFLICT).await["code"],
+        "already_answered"
+    );
+    error_of(like(&app, &a, room, "maybe").await, StatusCode::BAD_REQUEST).await;
+    assert_eq!(like(&app, &b, room, "yes").await.status(), StatusCode::OK);
+    let result = expect_event(&mut events, |e| matches!(e, Event::LikeResult { .. })).await;
+    assert!(matches!(
+        result,
+        Event::LikeResult { round: 1, outcome: LikeOutcome::Mutual, reveal_level: 1, .. }
+    ));
+    expect_event(&mut events, |e| matches!(e, Event::ImageReveal { reveal_level: 1, .. })).await;
+
+    let view: Value = app.get("/chat/current-room", Some(&b.access)).await.json().await.unwrap();
+    assert_eq!(view["reveal_level"], 1);
+    assert_eq!(view["like_round"], Value::Null);
+    let semi_url = view["partner"]["avatar_url"].as_str().unwrap().to_owned();
+    assert_ne!(semi_url, blurred_url, "a new reveal level is a new URL");
+    let semi = app.get(&semi_url, Some(&b.access)).await.bytes().await.unwrap();
+    assert_ne!(semi, blurred, "the photo is sharper at level 1");
+}
+
+#[tokio::test]
+async fn two_rounds_without_a_match_end_the_room() {
+    let app = app_with(&[]).await;
+    let mut events = app.state.events.subscribe();
+    let (a, b, room) = pair(&app, "nomatch").await;
+    app.advance(Duration::from_secs(300));
+    expect_event(&mut events, |e| matches!(e, Event::LikePrompt { round: 1, .. })).await;
+    like(&app, &a, room, "yes").await;
+    app.advance(Duration::from_secs(60));
+    let result = expect_event(&mut events, |e| matches!(e, Event::LikeResult { .. })).await;
+    assert!(
+        matches!(result, Event::LikeResult { outcome: LikeOutcome::NoMatch, reveal_level: 0, .. }),
+        "silence is a no"
+    );
+    app.advance(Duration::from_secs(300));
+    expect_event(&mut events, |e| matches!(e, Event::LikePrompt { round: 2, .. })).await;
+    like(&app, &a, room, "yes").await;
+    like(&app, &b, room, "no").await;
+    let end = expect_event(&mut events, ended(room)).await;
+    assert!(matches!(end, Event::RoomEnded { reason: EndReason::NoMutualLike, .. }));
+    for s in [&a, &b] {
+        assert_eq!(app.status(&s.access).await["status"], "idle");
+    }
+    let body = error_of(like(&app, &a, room, "yes").await, StatusCode::CONFLICT).await;
+    assert_eq!(body["code"], "room_ended");
+}
+
+#[tokio::test]
+async fn a_kept_room_outlives_inactivity_but_not_its_maximum_age() {
+    let app = app_with(&["--like-after=1h", "--inactivity-timeout=15m", "--room-max-age=3h"]).await;
+    let mut events = app.state.events.subscribe();
+    let (a, b, room) = pair(&app, "keepers").await;
+    let view: Value = app
+        .post_json(&format!("/chat/keep/{room}"), json!({ "keep_active": true }), Some(&a.access))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["keep"], json!({ "me": true, "partner": false }));
+    assert_eq!(view["kept"], false);
+    let view: Value = app
+        .post_json(&format!("/chat/keep/{room}"), json!({ "keep_active": true }), Some(&b.access))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["kept"], true);
+    expect_event(&mut events, |e| matches!(e, Event::RoomKept { .. })).await;
+
+    app.advance(Duration::from_secs(20 * 60));
+    let view = room_info(&app, &a, room).await;
+    assert_eq!(view["end_reason"], Value::Null, "15 minutes of silence do not end a kept room");
+    app.advance(Duration::from_secs(3 * 3600));
+    let end = expect_event(&mut events, ended(room)).await;
+    assert!(matches!(end, Event::RoomEnded { reason: EndReason::Expired, .. }));
+}
+
+#[tokio::test]
+async fn a_silent_room_ends_as_inactive() {
+    let app = app_with(&["--like-after=1h", "--inactivity-timeout=15m"]).await;
+    let mut events = app.state.events.subscribe();
+    let (a, _b, room) = pair(&app, "silent").await;
+    app.advance(Duration::from_secs(14 * 60));
+    app.state.rooms.post_message(&app.state, room, UserId(a.id), None, "still here?".into()).await.unwrap();
+    app.advance(Duration::from_secs(14 * 60));
+    let view = room_info(&app, &a, room).await;
+    assert_eq!(view["end_reason"], Value::Null, "the message restarted the inactivity timer");
+    app.advance(Duration::from_secs(61));
+    let end = expect_event(&mut events, ended(room)).await;
+    assert!(matches!(end, Event::RoomEnded { reason: EndReason::Inactive, .. }));
+}
+
+#[tokio::test]
+async fn a_room_nobody_uses_is_abandoned() {
+    let app = app_with(&["--like-after=1h", "--abandon-grace=10m"]).await;
+    let mut events = app.state.events.subscribe();
+    let (_a, b, room) = pair(&app, "ghosts").await;
+    app.advance(Duration::from_secs(5 * 60));
+    // Using the room (until sockets exist, any room call) restarts the grace.
+    assert_eq!(app.get("/chat/current-room", Some(&b.access)).await.status(), StatusCode::OK);
+    app.advance(Duration::from_secs(6 * 60));
+    assert_eq!(room_info(&app, &b, room).await["end_reason"], Value::Null);
+    app.advance(Duration::from_secs(10 * 60 + 1));
+    let end = expect_event(&mut events, ended(room)).await;
+    assert!(matches!(end, Event::RoomEnded { reason: EndReason::Abandoned, .. }));
+}
+
+#[tokio::test]
+async fn messages_page_by_seq_and_are_erased_with_the_room() {
+    let app = app_with(&[]).await;
+    let (a, b, room) = pair(&app, "talkers").await;
+    for i in 1..=5 {
+        let from = if i % 2 == 0 { UserId(b.id) } else { UserId(a.id) };
+        let (message, fresh) = app
+            .state
+            .rooms
+            .post_message(&app.state, room, from, Some(format!("c{i}")), format!("hello {i} 👋"))
+            .await
+            .unwrap();
+        assert_eq!((message.seq, fresh), (i, true));
+    }
+    // A retry with the same client id is not stored twice.
+    let (again, fresh) = app
+        .state
+        .rooms
+        .post_message(&app.state, room, UserId(a.id), Some("c1".into()), "hello 1 👋".into())
+        .await
+        .unwrap();
+    assert_eq!((again.seq, fresh), (1, false));
+
+    let page: Value = app
+        .get(&format!("/chat/room/{room}/messages?after_seq=1&limit=2"), Some(&b.access))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let seqs: Vec<i64> =
+        page["items"].as_array().unwrap().iter().map(|m| m["seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs, [2, 3]);
+    assert_eq!(page["last_seq"], 5);
+    assert_eq!(page["items"][0]["content"], "hello 2 👋");
+    for bad in ["limit=0", "limit=201", "after_seq=-1", "after_seq=x"] {
+        error_of(
+            app.get(&format!("/chat/room/{room}/messages?{bad}"), Some(&a.access)).await,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+    }
+    let stranger = app.member("eavesdropper", "female", &["male"], &["casual"], &["film"]).await;
+    error_of(
+        app.get(&format!("/chat/room/{room}/messages"), Some(&stranger.access)).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+
+    app.post_json(&format!("/chat/end/{room}"), json!({}), Some(&a.access)).await;
+    let page = app.get(&format!("/chat/room/{room}/messages"), Some(&a.access)).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let page: Value = page.json().await.unwrap();
+    assert_eq!(page["items"], json!([]), "messages are erased when the room ends");
+    let err = app
+        .state
+        .rooms
+        .post_message(&app.state, room, UserId(a.id), None, "too late".into())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), duet::http::error::ErrorCode::RoomEnded);
+}
+
+#[tokio::test]
+async fn reports_copy_evidence_once_per_reporter_and_room() {
+    let app = app_with(&[]).await;
+    let admin = app.admin("moderator").await;
+    let (a, b, room) = pair(&app, "reporting").await;
+    for i in 0..3 {
+        app.state
+            .rooms
+            .post_message(&app.state, room, UserId(b.id), None, format!("rude {i}"))
+            .await
+            .unwrap();
+    }
+    let path = format!("/chat/report/{room}");
+    error_of(
+        app.post_json(&path, json!({ "reason": "rudeness" }), Some(&a.access)).await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    let response = app
+        .post_json(&path, json!({ "reason": "harassment", "details": "see messages" }), Some(&a.access))
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["evidence_messages"], 3);
+    let body = error_of(
+        app.post_json(&path, json!({ "reason": "spam" }), Some(&a.access)).await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert_eq!(body["code"], "already_reported");
+
+    // After the end the messages are gone: a report then carries no evidence.
+    app.post_json(&format!("/chat/end/{room}"), json!({}), Some(&a.access)).await;
+    let body: Value =
+        app.post_json(&path, json!({ "reason": "other" }), Some(&b.access)).await.json().await.unwrap();
+    assert_eq!(body["evidence_messages"], 0);
+
+    let reports: Value = app.get("/admin/reports", Some(&admin.access)).await.json().await.unwrap();
+    assert_eq!(reports["total"], 2);
+    let first = &reports["items"][1];
+    assert_eq!(first["reason"], "harassment");
+    assert_eq!(first["reported_id"], b.id);
+    assert_eq!(first["evidence"].as_array().unwrap().len(), 3);
+    assert_eq!(first["evidence"][2]["content"], "rude 2");
+
+    // Reported pairs never meet again, even after the cooldown.
+    app.advance(Duration::from_secs(2 * 3600));
+    app.search(&a.access, "chat").await;
+    assert_eq!(app.search(&b.access, "chat").await.status(), StatusCode::ACCEPTED);
+}
+
+#[tokio::test]
+async fn reports_close_after_the_window() {
+    let app = app_with(&["--report-window=1h"]).await;
+    let (a, _b, room) = pair(&app, "late").await;
+    app.post_json(&format!("/chat/end/{room}"), json!({}), Some(&a.access)).await;
+    app.advance(Duration::from_secs(3601));
+    let body = error_of(
+        app.post_json(&format!("/chat/report/{room}"), json!({ "reason": "spam" }), Some(&a.access)).await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert_eq!(body["code"], "report_window_closed");
+}
+
+#[tokio::test]
+async fn enough_distinct_reporters_ban_automatically() {
+    let app = app_with(&["--autoban-reporters=2"]).await;
+    let mut events = app.state.events.subscribe();
+    let troll = app.member("troll", "male", &["female"], &["friends"], &["coffee"]).await;
+    let mut last_room = 0;
+    for i in 0..2 {
+        let reporter =
+            app.member(&format!("victim{i}"), "female", &["male"], &["friends"], &["coffee"]).await;
+        app.search(&troll.access, "chat").await;
+        let body: Value = app.search(&reporter.access, "chat").await.json().await.unwrap();
+        let room = body["room_id"].as_i64().expect("matched");
+        let response = app
+            .post_json(&format!("/chat/report/{room}"), json!({ "reason": "spam" }), Some(&reporter.access))
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        if i == 0 {
+            app.post_json(&format!("/chat/end/{room}"), json!({}), Some(&reporter.access)).await;
+            assert_eq!(
+                app.profile(&troll.access).await.status(),
+                StatusCode::OK,
+                "one reporter is not enough"
+            );
+        }
+        last_room = room;
+    }
+    // The ban ends the troll's room first, then is announced.
+    let end = expect_event(&mut events, ended(last_room)).await;
+    assert!(matches!(end, Event::RoomEnded { reason: EndReason::Banned, .. }));
+    expect_event(&mut events, |e| matches!(e, Event::Banned { user, .. } if *user == UserId(troll.id))).await;
+    assert_eq!(error_of(app.profile(&troll.access).await, StatusCode::FORBIDDEN).await["code"], "banned");
+    // A day later the ban lapses.
+    app.advance(Duration::from_secs(86_401));
+    assert_eq!(app.login_raw("troll", crate::helpers::PASSWORD).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn admins_list_end_and_count_rooms() {
+    let app = app_with(&[]).await;
+    let mut events = app.state.events.subscribe();
+    let admin = app.admin("operator").await;
+    let (a, _b, room) = pair(&app, "watched").await;
+    let (_c, _d, other) = pair(&app, "other").await;
+    app.post_json(&format!("/chat/end/{other}"), json!({}), Some(&_c.access)).await;
+    let waiting = app.member("queued", "male", &["male"], &["friends"], &["coffee"]).await;
+    app.search(&waiting.access, "voice").await;
+
+    let active: Value =
+        app.get("/admin/rooms?status=active", Some(&admin.access)).await.json().await.unwrap();
+    assert_eq!(active["total"], 1);
+    assert_eq!(active["items"][0]["id"], room);
+    let all: Value = app.get("/admin/rooms", Some(&admin.access)).await.json().await.unwrap();
+    assert_eq!(all["total"], 2);
+    error_of(app.get("/admin/rooms?status=sleeping", Some(&admin.access)).await, StatusCode::BAD_REQUEST)
+        .await;
+
+    let dash: Value = app.get("/admin/dashboard", Some(&admin.access)).await.json().await.unwrap();
+    assert_eq!(dash["rooms"], json!({ "active": 1, "total": 2 }));
+    assert_eq!(dash["users"]["connected"], 2);
+    assert_eq!(dash["users"]["searching"], 1);
+    assert_eq!(dash["queues"], json!({ "chat": 0, "voice": 1 }));
+    assert_eq!(dash["reports_today"], 0);
+    assert_eq!(dash["active_bans"], 0);
+
+    let ended_now: Value = app
+        .post_json(&format!("/admin/rooms/{room}/end"), json!({}), Some(&admin.access))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ended_now["already_ended"], false);
+    let end = expect_event(&mut events, ended(room)).await;
+    assert!(matches!(end, Event::RoomEnded { reason: EndReason::Admin, .. }));
+    assert_eq!(app.status(&a.access).await["status"], "idle");
+    error_of(
+        app.post_json("/admin/rooms/987654/end", json!({}), Some(&admin.access)).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    error_of(app.get("/admin/dashboard", Some(&a.access)).await, StatusCode::FORBIDDEN).await;
+
+    let status: Value = app.get("/admin/status", Some(&admin.access)).await.json().await.unwrap();
+    for task in ["matching", "rooms", "housekeeping"] {
+        assert_eq!(status[task]["state"], "running", "{status}");
+        assert!(status[task]["runs"].as_u64().unwrap() >= 1, "{task} ran: {status}");
+    }
+    assert_eq!(status["housekeeping"]["schedule"], "every 1m");
+}
+
+#[tokio::test]
+async fn overdue_room_timers_fire_in_order_after_a_restart() {
+    let app = app_with(&["--abandon-grace=10m", "--inactivity-timeout=15m"]).await;
+    let (a, _b, room) = pair(&app, "restarted").await;
+    let start = room_info(&app, &a, room).await;
+    let started = chrono::DateTime::parse_from_rfc3339(start["start_time"].as_str().unwrap()).unwrap();
+    // The server is down for two hours (this instance is not woken), then a new one
+    // starts on the same database.
+    app.clock.advance(Duration::from_secs(2 * 3600));
+    let settings = crate::helpers::settings_from(&app.args);
+    let restarted = duet::app::App::build_with_clock(settings, app.clock.clone()).await.unwrap();
+    let state = restarted.state().clone();
+    let mut events = state.events.subscribe();
+    tokio::spawn(restarted.run_until(std::future::pending()));
+    // Nobody was seen after the start: abandoned 10 minutes in, before the second like
+    // round could end it, and stamped with that time, not the restart's.
+    let end = expect_event(&mut events, ended(room)).await;
+    assert!(matches!(end, Event::RoomEnded { reason: EndReason::Abandoned, .. }), "{end:?}");
+    let row = state.store.room(room).await.unwrap().unwrap();
+    let ended_at = chrono::DateTime::from_timestamp_millis(row.end_time.unwrap()).unwrap();
+    assert_eq!((ended_at - started.to_utc()).num_seconds(), 600);
+}
