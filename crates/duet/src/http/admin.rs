@@ -53,16 +53,16 @@ pub struct AdminUserView {
 }
 
 impl AdminUserView {
-    fn new(state: &AppState, row: &UserRow) -> Self {
+    async fn new(state: &AppState, row: &UserRow) -> Result<Self, ApiError> {
         let now = state.clock.now();
         let banned = row.ban_in_force(now);
-        AdminUserView {
+        Ok(AdminUserView {
             profile: profile::own_profile(state, row),
-            status: if row.current_room_id.is_some() { Status::Connected } else { Status::Idle },
+            status: profile::status(state, row).await?.status,
             current_room_id: row.current_room_id,
             banned_until: banned.map(Timestamp::to_datetime),
             ban_reason: banned.and(row.ban_reason.clone()),
-        }
+        })
     }
 }
 
@@ -71,6 +71,7 @@ impl AdminUserView {
 #[serde(rename_all = "lowercase")]
 pub enum StatusFilter {
     Idle,
+    Searching,
     Connected,
     Banned,
 }
@@ -117,6 +118,7 @@ async fn list_users(
     let filter = UserFilter {
         status: query.status.map(|s| match s {
             StatusFilter::Idle => UserStatusFilter::Idle,
+            StatusFilter::Searching => UserStatusFilter::Searching,
             StatusFilter::Connected => UserStatusFilter::Connected,
             StatusFilter::Banned => UserStatusFilter::Banned,
         }),
@@ -125,7 +127,10 @@ async fn list_users(
         limit,
     };
     let (rows, total) = state.store.list_users(&filter, state.clock.now()).await?;
-    let items = rows.iter().map(|row| AdminUserView::new(&state, row)).collect();
+    let mut items = Vec::with_capacity(rows.len());
+    for row in &rows {
+        items.push(AdminUserView::new(&state, row).await?);
+    }
     Ok(AppJson(Page { items, total, page, limit }))
 }
 
@@ -144,7 +149,7 @@ async fn get_user(
     AppPath(id): AppPath<i64>,
 ) -> Result<AppJson<AdminUserView>, ApiError> {
     let row = state.store.user(UserId(id)).await?.ok_or_else(|| ApiError::not_found("user"))?;
-    Ok(AppJson(AdminUserView::new(&state, &row)))
+    Ok(AppJson(AdminUserView::new(&state, &row).await?))
 }
 
 /// What an administrator may change; fields left out stay unchanged.
@@ -215,7 +220,7 @@ async fn update_user(
         .admin_update_user(UserId(id), &change, state.clock.now())
         .await?
         .ok_or_else(|| ApiError::not_found("user"))?;
-    Ok(AppJson(AdminUserView::new(&state, &row)))
+    Ok(AppJson(AdminUserView::new(&state, &row).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -258,7 +263,7 @@ async fn ban_user(
         return Err(ApiError::validation(errors));
     }
     let row = moderation::ban_user(&state, UserId(id), req.days, reason).await?;
-    Ok(AppJson(AdminUserView::new(&state, &row)))
+    Ok(AppJson(AdminUserView::new(&state, &row).await?))
 }
 
 /// Lift a ban.
@@ -276,5 +281,5 @@ async fn unban_user(
     AppPath(id): AppPath<i64>,
 ) -> Result<AppJson<AdminUserView>, ApiError> {
     let row = moderation::unban_user(&state, UserId(id)).await?;
-    Ok(AppJson(AdminUserView::new(&state, &row)))
+    Ok(AppJson(AdminUserView::new(&state, &row).await?))
 }

@@ -76,6 +76,7 @@ pub struct AdminUserUpdate {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UserStatusFilter {
     Idle,
+    Searching,
     Connected,
     Banned,
 }
@@ -271,9 +272,14 @@ fn filter_condition(
         add(&mut args, now.as_millis())?;
         let now = args.len();
         conditions.push(match status {
-            UserStatusFilter::Idle => {
-                format!("current_room_id IS NULL AND (banned_until IS NULL OR banned_until <= ${now})")
-            }
+            UserStatusFilter::Idle => format!(
+                "current_room_id IS NULL AND (banned_until IS NULL OR banned_until <= ${now}) \
+                 AND NOT EXISTS (SELECT 1 FROM search_tickets t WHERE t.user_id = users.id)"
+            ),
+            UserStatusFilter::Searching => format!(
+                "EXISTS (SELECT 1 FROM search_tickets t WHERE t.user_id = users.id) \
+                 AND (banned_until IS NULL OR banned_until <= ${now})"
+            ),
             UserStatusFilter::Connected => {
                 format!("current_room_id IS NOT NULL AND (banned_until IS NULL OR banned_until <= ${now})")
             }

@@ -343,7 +343,8 @@ async fn waiting_searches_survive_a_restart() {
     assert_eq!(state.metrics.matches.with_label_values(&["scored"]).get(), 1);
 }
 
-/// Many users searching, cancelling, ending and logging out at once; afterwards the
+/// Many users searching, cancelling, ending and logging out at once, while an
+/// administrator bans and unbans some of them; afterwards the
 /// invariants of SPEC 4 hold: nobody in two rooms, every connected user in an active
 /// room, every searching user holding a ticket in the matcher and the store.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -354,27 +355,65 @@ async fn concurrent_searches_cancels_and_ends_keep_the_invariants() {
         let (gender, wants) = if i % 2 == 0 { ("male", ["female"]) } else { ("female", ["male"]) };
         users.push(app.member(&format!("stress{i}"), gender, &wants, &["friends"], &["coffee"]).await);
     }
+    let admin = app.admin("stress_admin").await;
     let mut tasks = Vec::new();
-    for (i, user) in users.iter().cloned().enumerate() {
+    {
+        // An administrator bans and unbans every fifth user meanwhile.
+        let app = app.clone();
+        let targets: Vec<i64> = users.iter().step_by(5).map(|u| u.id).collect();
+        tasks.push(tokio::spawn(async move {
+            for target in targets {
+                let path = format!("/admin/users/{target}/ban");
+                let ban =
+                    app.post_json(&path, json!({ "days": 1, "reason": "x" }), Some(&admin.access)).await;
+                assert_eq!(ban.status(), StatusCode::OK);
+                let unban = app
+                    .post_json(&format!("/admin/users/{target}/unban"), json!({}), Some(&admin.access))
+                    .await;
+                assert_eq!(unban.status(), StatusCode::OK);
+            }
+        }));
+    }
+    for (i, mut user) in users.iter().cloned().enumerate() {
         let app = app.clone();
         tasks.push(tokio::spawn(async move {
+            let name = format!("stress{i}");
             for round in 0..12 {
-                let response = app.search(&user.access, "chat").await;
-                let status = response.status();
+                let status = app.search(&user.access, "chat").await.status();
+                if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+                    // Banned meanwhile, tokens revoked: sign in again once it is lifted.
+                    let again = app.login_raw(&name, crate::helpers::PASSWORD).await;
+                    if again.status() == StatusCode::OK {
+                        let body: Value = again.json().await.unwrap();
+                        user.access = body["access_token"].as_str().unwrap().to_owned();
+                    }
+                    continue;
+                }
                 assert!(
-                    status == StatusCode::OK
-                        || status == StatusCode::ACCEPTED
-                        || status == StatusCode::CONFLICT,
+                    [StatusCode::OK, StatusCode::ACCEPTED, StatusCode::CONFLICT].contains(&status),
                     "{status}"
                 );
-                match (i + round) % 4 {
+                match (i + round) % 5 {
                     0 => {
                         app.post_json("/chat/cancel-search", json!({}), Some(&user.access)).await;
                     }
                     1 | 2 => {
-                        let status = app.status(&user.access).await;
-                        if let Some(room) = status["current_room_id"].as_i64() {
-                            app.post_json(&format!("/chat/end/{room}"), json!({}), Some(&user.access)).await;
+                        let response = app.get("/user/status", Some(&user.access)).await;
+                        if response.status() == StatusCode::OK {
+                            let status: Value = response.json().await.unwrap();
+                            if let Some(room) = status["current_room_id"].as_i64() {
+                                app.post_json(&format!("/chat/end/{room}"), json!({}), Some(&user.access))
+                                    .await;
+                            }
+                        }
+                    }
+                    3 => {
+                        // Logout leaves the queue and keeps the room.
+                        app.post_json("/auth/logout", json!({}), Some(&user.access)).await;
+                        let again = app.login_raw(&name, crate::helpers::PASSWORD).await;
+                        if again.status() == StatusCode::OK {
+                            let body: Value = again.json().await.unwrap();
+                            user.access = body["access_token"].as_str().unwrap().to_owned();
                         }
                     }
                     _ => {}

@@ -122,6 +122,9 @@ async fn two_rounds_without_a_match_end_the_room() {
     }
     let body = error_of(like(&app, &a, room, "yes").await, StatusCode::CONFLICT).await;
     assert_eq!(body["code"], "room_ended");
+    let keep =
+        app.post_json(&format!("/chat/keep/{room}"), json!({ "keep_active": true }), Some(&b.access)).await;
+    assert_eq!(error_of(keep, StatusCode::CONFLICT).await["code"], "room_ended");
 }
 
 #[tokio::test]
@@ -374,6 +377,13 @@ async fn admins_list_end_and_count_rooms() {
     assert_eq!(dash["queues"], json!({ "chat": 0, "voice": 1 }));
     assert_eq!(dash["reports_today"], 0);
     assert_eq!(dash["active_bans"], 0);
+    let searching: Value =
+        app.get("/admin/users?status=searching", Some(&admin.access)).await.json().await.unwrap();
+    assert_eq!(searching["total"], 1);
+    assert_eq!(searching["items"][0]["username"], "queued");
+    assert_eq!(searching["items"][0]["status"], "searching");
+    let idle: Value = app.get("/admin/users?status=idle", Some(&admin.access)).await.json().await.unwrap();
+    assert!(idle["items"].as_array().unwrap().iter().all(|u| u["status"] == "idle"), "{idle}");
 
     let ended_now: Value = app
         .post_json(&format!("/admin/rooms/{room}/end"), json!({}), Some(&admin.access))
