@@ -223,6 +223,33 @@ pub async fn logout(state: &AppState, user: &UserRow, req: LogoutRequest) -> Res
     Ok(())
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DeleteAccountRequest {
+    /// The account's password, to confirm.
+    pub password: String,
+}
+
+/// Erases the account after checking its password: search withdrawn, room ended
+/// (`account_deleted`), then profile, avatar, tokens and messages deleted. Reports by
+/// or about the user keep the bare id for moderators.
+pub async fn delete_account(
+    state: &AppState,
+    user: &UserRow,
+    req: DeleteAccountRequest,
+) -> Result<(), ApiError> {
+    if !password::verify(req.password, Some(user.password_hash.clone())).await? {
+        return Err(ApiError::field("password", "is incorrect"));
+    }
+    state.matchmaker.cancel(state, user.user_id()).await?;
+    if let Some(room_id) = user.current_room_id {
+        state.rooms.end(state, room_id, crate::room::EndReason::AccountDeleted).await?;
+    }
+    state.store.delete_user(user.user_id()).await?;
+    state.metrics.auth_events.with_label_values(&["account_deleted"]).inc();
+    tracing::info!(user_id = user.id, "account deleted");
+    Ok(())
+}
+
 /// Creates an administrator account (from the command line).
 pub async fn create_admin(
     state_store: &crate::store::Store,

@@ -13,6 +13,7 @@ use super::extract::{AppJson, AppPath, AppQuery, AuthUser};
 use super::ratelimit::LimitClass;
 use super::{limited, Routes};
 use crate::app::AppState;
+use crate::auth::{self, DeleteAccountRequest};
 use crate::ids::UserId;
 use crate::profile::{self, OwnProfile, ProfileUpdate, StatusView};
 
@@ -29,6 +30,7 @@ pub fn routes(state: &AppState) -> Routes {
         LimitClass::Default,
         OpenApiRouter::new()
             .routes(routes!(get_profile, update_profile))
+            .routes(routes!(delete_account))
             .routes(routes!(get_avatar))
             .routes(routes!(get_status)),
     ))
@@ -59,6 +61,23 @@ async fn update_profile(
     AppJson(update): AppJson<ProfileUpdate>,
 ) -> Result<AppJson<OwnProfile>, ApiError> {
     Ok(AppJson(profile::update_profile(&state, &user, update).await?))
+}
+
+/// Erase the caller's account (password required): ends its room and search, revokes
+/// its tokens, deletes profile, avatar and messages. Reports keep the bare user id.
+#[utoipa::path(delete, path = "/user/account", tag = "user", security(("bearer" = [])), request_body = DeleteAccountRequest,
+    responses(
+        (status = 204, description = "Erased"),
+        (status = 400, description = "`validation_error` on `password` (incorrect) or a bad body", body = ErrorBody),
+        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
+    ))]
+async fn delete_account(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    AppJson(req): AppJson<DeleteAccountRequest>,
+) -> Result<StatusCode, ApiError> {
+    auth::delete_account(&state, &user, req).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The upload form: one `file` part.

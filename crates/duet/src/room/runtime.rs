@@ -213,7 +213,16 @@ struct Owner {
 
 impl Owner {
     async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
-        while let Some(command) = commands.recv().await {
+        loop {
+            // At shutdown the owner stops taking commands; the room's state is already
+            // stored after every command, so nothing is lost.
+            let command = tokio::select! {
+                _ = self.state.shutdown.requested() => break,
+                command = commands.recv() => match command {
+                    Some(command) => command,
+                    None => break,
+                },
+            };
             match command {
                 Command::Event { event, reply } => {
                     let _ = reply.send(self.handle(event).await);

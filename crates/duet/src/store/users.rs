@@ -319,3 +319,19 @@ impl Store {
         .await
     }
 }
+
+impl Store {
+    /// Erases an account: the user's messages, then the user (refresh tokens, avatar
+    /// and ticket go with it). Rooms and reports keep the bare id for moderation.
+    pub async fn delete_user(&self, id: UserId) -> Result<bool, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM messages WHERE user_id = $1").bind(id.0).execute(&mut *tx).await?;
+        let deleted = sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(deleted == 1)
+    }
+}

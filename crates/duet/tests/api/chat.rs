@@ -464,3 +464,43 @@ async fn concurrent_searches_cancels_and_ends_keep_the_invariants() {
         }
     }
 }
+
+#[tokio::test]
+async fn deleting_an_account_ends_its_room_and_keeps_reports() {
+    let app = spawn_app().await;
+    let mut events = app.state.events.subscribe();
+    let (a, b, room) = matched_pair(&app, "leaving").await;
+    app.state.rooms.post_message(&app.state, room, UserId(a.id), None, "bye".into()).await.unwrap();
+    let delete = |password: &'static str| {
+        app.client
+            .delete(app.url("/user/account"))
+            .bearer_auth(&a.access)
+            .json(&json!({ "password": password }))
+            .send()
+    };
+    let body = error_of(delete("wrong password").await.unwrap(), StatusCode::BAD_REQUEST).await;
+    assert_eq!(body["errors"][0]["field"], "password");
+    assert_eq!(delete(crate::helpers::PASSWORD).await.unwrap().status(), StatusCode::NO_CONTENT);
+
+    let ended = expect_event(&mut events, |e| matches!(e, Event::RoomEnded { .. })).await;
+    assert!(matches!(ended, Event::RoomEnded { reason: EndReason::AccountDeleted, .. }));
+    assert_eq!(app.status(&b.access).await["status"], "idle");
+    error_of(app.profile(&a.access).await, StatusCode::UNAUTHORIZED).await;
+    assert_eq!(
+        error_of(app.login_raw("leaving_a", crate::helpers::PASSWORD).await, StatusCode::UNAUTHORIZED).await
+            ["code"],
+        "invalid_credentials"
+    );
+    // The partner can still report; the report keeps the erased user's id.
+    let report =
+        app.post_json(&format!("/chat/report/{room}"), json!({ "reason": "other" }), Some(&b.access)).await;
+    assert_eq!(report.status(), StatusCode::CREATED);
+    let admin = app.admin("keeper").await;
+    let reports: Value = app.get("/admin/reports", Some(&admin.access)).await.json().await.unwrap();
+    assert_eq!(reports["items"][0]["reported_id"], a.id);
+    // The name is free again.
+    assert_eq!(
+        app.signup_raw("leaving_a", crate::helpers::PASSWORD, None).await.status(),
+        StatusCode::CREATED
+    );
+}

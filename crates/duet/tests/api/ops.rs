@@ -167,6 +167,21 @@ async fn the_api_document_lists_every_route_with_error_shapes() {
         ("/admin/users/{id}", "put"),
         ("/admin/users/{id}/ban", "post"),
         ("/admin/users/{id}/unban", "post"),
+        ("/user/account", "delete"),
+        ("/chat/search", "post"),
+        ("/chat/cancel-search", "post"),
+        ("/chat/like/{room_id}", "post"),
+        ("/chat/keep/{room_id}", "post"),
+        ("/chat/report/{room_id}", "post"),
+        ("/chat/end/{room_id}", "post"),
+        ("/chat/room/{room_id}", "get"),
+        ("/chat/current-room", "get"),
+        ("/chat/room/{room_id}/messages", "get"),
+        ("/admin/dashboard", "get"),
+        ("/admin/reports", "get"),
+        ("/admin/rooms", "get"),
+        ("/admin/rooms/{id}/end", "post"),
+        ("/admin/status", "get"),
     ] {
         let op = &paths[path][method];
         assert!(op.is_object(), "{method} {path} is documented");

@@ -432,3 +432,27 @@ async fn overdue_room_timers_fire_in_order_after_a_restart() {
     let ended_at = chrono::DateTime::from_timestamp_millis(row.end_time.unwrap()).unwrap();
     assert_eq!((ended_at - started.to_utc()).num_seconds(), 600);
 }
+
+#[tokio::test]
+async fn shutdown_stops_room_owners_and_loops() {
+    let app = app_with(&[]).await;
+    let (a, _b, room) = pair(&app, "closing").await;
+    // A room call starts the room's owner task.
+    room_info(&app, &a, room).await;
+    let settings =
+        crate::helpers::settings_from(&[app.args.clone(), vec!["--shutdown-grace=1h".into()]].concat());
+    let second = duet::app::App::build_with_clock(settings, app.clock.clone()).await.unwrap();
+    let state = second.state().clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(second.run_until(async move {
+        let _ = stopped.await;
+    }));
+    state.rooms.apply(&state, room, duet::room::RoomEvent::Seen { user: UserId(a.id) }).await.unwrap();
+    assert_eq!(state.rooms.load().2, 1, "an owner is running");
+    stop.send(()).unwrap();
+    // With an hour of grace, a task that ignored shutdown would hold this for an hour;
+    // a minute is only a guard against hanging the suite.
+    let finished = tokio::time::timeout(Duration::from_secs(60), running).await;
+    assert!(finished.is_ok(), "shutdown waited on a task that did not stop");
+    finished.unwrap().unwrap().unwrap();
+}
