@@ -132,6 +132,11 @@ impl Matcher {
         self.waiting[kind.index()]
     }
 
+    /// Every waiting user, in no particular order.
+    pub fn waiting_users(&self) -> impl Iterator<Item = UserId> + '_ {
+        self.tickets.keys().copied()
+    }
+
     pub fn ticket(&self, user: UserId) -> Option<&Ticket> {
         self.tickets.get(&user)
     }

@@ -178,6 +178,13 @@ impl Matchmaker {
         }
     }
 
+    /// The users the matcher holds tickets for, sorted (for checks against the store).
+    pub async fn waiting_users(&self) -> Vec<UserId> {
+        let mut users: Vec<UserId> = self.matcher.lock().await.waiting_users().collect();
+        users.sort();
+        users
+    }
+
     /// When the matcher next has an expiry or a fallback crossing.
     pub async fn next_deadline(&self) -> Option<Timestamp> {
         self.matcher.lock().await.next_deadline()

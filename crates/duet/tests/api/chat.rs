@@ -446,6 +446,15 @@ async fn concurrent_searches_cancels_and_ends_keep_the_invariants() {
             user.id
         );
     }
+    // The matcher and the store agree on who waits.
+    let mut stored = Vec::new();
+    for user in &users {
+        if store.ticket(UserId(user.id)).await.unwrap().is_some() {
+            stored.push(UserId(user.id));
+        }
+    }
+    stored.sort();
+    assert_eq!(app.state.matchmaker.waiting_users().await, stored);
     // Every man here is compatible with every woman (same need); a pair left waiting
     // must have met within the rematch cooldown.
     let now = duet::clock::Clock::now(app.clock.as_ref());
