@@ -134,6 +134,21 @@ impl Matchmaker {
         Ok(outcome)
     }
 
+    /// Re-files a waiting user's ticket after a profile change, keeping its place in
+    /// the queue: the matcher never pairs on a profile the user has since changed.
+    pub async fn refile(&self, state: &AppState, user: &UserRow) -> Result<(), ApiError> {
+        let mut matcher = self.matcher.lock().await;
+        let Some(old) = matcher.cancel(user.user_id()) else { return Ok(()) };
+        let now = state.clock.now();
+        let ticket = ticket_for(user, old.kind, old.enqueued_at, old.avoid.clone())
+            .ok_or_else(|| ApiError::internal("stored profile does not parse"))?;
+        if let Some(m) = matcher.enqueue(ticket, now).map_err(|_| ApiError::internal("ticket filed twice"))? {
+            self.store_match(state, &mut matcher, m, now).await?;
+        }
+        self.wake.notify_one();
+        Ok(())
+    }
+
     /// Withdraws the user's ticket; false when there was none.
     pub async fn cancel(&self, state: &AppState, user: UserId) -> Result<bool, ApiError> {
         let mut matcher = self.matcher.lock().await;

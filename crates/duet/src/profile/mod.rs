@@ -36,6 +36,8 @@ pub async fn update_profile(
         .update_profile(user.user_id(), &fields, now)
         .await?
         .ok_or_else(|| ApiError::not_found("user"))?;
+    // A waiting search follows the new profile.
+    state.matchmaker.refile(state, &row).await?;
     Ok(OwnProfile::from_row(&row, &state.settings, now))
 }
 

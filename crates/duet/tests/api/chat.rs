@@ -513,3 +513,25 @@ async fn deleting_an_account_ends_its_room_and_keeps_reports() {
         StatusCode::CREATED
     );
 }
+
+#[tokio::test]
+async fn a_profile_change_while_searching_is_what_the_matcher_uses() {
+    let app = spawn_app().await;
+    let a = app.member("changer", "male", &["female"], &["friends"], &["coffee"]).await;
+    let b = app.member("waiter_m", "male", &["male"], &["friends"], &["coffee"]).await;
+    assert_eq!(app.search(&a.access, "chat").await.status(), StatusCode::ACCEPTED);
+    assert_eq!(app.search(&b.access, "chat").await.status(), StatusCode::ACCEPTED);
+    app.update_profile(&a.access, json!({ "preferred_gender": ["male"] })).await;
+    let status = app.status(&a.access).await;
+    assert_eq!(status["status"], "connected", "matched on the new preference");
+    // And the other way round: a change that makes a pair incompatible keeps them apart.
+    let c = app.member("c_she", "female", &["male"], &["casual"], &["film"]).await;
+    let d = app.member("d_he", "male", &["female"], &["serious"], &["gym"]).await;
+    app.search(&c.access, "chat").await;
+    let since = app.status(&c.access).await["search"]["since"].clone();
+    app.update_profile(&c.access, json!({ "preferred_gender": ["female"] })).await;
+    assert_eq!(app.status(&c.access).await["search"]["since"], since, "the search keeps its place");
+    app.advance(Duration::from_secs(31));
+    assert_eq!(app.search(&d.access, "chat").await.status(), StatusCode::ACCEPTED);
+    assert_eq!(app.status(&c.access).await["status"], "searching");
+}
