@@ -17,6 +17,7 @@ use crate::events::Events;
 use crate::http::{self, ratelimit::RateLimits};
 use crate::matching::Matchmaker;
 use crate::metrics::Metrics;
+use crate::realtime::{self, Broker, Connections, InProcessBroker};
 use crate::room::Rooms;
 use crate::shutdown::Shutdown;
 use crate::store::Store;
@@ -38,6 +39,8 @@ pub struct Inner {
     pub matchmaker: Matchmaker,
     pub rooms: Rooms,
     pub housekeeping: TaskStats,
+    pub broker: Box<dyn Broker>,
+    pub connections: Connections,
 }
 
 impl Deref for AppState {
@@ -83,7 +86,11 @@ impl App {
             matchmaker,
             rooms: Rooms::new(),
             housekeeping: TaskStats::default(),
+            broker: Box::new(InProcessBroker::default()),
+            connections: Connections::default(),
         }));
+        // Subscribed before anything can publish, so the sockets miss no event.
+        let socket_events = state.events.subscribe();
         // Waiting tickets come back before the first request; overdue expiries and
         // fallback crossings fire at the matcher's first tick.
         state
@@ -106,6 +113,7 @@ impl App {
         state.shutdown.spawn(async move { matching.matchmaker.run(matching.clone()).await });
         let rooms = state.clone();
         state.shutdown.spawn(async move { rooms.rooms.run(rooms.clone()).await });
+        state.shutdown.spawn(realtime::bridge::run(state.clone(), socket_events));
         Ok(App { listener, router, state, addr })
     }
 

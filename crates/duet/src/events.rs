@@ -18,6 +18,13 @@ pub enum Event {
         users: [UserId; 2],
         fallback: bool,
     },
+    /// A search began and is waiting (a search matched at once is `MatchFound`).
+    SearchStarted {
+        user: UserId,
+    },
+    SearchCancelled {
+        user: UserId,
+    },
     SearchTimeout {
         user: UserId,
     },

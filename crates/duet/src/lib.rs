@@ -10,19 +10,17 @@
 //!   bitsets and icebreakers.
 //! - [`room`]: the room state machine (like rounds, keep, timers, ends) and the
 //!   deadline queue; both pure.
-//! - [`moderation`]: bans (and, with rooms, reports).
+//! - [`moderation`]: bans, reports with evidence, automatic bans.
 //! - [`http`]: routers, extractors, middleware, the one error type, API docs.
+//! - [`realtime`]: WebSocket endpoints, the broker seam and the event-to-socket bridge.
 //! - [`events`]: the internal channel of room and matching events.
 //! - [`tasks`]: bookkeeping of the background loops for `/admin/status`.
 //! - [`clock`], [`shutdown`], [`telemetry`], [`metrics`], [`ids`]: time, stopping,
 //!   logs, numbers, identifier types.
 //!
-//! Still to come: the matching and room services around the pure cores (tickets and
-//! rooms written atomically through `store`, the lifecycle task driving the deadline
-//! queue, the internal event channel), and `realtime` (socket loops, one owner task
-//! per room, the broker seam for several instances). They plug in through
-//! [`app::AppState`] and [`http::router`]; user status already derives from the
-//! `current_room_id` column rooms will set.
+//! Still to come: the chat socket of the real-time layer, a broker for several
+//! instances, and the web client; they plug in through [`app::AppState`] and
+//! [`http::router`].
 
 pub mod app;
 pub mod auth;
@@ -35,6 +33,7 @@ pub mod matching;
 pub mod metrics;
 pub mod moderation;
 pub mod profile;
+pub mod realtime;
 pub mod room;
 pub mod shutdown;
 pub mod store;

@@ -30,6 +30,8 @@ pub struct Metrics {
     pub rooms_active: IntGauge,
     /// Rooms ended, by reason.
     pub rooms_ended: IntCounterVec,
+    /// Open WebSockets by kind (`status`, `chat`).
+    pub sockets: IntGaugeVec,
 }
 
 impl Metrics {
@@ -74,6 +76,8 @@ impl Metrics {
         let rooms_ended =
             IntCounterVec::new(Opts::new("rooms_ended_total", "Rooms ended, by reason"), &["reason"])
                 .expect("valid metric");
+        let sockets = IntGaugeVec::new(Opts::new("open_sockets", "Open WebSockets by kind"), &["kind"])
+            .expect("valid metric");
         for collector in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
@@ -85,6 +89,7 @@ impl Metrics {
             Box::new(time_to_match.clone()),
             Box::new(rooms_active.clone()),
             Box::new(rooms_ended.clone()),
+            Box::new(sockets.clone()),
         ] {
             registry.register(collector).expect("metric names are unique");
         }
@@ -100,6 +105,7 @@ impl Metrics {
             time_to_match,
             rooms_active,
             rooms_ended,
+            sockets,
         }
     }
 

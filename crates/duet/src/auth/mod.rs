@@ -241,7 +241,9 @@ pub async fn delete_account(
         return Err(ApiError::field("password", "is incorrect"));
     }
     state.matchmaker.cancel(state, user.user_id()).await?;
-    if let Some(room_id) = user.current_room_id {
+    // Re-read after the search is gone: a match made meanwhile has a room to end too.
+    let current = state.store.user(user.user_id()).await?.and_then(|u| u.current_room_id);
+    if let Some(room_id) = current {
         state.rooms.end(state, room_id, crate::room::EndReason::AccountDeleted).await?;
     }
     state.store.delete_user(user.user_id()).await?;

@@ -29,6 +29,25 @@ pub fn routes(state: &AppState) -> Routes {
     )
 }
 
+/// Page and limit of a list query, checked: page from 1 (default 1), limit 1–100
+/// (default 20).
+pub(super) fn page_and_limit(page: Option<i64>, limit: Option<i64>) -> Result<(i64, i64), ApiError> {
+    let page = page.unwrap_or(1);
+    let limit = limit.unwrap_or(20);
+    let mut errors = Vec::new();
+    if page < 1 {
+        errors.push(FieldError::new("page", "must be at least 1"));
+    }
+    if !(1..=100).contains(&limit) {
+        errors.push(FieldError::new("limit", "must be between 1 and 100"));
+    }
+    if errors.is_empty() {
+        Ok((page, limit))
+    } else {
+        Err(ApiError::validation(errors))
+    }
+}
+
 /// One page of a list.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Page<T> {
@@ -103,18 +122,7 @@ async fn list_users(
     _admin: AdminUser,
     AppQuery(query): AppQuery<UserListQuery>,
 ) -> Result<AppJson<Page<AdminUserView>>, ApiError> {
-    let page = query.page.unwrap_or(1);
-    let limit = query.limit.unwrap_or(20);
-    let mut errors = Vec::new();
-    if page < 1 {
-        errors.push(FieldError::new("page", "must be at least 1"));
-    }
-    if !(1..=100).contains(&limit) {
-        errors.push(FieldError::new("limit", "must be between 1 and 100"));
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
-    }
+    let (page, limit) = page_and_limit(query.page, query.limit)?;
     let filter = UserFilter {
         status: query.status.map(|s| match s {
             StatusFilter::Idle => UserStatusFilter::Idle,

@@ -109,6 +109,6 @@ pub(super) async fn room_view(
     viewer: &crate::store::UserRow,
 ) -> Result<RoomView, ApiError> {
     let partner_id = room.partner_of(viewer.user_id()).ok_or_else(|| ApiError::not_found("room"))?;
-    let partner = state.store.user(partner_id).await?.ok_or_else(|| ApiError::not_found("room"))?;
-    Ok(RoomView::new(room, viewer.user_id(), &partner, state.clock.now()))
+    let partner = state.store.user(partner_id).await?;
+    Ok(RoomView::new(room, viewer.user_id(), partner.as_ref(), state.clock.now()))
 }

@@ -49,6 +49,7 @@ pub fn router(state: AppState) -> Router {
     let app = Router::new()
         .merge(api)
         .merge(ops::routes())
+        .merge(crate::realtime::routes())
         .merge(docs::routes(openapi))
         .fallback(middleware::not_found)
         .layer(DefaultBodyLimit::max(max_body))

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::admin::Page;
-use super::error::{ApiError, ErrorBody, FieldError};
+use super::admin::{page_and_limit, Page};
+use super::error::{ApiError, ErrorBody};
 use super::extract::{AdminUser, AppJson, AppPath, AppQuery};
 use super::ratelimit::LimitClass;
 use super::{limited, Routes};
@@ -38,27 +38,25 @@ pub struct PageQuery {
     page: Option<i64>,
     /// Items per page, 1–100 (default 20).
     limit: Option<i64>,
-    /// Rooms only: `active` or `ended` (default both).
-    status: Option<String>,
 }
 
-impl PageQuery {
-    fn checked(&self) -> Result<(i64, i64), ApiError> {
-        let page = self.page.unwrap_or(1);
-        let limit = self.limit.unwrap_or(20);
-        let mut errors = Vec::new();
-        if page < 1 {
-            errors.push(FieldError::new("page", "must be at least 1"));
-        }
-        if !(1..=100).contains(&limit) {
-            errors.push(FieldError::new("limit", "must be between 1 and 100"));
-        }
-        if errors.is_empty() {
-            Ok((page, limit))
-        } else {
-            Err(ApiError::validation(errors))
-        }
-    }
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RoomStatus {
+    Active,
+    Ended,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RoomListQuery {
+    /// 1-based page (default 1).
+    page: Option<i64>,
+    /// Items per page, 1–100 (default 20).
+    limit: Option<i64>,
+    /// Only active or only ended rooms (default both).
+    #[param(inline)]
+    status: Option<RoomStatus>,
 }
 
 fn time(ms: i64) -> DateTime<Utc> {
@@ -108,7 +106,7 @@ async fn list_reports(
     _admin: AdminUser,
     AppQuery(query): AppQuery<PageQuery>,
 ) -> Result<AppJson<Page<ReportView>>, ApiError> {
-    let (page, limit) = query.checked()?;
+    let (page, limit) = page_and_limit(query.page, query.limit)?;
     let (rows, total) = state.store.list_reports((page - 1) * limit, limit).await?;
     Ok(AppJson(Page { items: rows.into_iter().map(ReportView::from).collect(), total, page, limit }))
 }
@@ -151,7 +149,7 @@ impl From<RoomRow> for AdminRoomView {
 }
 
 /// Rooms, newest first.
-#[utoipa::path(get, path = "/admin/rooms", tag = "admin", security(("bearer" = [])), params(PageQuery),
+#[utoipa::path(get, path = "/admin/rooms", tag = "admin", security(("bearer" = [])), params(RoomListQuery),
     responses(
         (status = 200, body = Page<AdminRoomView>),
         (status = 400, description = "Bad page, limit or status", body = ErrorBody),
@@ -161,14 +159,13 @@ impl From<RoomRow> for AdminRoomView {
 async fn list_rooms(
     State(state): State<AppState>,
     _admin: AdminUser,
-    AppQuery(query): AppQuery<PageQuery>,
+    AppQuery(query): AppQuery<RoomListQuery>,
 ) -> Result<AppJson<Page<AdminRoomView>>, ApiError> {
-    let (page, limit) = query.checked()?;
-    let filter = match query.status.as_deref() {
+    let (page, limit) = page_and_limit(query.page, query.limit)?;
+    let filter = match query.status {
         None => RoomFilter::All,
-        Some("active") => RoomFilter::Active,
-        Some("ended") => RoomFilter::Ended,
-        Some(_) => return Err(ApiError::field("status", "must be active or ended")),
+        Some(RoomStatus::Active) => RoomFilter::Active,
+        Some(RoomStatus::Ended) => RoomFilter::Ended,
     };
     let (rows, total) = state.store.list_rooms(filter, (page - 1) * limit, limit).await?;
     Ok(AppJson(Page { items: rows.into_iter().map(AdminRoomView::from).collect(), total, page, limit }))

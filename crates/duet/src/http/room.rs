@@ -15,8 +15,8 @@ use super::ratelimit::LimitClass;
 use super::{limited, Routes};
 use crate::app::AppState;
 use crate::moderation::{self, ReportReason};
-use crate::room::{self, EndReason, RoomEvent, RoomView};
-use crate::store::{MessageRow, RoomRow, UserRow};
+use crate::room::{self, EndReason, MessageView, RoomEvent, RoomView};
+use crate::store::{RoomRow, UserRow};
 
 pub fn routes(state: &AppState) -> Routes {
     limited(
@@ -96,7 +96,7 @@ pub struct MessagesQuery {
 /// A page of a room's messages.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MessagePage {
-    pub items: Vec<MessageRow>,
+    pub items: Vec<MessageView>,
     /// The room's latest `seq`; more pages follow while the last item's `seq` is below.
     pub last_seq: i64,
 }
@@ -130,7 +130,8 @@ async fn room_messages(
         return Err(ApiError::validation(errors));
     }
     let room = participant_room(&state, room_id, &user).await?;
-    let items = state.store.messages_after(room_id, after_seq, limit).await?;
+    let items =
+        state.store.messages_after(room_id, after_seq, limit).await?.iter().map(MessageView::from).collect();
     Ok(AppJson(MessagePage { items, last_seq: room.last_seq }))
 }
 

@@ -146,9 +146,9 @@ struct AvatarQuery {
     v: Option<String>,
 }
 
-/// A user's avatar in the variant the caller may see: their own in full, and any in
-/// full for administrators (moderation); anyone else gets 404 (the current partner's
-/// will follow the room's reveal level).
+/// A user's avatar in the variant the caller may see: their own in full, any in full
+/// for administrators (moderation), the current partner's at the room's reveal level;
+/// anyone else gets 404.
 #[utoipa::path(get, path = "/user/avatar/{user_id}", tag = "user", security(("bearer" = [])),
     params(("user_id" = i64, Path, description = "Whose avatar"), AvatarQuery),
     responses(

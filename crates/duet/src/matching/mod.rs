@@ -2,8 +2,8 @@
 //!
 //! [`core`] is the pure matcher (tickets in, matches and expiries out, no I/O);
 //! [`ticket`] turns profiles into the bitsets it compares; [`icebreakers`] holds the
-//! prompts a new room opens with. The service that stores tickets and rooms around the
-//! core comes with the room lifecycle.
+//! prompts a new room opens with; [`service`] stores tickets and rooms around the core
+//! and runs its lifecycle loop.
 
 pub mod core;
 pub mod icebreakers;

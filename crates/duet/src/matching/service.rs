@@ -94,6 +94,10 @@ impl Matchmaker {
         // The user row is re-read under the lock: a match made a moment ago by another
         // request must be seen.
         let user = state.store.user(user.user_id()).await?.ok_or_else(|| ApiError::not_found("user"))?;
+        if let Some(until) = user.ban_in_force(state.clock.now()) {
+            // Banned between authentication and now: no ticket may be filed.
+            return Err(crate::auth::banned(until));
+        }
         if let Some(room_id) = user.current_room_id {
             if let Some(room) = state.store.room(room_id).await?.filter(RoomRow::is_active) {
                 return Ok(SearchOutcome::Room(Box::new(room)));
@@ -129,6 +133,9 @@ impl Matchmaker {
             },
             None => SearchOutcome::Waiting { kind, since: now },
         };
+        if let SearchOutcome::Waiting { .. } = outcome {
+            state.events.publish(Event::SearchStarted { user: user.user_id() });
+        }
         self.publish_waiting(state, &matcher);
         self.wake.notify_one();
         Ok(outcome)
@@ -140,11 +147,13 @@ impl Matchmaker {
         let mut matcher = self.matcher.lock().await;
         let Some(old) = matcher.cancel(user.user_id()) else { return Ok(()) };
         let now = state.clock.now();
-        let ticket = ticket_for(user, old.kind, old.enqueued_at, old.avoid.clone())
+        let avoid = self.avoid(state, user.user_id(), now).await?;
+        let ticket = ticket_for(user, old.kind, old.enqueued_at, avoid)
             .ok_or_else(|| ApiError::internal("stored profile does not parse"))?;
         if let Some(m) = matcher.enqueue(ticket, now).map_err(|_| ApiError::internal("ticket filed twice"))? {
             self.store_match(state, &mut matcher, m, now).await?;
         }
+        self.publish_waiting(state, &matcher);
         self.wake.notify_one();
         Ok(())
     }
@@ -155,6 +164,9 @@ impl Matchmaker {
         let in_matcher = matcher.cancel(user).is_some();
         let in_store = state.store.delete_ticket(user).await?;
         self.publish_waiting(state, &matcher);
+        if in_matcher || in_store {
+            state.events.publish(Event::SearchCancelled { user });
+        }
         Ok(in_matcher || in_store)
     }
 

@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use crate::app::AppState;
 use crate::http::error::{ApiError, ErrorCode, FieldError};
 use crate::ids::UserId;
+use crate::room::MessageView;
 use crate::store::{NewReport, RoomRow, StoreError};
 
 /// Why someone is reported.
@@ -68,6 +69,7 @@ pub async fn report(
         .store
         .last_messages(room.id, i64::from(state.settings.moderation.report_evidence_messages))
         .await?;
+    let evidence: Vec<MessageView> = evidence.iter().map(MessageView::from).collect();
     let evidence_json = serde_json::to_string(&evidence).expect("messages serialise");
     let stored = state
         .store

@@ -1,9 +1,8 @@
 //! Profiles: the vocabulary, validation of updates, the views the API returns, and
 //! avatars (processing and who may see which variant).
 //!
-//! Who calls it: the `/user` and `/meta` handlers, and matching (completeness) and
-//! rooms (partner views, reveal levels) as they arrive. Storage goes through
-//! [`crate::store`].
+//! Who calls it: the `/user` and `/meta` handlers, matching (completeness) and rooms
+//! (reveal levels for avatars). Storage goes through [`crate::store`].
 
 pub mod avatar;
 pub mod validate;
@@ -83,8 +82,8 @@ pub async fn avatar_for(
 }
 
 /// The caller's status: `connected` when in a room, `searching` when holding a
-/// ticket, `idle` otherwise. `online` (a status socket is open) stays false until the
-/// real-time layer reports sockets.
+/// ticket, `idle` otherwise; `online` when a status socket of the user is open on
+/// this instance.
 pub async fn status(state: &AppState, user: &UserRow) -> Result<StatusView, ApiError> {
     let ticket = state.store.ticket(user.user_id()).await?;
     let status = match (user.current_room_id, &ticket) {
@@ -95,5 +94,6 @@ pub async fn status(state: &AppState, user: &UserRow) -> Result<StatusView, ApiE
     let search = ticket
         .filter(|_| status == Status::Searching)
         .map(|(kind, since)| SearchInfo { kind, since: Timestamp::from_millis(since).to_datetime() });
-    Ok(StatusView { status, online: false, current_room_id: user.current_room_id, search })
+    let online = state.connections.is_online(user.user_id());
+    Ok(StatusView { status, online, current_room_id: user.current_room_id, search })
 }

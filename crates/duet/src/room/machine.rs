@@ -222,7 +222,9 @@ impl RoomState {
         self.due(timers).map(|(at, _)| at)
     }
 
-    /// Applies `event` at `now`. On error nothing changed.
+    /// Applies `event` at `now`, after firing the timers due by then. When the event is
+    /// refused, the timers that fired stay fired; callers that must not lose their
+    /// effects tick first (as the room owner does).
     pub fn on_event(
         &mut self,
         event: RoomEvent,

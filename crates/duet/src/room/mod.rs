@@ -17,4 +17,4 @@ pub use machine::{
 };
 pub use runtime::{room_error, Rooms};
 pub use service::room_of_participant;
-pub use view::{PartnerView, RoomView};
+pub use view::{MessageView, PartnerView, RoomView};

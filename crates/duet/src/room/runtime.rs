@@ -72,8 +72,12 @@ impl Rooms {
         let now = state.clock.now();
         let rooms = state.store.active_rooms().await?;
         for row in &rooms {
-            // Sockets did not survive the restart: the grace for reconnecting starts now.
+            // Sockets did not survive the restart: the grace for reconnecting starts now,
+            // and is stored so the room's owner loads the same state.
             let room = state_from_row(row, Some(now));
+            if room != state_from_row(row, None) {
+                state.store.save_room_state(row.id, &fields_from_state(&room)).await?;
+            }
             self.schedule(row.id, room.next_deadline(&timers));
         }
         Ok(rooms.len())
@@ -239,11 +243,31 @@ impl Owner {
         // Anything still queued is answered by the dropped reply channels: ended.
     }
 
-    async fn handle(&mut self, event: RoomEvent) -> Result<Vec<Effect>, ApiError> {
-        let timers = timers(&self.state);
+    /// Fires the timers due by now and stores their outcome before anything else is
+    /// applied: an event the rules then refuse (a late answer, a message to a room that
+    /// has just ended) must not take the timers' effects down with it.
+    async fn catch_up(&mut self) -> Result<Vec<Effect>, ApiError> {
         let before = self.room.clone();
-        let effects = self.room.on_event(event, self.state.clock.now(), &timers).map_err(room_error)?;
-        self.commit(&before, &effects).await?;
+        let effects = self
+            .room
+            .on_event(RoomEvent::Tick, self.state.clock.now(), &timers(&self.state))
+            .map_err(room_error)?;
+        if !effects.is_empty() || self.room != before {
+            self.commit(&before, &effects).await?;
+        }
+        Ok(effects)
+    }
+
+    async fn handle(&mut self, event: RoomEvent) -> Result<Vec<Effect>, ApiError> {
+        let mut effects = self.catch_up().await?;
+        if event == RoomEvent::Tick {
+            return Ok(effects);
+        }
+        let before = self.room.clone();
+        let more =
+            self.room.on_event(event, self.state.clock.now(), &timers(&self.state)).map_err(room_error)?;
+        self.commit(&before, &more).await?;
+        effects.extend(more);
         Ok(effects)
     }
 
@@ -253,12 +277,20 @@ impl Owner {
         client_id: Option<String>,
         content: String,
     ) -> Result<(MessageRow, bool), ApiError> {
-        let timers = timers(&self.state);
+        let content = content.trim();
+        let chars = content.chars().count();
+        let max = self.state.settings.realtime.max_message_chars as usize;
+        if chars == 0 || chars > max {
+            return Err(ApiError::field("content", format!("must be 1 to {max} characters after trimming")));
+        }
+        self.catch_up().await?;
+        if self.room.ended.is_some() {
+            return Err(room_error(RoomError::Ended));
+        }
+        self.room.side_of(from).ok_or(RoomError::NotParticipant).map_err(room_error)?;
         let now = self.state.clock.now();
-        let before = self.room.clone();
-        let effects = self.room.on_event(RoomEvent::Message { from }, now, &timers).map_err(room_error)?;
         let stored =
-            self.state.store.append_message(self.room_id, from, client_id.as_deref(), &content, now).await;
+            self.state.store.append_message(self.room_id, from, client_id.as_deref(), content, now).await;
         let (message, fresh) = match stored {
             Ok(Some(stored)) => stored,
             Ok(None) => return Err(room_error(RoomError::Ended)),
@@ -267,20 +299,20 @@ impl Owner {
             }
             Err(StoreError::Db(e)) => return Err(e.into()),
         };
-        // The message itself wrote `last_message_at`; other changes (timers that fired
-        // first) are stored by `commit`.
-        let mut unchanged = before.clone();
-        unchanged.last_message_at = self.room.last_message_at;
-        self.commit(&unchanged, &effects).await?;
-        if fresh {
-            self.state.events.publish(Event::MessagePosted {
-                room_id: self.room_id,
-                users: self.users,
-                seq: message.seq,
-                from,
-            });
+        if !fresh {
+            // A retry: the original stands, nothing moves.
+            return Ok((message, false));
         }
-        Ok((message, fresh))
+        // The store wrote `last_message_at` with the message; the machine follows.
+        self.room.on_event(RoomEvent::Message { from }, now, &timers(&self.state)).map_err(room_error)?;
+        self.state.rooms.schedule(self.room_id, self.room.next_deadline(&timers(&self.state)));
+        self.state.events.publish(Event::MessagePosted {
+            room_id: self.room_id,
+            users: self.users,
+            seq: message.seq,
+            from,
+        });
+        Ok((message, true))
     }
 
     /// Stores what changed, announces the effects, files the next deadline.

@@ -11,7 +11,7 @@ use crate::clock::Timestamp;
 use crate::ids::UserId;
 use crate::matching::ChatKind;
 use crate::profile::validate::age_on;
-use crate::store::{RoomRow, UserRow};
+use crate::store::{MessageRow, RoomRow, UserRow};
 
 /// A partner as the other participant sees them.
 #[derive(Debug, Serialize, ToSchema)]
@@ -26,6 +26,18 @@ pub struct PartnerView {
 }
 
 impl PartnerView {
+    /// A partner whose account no longer exists.
+    pub fn erased() -> Self {
+        PartnerView {
+            nickname: None,
+            gender: None,
+            age: None,
+            needs: Vec::new(),
+            interests: Vec::new(),
+            avatar_url: None,
+        }
+    }
+
     pub fn new(partner: &UserRow, room: &RoomRow, now: Timestamp) -> Self {
         let list = |l: &Option<String>| -> Vec<String> {
             l.as_deref()
@@ -45,6 +57,30 @@ impl PartnerView {
             avatar_url: partner
                 .avatar_version
                 .map(|v| format!("/user/avatar/{}?v={v}-{}", partner.id, room.reveal_level)),
+        }
+    }
+}
+
+/// A stored message as the API and report evidence show it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageView {
+    pub message_id: i64,
+    pub seq: i64,
+    pub client_id: Option<String>,
+    pub user_id: i64,
+    pub content: String,
+    pub timestamp: DateTime<Utc>,
+}
+
+impl From<&MessageRow> for MessageView {
+    fn from(m: &MessageRow) -> Self {
+        MessageView {
+            message_id: m.id,
+            seq: m.seq,
+            client_id: m.client_id.clone(),
+            user_id: m.user_id,
+            content: m.content.clone(),
+            timestamp: Timestamp::from_millis(m.created_at).to_datetime(),
         }
     }
 }
@@ -87,7 +123,8 @@ pub struct RoomView {
 }
 
 impl RoomView {
-    pub fn new(room: &RoomRow, viewer: UserId, partner: &UserRow, now: Timestamp) -> Self {
+    /// `partner` is None when the partner's account has been erased.
+    pub fn new(room: &RoomRow, viewer: UserId, partner: Option<&UserRow>, now: Timestamp) -> Self {
         let mine_is_a = room.user_a == viewer.0;
         let (keep_a, keep_b) = room.keeps();
         let (keep_me, keep_partner) = if mine_is_a { (keep_a, keep_b) } else { (keep_b, keep_a) };
@@ -108,7 +145,7 @@ impl RoomView {
                 answered: my_answer.is_some(),
             }),
             icebreaker: serde_json::from_str(&room.icebreaker).unwrap_or(serde_json::Value::Null),
-            partner: PartnerView::new(partner, room, now),
+            partner: partner.map_or_else(PartnerView::erased, |p| PartnerView::new(p, room, now)),
         }
     }
 }

@@ -6,9 +6,8 @@ use super::{on_unique, Store, StoreError};
 use crate::clock::Timestamp;
 use crate::ids::UserId;
 
-#[derive(Clone, Debug, FromRow, serde::Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, FromRow)]
 pub struct MessageRow {
-    #[serde(rename = "message_id")]
     pub id: i64,
     pub room_id: i64,
     pub seq: i64,

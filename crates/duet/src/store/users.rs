@@ -304,11 +304,13 @@ where
 }
 
 impl Store {
-    /// Users by live status (`idle`, `searching`, `connected`) and bans in force.
+    /// Users by live status (`idle` not counting banned users, `searching`,
+    /// `connected`) and bans in force.
     pub async fn count_user_states(&self, now: Timestamp) -> Result<(i64, i64, i64, i64), sqlx::Error> {
         sqlx::query_as(
             "SELECT \
-             CAST(COALESCE(SUM(CASE WHEN u.current_room_id IS NULL AND t.user_id IS NULL THEN 1 ELSE 0 END), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(CASE WHEN u.current_room_id IS NULL AND t.user_id IS NULL \
+                 AND (u.banned_until IS NULL OR u.banned_until <= $1) THEN 1 ELSE 0 END), 0) AS BIGINT), \
              CAST(COALESCE(SUM(CASE WHEN u.current_room_id IS NULL AND t.user_id IS NOT NULL THEN 1 ELSE 0 END), 0) AS BIGINT), \
              CAST(COALESCE(SUM(CASE WHEN u.current_room_id IS NOT NULL THEN 1 ELSE 0 END), 0) AS BIGINT), \
              CAST(COALESCE(SUM(CASE WHEN u.banned_until > $1 THEN 1 ELSE 0 END), 0) AS BIGINT) \

@@ -12,3 +12,4 @@ mod logs;
 mod ops;
 mod profile;
 mod rooms;
+mod sockets;

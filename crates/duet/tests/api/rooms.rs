@@ -456,3 +456,35 @@ async fn shutdown_stops_room_owners_and_loops() {
     assert!(finished.is_ok(), "shutdown waited on a task that did not stop");
     finished.unwrap().unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn a_late_answer_is_refused_but_the_round_still_closes() {
+    let app = app_with(&[]).await;
+    let mut events = app.state.events.subscribe();
+    let (a, b, room) = pair(&app, "late_answer").await;
+    app.advance(Duration::from_secs(300));
+    expect_event(&mut events, |e| matches!(e, Event::LikePrompt { .. })).await;
+    // The answer window passes without the lifecycle loop noticing; the late answer
+    // is what finds the round over.
+    app.clock.advance(Duration::from_secs(61));
+    let body = error_of(like(&app, &a, room, "yes").await, StatusCode::CONFLICT).await;
+    assert_eq!(body["code"], "no_open_round");
+    let result = expect_event(&mut events, |e| matches!(e, Event::LikeResult { .. })).await;
+    assert!(matches!(result, Event::LikeResult { outcome: LikeOutcome::NoMatch, round: 1, .. }));
+    let view = room_info(&app, &b, room).await;
+    assert_eq!(view["like_round"], Value::Null, "the closed round was stored");
+}
+
+#[tokio::test]
+async fn messages_are_trimmed_and_limited() {
+    let app = app_with(&["--max-message-chars=10"]).await;
+    let (a, _b, room) = pair(&app, "limits").await;
+    let post = |content: &str| {
+        app.state.rooms.post_message(&app.state, room, UserId(a.id), None, content.to_owned())
+    };
+    assert_eq!(post("  spaced  ").await.unwrap().0.content, "spaced");
+    assert_eq!(post("1234567890").await.unwrap().0.seq, 2);
+    assert!(post("12345678901").await.is_err(), "over the limit");
+    assert!(post("   ").await.is_err(), "empty after trimming");
+    assert_eq!(post("🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂").await.unwrap().0.seq, 3, "characters, not bytes");
+}

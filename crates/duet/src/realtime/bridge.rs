@@ -1,0 +1,106 @@
+//! The bridge from the internal event channel to socket pushes: it decides which user
+//! hears what and publishes through the broker. With several instances, this is the
+//! one place that turns local events into broker traffic.
+
+use tokio::sync::broadcast;
+
+use super::broker::{Delivery, Topic};
+use super::protocol::ServerFrame;
+use super::CloseCode;
+use crate::app::AppState;
+use crate::events::Event;
+use crate::http::error::ApiError;
+use crate::ids::UserId;
+use crate::profile;
+use crate::room::PartnerView;
+
+/// Runs until shutdown. `events` is subscribed before the server starts, so nothing
+/// published at start-up is missed.
+pub async fn run(state: AppState, mut events: broadcast::Receiver<Event>) {
+    loop {
+        let event = tokio::select! {
+            _ = state.shutdown.requested() => break,
+            event = events.recv() => event,
+        };
+        match event {
+            Ok(event) => {
+                if let Err(e) = deliver(&state, event).await {
+                    tracing::warn!(error = %e, "could not deliver an event to sockets");
+                }
+            }
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::warn!(missed, "socket bridge fell behind the event channel");
+            }
+            Err(broadcast::error::RecvError::Closed) => break,
+        }
+    }
+}
+
+async fn deliver(state: &AppState, event: Event) -> Result<(), ApiError> {
+    match event {
+        Event::MatchFound { room_id, users, .. } => {
+            let Some(room) = state.store.room(room_id).await? else { return Ok(()) };
+            let icebreaker = serde_json::from_str(&room.icebreaker).unwrap_or(serde_json::Value::Null);
+            for user in users {
+                let Some(partner_id) = room.partner_of(user) else { continue };
+                let Some(partner) = state.store.user(partner_id).await? else { continue };
+                let matched_user = Box::new(PartnerView::new(&partner, &room, state.clock.now()));
+                push(
+                    state,
+                    user,
+                    ServerFrame::MatchFound { room_id, matched_user, icebreaker: icebreaker.clone() },
+                );
+                push_status(state, user).await?;
+            }
+        }
+        Event::SearchStarted { user } | Event::SearchCancelled { user } => push_status(state, user).await?,
+        Event::SearchTimeout { user } => {
+            push(state, user, ServerFrame::SearchTimeout);
+            push_status(state, user).await?;
+        }
+        Event::RoomEnded { room_id, users, reason } => {
+            for user in users {
+                push(state, user, ServerFrame::RoomEnded { room_id, reason });
+                push_status(state, user).await?;
+            }
+        }
+        Event::Banned { user, until } => {
+            state.broker.publish(
+                Topic::User(user),
+                Delivery {
+                    frame: Some(ServerFrame::Banned { until: until.to_datetime() }.into()),
+                    close: Some(CloseCode::Banned as u16),
+                },
+            );
+        }
+        // Room events go to chat sockets, which come with the chat endpoint.
+        Event::LikePrompt { .. }
+        | Event::LikeAnswered { .. }
+        | Event::LikeResult { .. }
+        | Event::ImageReveal { .. }
+        | Event::RoomKept { .. }
+        | Event::MessagePosted { .. } => {}
+    }
+    Ok(())
+}
+
+fn push(state: &AppState, user: UserId, frame: ServerFrame) {
+    state.broker.publish(Topic::User(user), Delivery::frame(frame));
+}
+
+/// The user's status as it is now (a deleted account has none).
+async fn push_status(state: &AppState, user: UserId) -> Result<(), ApiError> {
+    if let Some(row) = state.store.user(user).await? {
+        let view = profile::status(state, &row).await?;
+        push(
+            state,
+            user,
+            ServerFrame::StatusUpdate {
+                status: view.status,
+                current_room_id: view.current_room_id,
+                search: view.search,
+            },
+        );
+    }
+    Ok(())
+}

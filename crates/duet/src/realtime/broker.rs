@@ -1,0 +1,137 @@
+//! The fan-out seam: every push to a socket goes through a [`Broker`], addressed to a
+//! [`Topic`]. The in-process broker here serves one instance; a Redis or NATS broker
+//! implementing the same trait (topic = channel/subject) lets several instances
+//! deliver each other's pushes without touching the socket or room code.
+//!
+//! Each subscription has a bounded queue. A subscriber that falls that far behind is
+//! dropped (its queue closes) rather than slowing the publisher or anyone else; its
+//! socket then closes and the client reconnects and resumes.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use tokio::sync::mpsc;
+
+use super::protocol::ServerFrame;
+use crate::ids::UserId;
+
+/// Where a push goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Topic {
+    /// Every status socket of a user.
+    User(UserId),
+}
+
+/// One push: a frame, and whether the socket closes after it (with a close code).
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    pub frame: Option<Arc<ServerFrame>>,
+    pub close: Option<u16>,
+}
+
+impl Delivery {
+    pub fn frame(frame: ServerFrame) -> Self {
+        Delivery { frame: Some(Arc::new(frame)), close: None }
+    }
+}
+
+/// Pushes queued per subscriber before it counts as too slow: a status socket gets a
+/// handful of pushes per match, so this is minutes of a stalled client.
+const QUEUE: usize = 64;
+
+pub trait Broker: Send + Sync + 'static {
+    fn publish(&self, topic: Topic, delivery: Delivery);
+    fn subscribe(&self, topic: Topic) -> Subscription;
+}
+
+/// A subscriber's queue; unsubscribes when dropped.
+pub struct Subscription {
+    pub receiver: mpsc::Receiver<Delivery>,
+    _guard: Option<Box<dyn Send + Sync>>,
+}
+
+/// Subscribers by topic, each with its id (for unsubscribing) and queue.
+type Subscribers = DashMap<Topic, Vec<(u64, mpsc::Sender<Delivery>)>>;
+
+/// The broker of a single instance.
+#[derive(Default)]
+pub struct InProcessBroker {
+    topics: Arc<Subscribers>,
+    next_id: AtomicU64,
+}
+
+struct Unsubscribe {
+    topics: Arc<Subscribers>,
+    topic: Topic,
+    id: u64,
+}
+
+impl Drop for Unsubscribe {
+    fn drop(&mut self) {
+        if let Some(mut subscribers) = self.topics.get_mut(&self.topic) {
+            subscribers.retain(|(id, _)| *id != self.id);
+        }
+        self.topics.remove_if(&self.topic, |_, subscribers| subscribers.is_empty());
+    }
+}
+
+impl Broker for InProcessBroker {
+    fn publish(&self, topic: Topic, delivery: Delivery) {
+        if let Some(mut subscribers) = self.topics.get_mut(&topic) {
+            // A full queue drops that subscriber: it is too far behind.
+            subscribers.retain(|(_, sender)| sender.try_send(delivery.clone()).is_ok());
+        }
+    }
+
+    fn subscribe(&self, topic: Topic) -> Subscription {
+        let (sender, receiver) = mpsc::channel(QUEUE);
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.topics.entry(topic).or_default().push((id, sender));
+        Subscription {
+            receiver,
+            _guard: Some(Box::new(Unsubscribe { topics: self.topics.clone(), topic, id })),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn deliveries_reach_subscribers_of_their_topic_only() {
+        let broker = InProcessBroker::default();
+        let mut a = broker.subscribe(Topic::User(UserId(1)));
+        let mut b = broker.subscribe(Topic::User(UserId(2)));
+        broker.publish(Topic::User(UserId(1)), Delivery::frame(ServerFrame::Heartbeat));
+        assert!(a.receiver.recv().await.is_some());
+        assert!(b.receiver.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn a_slow_subscriber_is_dropped_and_others_go_on() {
+        let broker = InProcessBroker::default();
+        let slow = broker.subscribe(Topic::User(UserId(1)));
+        let mut fast = broker.subscribe(Topic::User(UserId(1)));
+        for _ in 0..QUEUE + 1 {
+            broker.publish(Topic::User(UserId(1)), Delivery::frame(ServerFrame::Heartbeat));
+            assert!(fast.receiver.recv().await.is_some());
+        }
+        let mut slow = slow;
+        let mut received = 0;
+        while slow.receiver.recv().await.is_some() {
+            received += 1;
+        }
+        assert_eq!(received, QUEUE, "the slow queue closed once full");
+    }
+
+    #[test]
+    fn dropping_a_subscription_unsubscribes() {
+        let broker = InProcessBroker::default();
+        let sub = broker.subscribe(Topic::User(UserId(1)));
+        assert_eq!(broker.topics.len(), 1);
+        drop(sub);
+        assert!(broker.topics.is_empty());
+    }
+}

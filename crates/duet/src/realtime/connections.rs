@@ -1,0 +1,65 @@
+//! Which sockets are open on this instance: one status socket per user (a newer one
+//! replaces the older, which closes with 4007), and whether a user is online.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use dashmap::DashMap;
+use tokio::sync::oneshot;
+
+use crate::ids::UserId;
+
+#[derive(Default)]
+pub struct Connections {
+    status: DashMap<UserId, (u64, oneshot::Sender<()>)>,
+    next_id: AtomicU64,
+}
+
+/// A registered socket: its id, and a receiver that fires when a newer connection of
+/// the same user replaces it.
+pub struct Registration {
+    pub id: u64,
+    pub replaced: oneshot::Receiver<()>,
+}
+
+impl Connections {
+    /// Registers the user's status socket, replacing (and notifying) any older one.
+    pub fn register_status(&self, user: UserId) -> Registration {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (notify, replaced) = oneshot::channel();
+        if let Some((_, old)) = self.status.insert(user, (id, notify)) {
+            let _ = old.send(());
+        }
+        Registration { id, replaced }
+    }
+
+    /// Forgets the socket `id`, unless a newer one has taken its place.
+    pub fn unregister_status(&self, user: UserId, id: u64) {
+        self.status.remove_if(&user, |_, (current, _)| *current == id);
+    }
+
+    /// Whether the user has a status socket open on this instance.
+    pub fn is_online(&self, user: UserId) -> bool {
+        self.status.contains_key(&user)
+    }
+
+    pub fn status_sockets(&self) -> usize {
+        self.status.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_newer_socket_replaces_the_older() {
+        let connections = Connections::default();
+        let mut first = connections.register_status(UserId(1));
+        let second = connections.register_status(UserId(1));
+        assert!(first.replaced.try_recv().is_ok(), "the first is told");
+        connections.unregister_status(UserId(1), first.id);
+        assert!(connections.is_online(UserId(1)), "the older leaving does not remove the newer");
+        connections.unregister_status(UserId(1), second.id);
+        assert!(!connections.is_online(UserId(1)));
+    }
+}

@@ -1,0 +1,137 @@
+//! The real-time layer (SPEC 3): WebSocket endpoints, the fan-out seam and the bridge
+//! from the internal event channel to sockets.
+//!
+//! So far: `WS /ws/status` ([`status`]) with token check before use, Origin check,
+//! replacement of an older socket, keepalive and shutdown closes; the [`broker`] seam
+//! with an in-process implementation; the [`bridge`] that turns room and matching
+//! events into pushes. The chat socket (`WS /ws/chat/{room_id}`), which will drive the
+//! room owners' message path, comes next.
+
+pub mod bridge;
+pub mod broker;
+pub mod connections;
+pub mod protocol;
+pub mod status;
+
+use axum::extract::{Query, State, WebSocketUpgrade};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+use tracing::Instrument;
+
+use crate::app::AppState;
+use crate::http::error::{ApiError, ErrorCode};
+
+pub use broker::{Broker, InProcessBroker};
+pub use connections::Connections;
+
+/// Close codes of SPEC 3.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u16)]
+pub enum CloseCode {
+    Normal = 1000,
+    GoingAway = 1001,
+    TooBig = 1009,
+    Unauthorized = 4001,
+    Banned = 4002,
+    NotParticipant = 4003,
+    RoomNotFound = 4004,
+    RoomEnded = 4005,
+    Replaced = 4007,
+    Policy = 4008,
+}
+
+impl CloseCode {
+    pub fn reason(self) -> &'static str {
+        match self {
+            CloseCode::Normal => "room ended",
+            CloseCode::GoingAway => "server shutting down",
+            CloseCode::TooBig => "frame too large",
+            CloseCode::Unauthorized => "missing, invalid, expired or revoked token",
+            CloseCode::Banned => "account banned",
+            CloseCode::NotParticipant => "not a participant of this room",
+            CloseCode::RoomNotFound => "room not found",
+            CloseCode::RoomEnded => "room has ended",
+            CloseCode::Replaced => "replaced by a newer connection",
+            CloseCode::Policy => "policy violation",
+        }
+    }
+
+    pub fn from_u16(code: u16) -> CloseCode {
+        [
+            CloseCode::Normal,
+            CloseCode::GoingAway,
+            CloseCode::TooBig,
+            CloseCode::Unauthorized,
+            CloseCode::Banned,
+            CloseCode::NotParticipant,
+            CloseCode::RoomNotFound,
+            CloseCode::RoomEnded,
+            CloseCode::Replaced,
+            CloseCode::Policy,
+        ]
+        .into_iter()
+        .find(|c| *c as u16 == code)
+        .unwrap_or(CloseCode::GoingAway)
+    }
+}
+
+/// Socket buffers sized for many idle connections: a few KiB each rather than the
+/// library's 128 KiB read buffer.
+const READ_BUFFER: usize = 4 * 1024;
+const WRITE_BUFFER: usize = 4 * 1024;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/ws/status", get(status_socket))
+}
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+async fn status_socket(
+    State(state): State<AppState>,
+    ws: WebSocketUpgrade,
+    headers: HeaderMap,
+    Query(query): Query<TokenQuery>,
+) -> Response {
+    if !origin_allowed(&state, &headers) {
+        return ApiError::new(ErrorCode::Forbidden, "this origin may not open sockets").into_response();
+    }
+    let from_protocol = protocol_token(&headers);
+    let mut ws = ws
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
+        .max_message_size(state.settings.realtime.max_frame_bytes as usize)
+        .max_frame_size(state.settings.realtime.max_frame_bytes as usize);
+    if from_protocol.is_some() {
+        ws = ws.protocols(["bearer"]);
+    }
+    let token = from_protocol.or(query.token);
+    let span = tracing::info_span!("status_socket", user_id = tracing::field::Empty);
+    ws.on_upgrade(move |socket| status::run(state, socket, token).instrument(span))
+}
+
+/// The token from `Sec-WebSocket-Protocol: bearer, <token>`, which keeps it out of URLs
+/// and access logs.
+fn protocol_token(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::SEC_WEBSOCKET_PROTOCOL)?.to_str().ok()?;
+    let mut parts = value.split(',').map(str::trim);
+    (parts.next()? == "bearer").then(|| parts.next().map(str::to_owned)).flatten().filter(|t| !t.is_empty())
+}
+
+/// A browser's `Origin` must be the server's own or a configured one; clients that
+/// send none (not browsers) are judged by their token alone.
+fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let origin = origin.trim_end_matches('/');
+    let own = headers.get(header::HOST).and_then(|v| v.to_str().ok()).is_some_and(|host| {
+        origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) == Some(host)
+    });
+    own || state.settings.extra_origins().any(|allowed| allowed == origin)
+}

@@ -1,0 +1,221 @@
+//! The real-time protocol's frames (SPEC 3), parsed once at the edge into typed enums.
+//! Client frames are tagged by `type`; anything else (not JSON, unknown type, missing
+//! field) is a [`FrameError`] that the socket answers with an `error` frame.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::profile::SearchInfo;
+use crate::profile::Status;
+use crate::room::{EndReason, LikeOutcome, PartnerView};
+
+/// What a client may send on a chat socket.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientFrame {
+    Message {
+        content: String,
+        #[serde(default)]
+        client_id: Option<String>,
+    },
+    Typing {
+        is_typing: bool,
+    },
+    LikeResponse {
+        response: LikeAnswer,
+    },
+    Read {
+        up_to_seq: i64,
+    },
+    Heartbeat,
+}
+
+/// What a client may send on a status socket.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum StatusClientFrame {
+    Heartbeat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LikeAnswer {
+    Yes,
+    No,
+}
+
+/// Why a client frame was refused: the text of the `error` frame.
+#[derive(Debug, PartialEq, Eq)]
+pub struct FrameError(pub String);
+
+impl ClientFrame {
+    pub fn parse(text: &str) -> Result<ClientFrame, FrameError> {
+        serde_json::from_str(text).map_err(|e| FrameError(e.to_string()))
+    }
+}
+
+/// Machine codes of `error` frames.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FrameErrorCode {
+    InvalidFrame,
+    InvalidMessage,
+    RateLimited,
+    NoOpenRound,
+    AlreadyAnswered,
+    RoomEnded,
+    Internal,
+}
+
+/// The open like round in a `connection` frame.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LikeRoundInfo {
+    pub round: i64,
+    pub deadline: DateTime<Utc>,
+    pub answered: bool,
+}
+
+/// What the server sends, on the chat socket and on the status socket.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    Connection {
+        room_id: i64,
+        user_id: i64,
+        reveal_level: i64,
+        like_round: Option<LikeRoundInfo>,
+        last_seq: i64,
+    },
+    Message {
+        message_id: i64,
+        seq: i64,
+        client_id: Option<String>,
+        user_id: i64,
+        nickname: Option<String>,
+        content: String,
+        timestamp: DateTime<Utc>,
+    },
+    Ack {
+        client_id: Option<String>,
+        message_id: i64,
+        seq: i64,
+    },
+    Typing {
+        user_id: i64,
+        is_typing: bool,
+    },
+    Presence {
+        user_id: i64,
+        online: bool,
+    },
+    Read {
+        user_id: i64,
+        up_to_seq: i64,
+    },
+    LikePrompt {
+        round: u32,
+        deadline: DateTime<Utc>,
+    },
+    LikeResponse {
+        user_id: i64,
+        answered: bool,
+    },
+    LikeResult {
+        round: u32,
+        outcome: LikeOutcome,
+        reveal_level: u8,
+    },
+    ImageReveal {
+        reveal_level: u8,
+        partner_avatar_url: Option<String>,
+    },
+    RoomKept,
+    RoomEnded {
+        room_id: i64,
+        reason: EndReason,
+    },
+    Error {
+        code: FrameErrorCode,
+        detail: String,
+    },
+    Heartbeat,
+    StatusUpdate {
+        status: Status,
+        current_room_id: Option<i64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        search: Option<SearchInfo>,
+    },
+    MatchFound {
+        room_id: i64,
+        matched_user: Box<PartnerView>,
+        icebreaker: serde_json::Value,
+    },
+    SearchTimeout,
+    Banned {
+        until: DateTime<Utc>,
+    },
+}
+
+impl ServerFrame {
+    pub fn error(code: FrameErrorCode, detail: impl Into<String>) -> ServerFrame {
+        ServerFrame::Error { code, detail: detail.into() }
+    }
+
+    pub fn to_text(&self) -> String {
+        serde_json::to_string(self).expect("server frames serialise")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_frames_parse_by_type() {
+        assert_eq!(
+            ClientFrame::parse(r#"{"type":"message","content":"chào","client_id":"c1"}"#),
+            Ok(ClientFrame::Message { content: "chào".into(), client_id: Some("c1".into()) })
+        );
+        assert_eq!(
+            ClientFrame::parse(r#"{"type":"message","content":"hi"}"#),
+            Ok(ClientFrame::Message { content: "hi".into(), client_id: None })
+        );
+        assert_eq!(
+            ClientFrame::parse(r#"{"type":"typing","is_typing":true}"#),
+            Ok(ClientFrame::Typing { is_typing: true })
+        );
+        assert_eq!(
+            ClientFrame::parse(r#"{"type":"read","up_to_seq":7}"#),
+            Ok(ClientFrame::Read { up_to_seq: 7 })
+        );
+        assert_eq!(
+            ClientFrame::parse(r#"{"type":"like_response","response":"yes"}"#),
+            Ok(ClientFrame::LikeResponse { response: LikeAnswer::Yes })
+        );
+        assert_eq!(ClientFrame::parse(r#"{"type":"heartbeat"}"#), Ok(ClientFrame::Heartbeat));
+    }
+
+    #[test]
+    fn malformed_frames_are_errors_not_panics() {
+        for bad in [
+            "not json",
+            "{}",
+            r#"{"type":"shout","content":"x"}"#,
+            r#"{"type":"message"}"#,
+            r#"{"type":"typing","is_typing":"yes"}"#,
+            r#"{"type":"like_response","response":"maybe"}"#,
+            "[1,2,3]",
+        ] {
+            assert!(ClientFrame::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn server_frames_carry_their_type() {
+        let frame = ServerFrame::Ack { client_id: Some("c1".into()), message_id: 9, seq: 3 };
+        assert_eq!(frame.to_text(), r#"{"type":"ack","client_id":"c1","message_id":9,"seq":3}"#);
+        assert_eq!(ServerFrame::Heartbeat.to_text(), r#"{"type":"heartbeat"}"#);
+        let ended = ServerFrame::RoomEnded { room_id: 4, reason: EndReason::Inactive };
+        assert_eq!(ended.to_text(), r#"{"type":"room_ended","room_id":4,"reason":"inactive"}"#);
+    }
+}
