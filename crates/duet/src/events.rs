@@ -1,7 +1,7 @@
 //! The internal event channel: every room and matching event goes out here once, for
 //! the real-time layer to deliver to sockets (and for tests to observe). A broadcast
 //! channel: each subscriber gets every event; one that falls more than `CAPACITY`
-//! behind loses the oldest and is told so (it then resynchronises from the store).
+//! behind loses the oldest and is told how many it missed.
 
 use tokio::sync::broadcast;
 
@@ -70,6 +70,10 @@ pub enum Event {
     Banned {
         user: UserId,
         until: Timestamp,
+    },
+    /// Every token of the user was revoked (logout, account erased): open sockets close.
+    TokensRevoked {
+        user: UserId,
     },
 }
 

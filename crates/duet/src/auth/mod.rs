@@ -219,6 +219,7 @@ pub async fn logout(state: &AppState, user: &UserRow, req: LogoutRequest) -> Res
     };
     state.store.logout(user.user_id(), family.as_deref(), state.clock.now()).await?;
     state.matchmaker.cancel(state, user.user_id()).await?;
+    state.events.publish(crate::events::Event::TokensRevoked { user: user.user_id() });
     state.metrics.auth_events.with_label_values(&["logout"]).inc();
     Ok(())
 }
@@ -247,6 +248,7 @@ pub async fn delete_account(
         state.rooms.end(state, room_id, crate::room::EndReason::AccountDeleted).await?;
     }
     state.store.delete_user(user.user_id()).await?;
+    state.events.publish(crate::events::Event::TokensRevoked { user: user.user_id() });
     state.metrics.auth_events.with_label_values(&["account_deleted"]).inc();
     tracing::info!(user_id = user.id, "account deleted");
     Ok(())

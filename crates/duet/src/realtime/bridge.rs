@@ -73,6 +73,12 @@ async fn deliver(state: &AppState, event: Event) -> Result<(), ApiError> {
                 },
             );
         }
+        Event::TokensRevoked { user } => {
+            state.broker.publish(
+                Topic::User(user),
+                Delivery { frame: None, close: Some(CloseCode::Unauthorized as u16) },
+            );
+        }
         // Room events go to chat sockets, which come with the chat endpoint.
         Event::LikePrompt { .. }
         | Event::LikeAnswered { .. }

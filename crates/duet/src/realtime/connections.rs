@@ -41,10 +41,6 @@ impl Connections {
     pub fn is_online(&self, user: UserId) -> bool {
         self.status.contains_key(&user)
     }
-
-    pub fn status_sockets(&self) -> usize {
-        self.status.len()
-    }
 }
 
 #[cfg(test)]

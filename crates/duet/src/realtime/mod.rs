@@ -41,12 +41,14 @@ pub enum CloseCode {
     RoomEnded = 4005,
     Replaced = 4007,
     Policy = 4008,
+    /// The server failed (its store did not answer); the client may retry.
+    Internal = 1011,
 }
 
 impl CloseCode {
     pub fn reason(self) -> &'static str {
         match self {
-            CloseCode::Normal => "room ended",
+            CloseCode::Normal => "closing",
             CloseCode::GoingAway => "server shutting down",
             CloseCode::TooBig => "frame too large",
             CloseCode::Unauthorized => "missing, invalid, expired or revoked token",
@@ -56,6 +58,7 @@ impl CloseCode {
             CloseCode::RoomEnded => "room has ended",
             CloseCode::Replaced => "replaced by a newer connection",
             CloseCode::Policy => "policy violation",
+            CloseCode::Internal => "server error",
         }
     }
 
@@ -71,10 +74,20 @@ impl CloseCode {
             CloseCode::RoomEnded,
             CloseCode::Replaced,
             CloseCode::Policy,
+            CloseCode::Internal,
         ]
         .into_iter()
         .find(|c| *c as u16 == code)
         .unwrap_or(CloseCode::GoingAway)
+    }
+}
+
+/// How a read error ends a socket: a frame over the size limit closes with 1009;
+/// anything else means the connection is gone (None: nothing more to send).
+fn read_error(error: axum::Error) -> Option<CloseCode> {
+    match error.into_inner().downcast::<tungstenite::Error>() {
+        Ok(e) if matches!(*e, tungstenite::Error::Capacity(_)) => Some(CloseCode::TooBig),
+        _ => None,
     }
 }
 
@@ -131,7 +144,8 @@ fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
     };
     let origin = origin.trim_end_matches('/');
     let own = headers.get(header::HOST).and_then(|v| v.to_str().ok()).is_some_and(|host| {
-        origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) == Some(host)
+        let origin_host = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"));
+        origin_host.is_some_and(|o| o.eq_ignore_ascii_case(host))
     });
     own || state.settings.extra_origins().any(|allowed| allowed == origin)
 }

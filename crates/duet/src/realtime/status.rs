@@ -17,6 +17,15 @@ use crate::profile;
 /// How often the server pings; a peer silent for two intervals is dropped.
 const PING_EVERY: Duration = Duration::from_secs(30);
 
+/// What one turn of the socket loop leads to.
+enum Step {
+    Continue,
+    /// Close with this code.
+    Close(CloseCode),
+    /// The peer closed or the connection broke: nothing more to send.
+    Gone,
+}
+
 /// Runs one status socket until it closes. `token` was taken from the query or the
 /// subprotocol before the upgrade.
 pub async fn run(state: AppState, mut socket: WebSocket, token: Option<String>) {
@@ -27,9 +36,12 @@ pub async fn run(state: AppState, mut socket: WebSocket, token: Option<String>) 
     let user = match user {
         Ok(user) => user,
         Err(e) => {
-            let code =
-                if e.code() == ErrorCode::Banned { CloseCode::Banned } else { CloseCode::Unauthorized };
-            let _ = close(&mut socket, code).await;
+            let code = match e.code() {
+                ErrorCode::Banned => CloseCode::Banned,
+                ErrorCode::InternalError => CloseCode::Internal,
+                _ => CloseCode::Unauthorized,
+            };
+            let _ = socket.send(close_frame(code)).await;
             return;
         }
     };
@@ -52,56 +64,78 @@ pub async fn run(state: AppState, mut socket: WebSocket, token: Option<String>) 
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
     let mut last_heard = tokio::time::Instant::now();
-    let mut outcome = sink.send(Message::Text(first.to_text().into())).await.map(|_| None);
-    while let Ok(None) = outcome {
-        outcome = tokio::select! {
-            _ = state.shutdown.requested() => Ok(Some(CloseCode::GoingAway)),
-            _ = &mut registration.replaced => Ok(Some(CloseCode::Replaced)),
+    let mut step = send(&mut sink, &first).await;
+    while let Step::Continue = step {
+        step = tokio::select! {
+            _ = state.shutdown.requested() => Step::Close(CloseCode::GoingAway),
+            _ = &mut registration.replaced => Step::Close(CloseCode::Replaced),
             delivery = pushes.receiver.recv() => match delivery {
                 Some(delivery) => {
                     let sent = match &delivery.frame {
-                        Some(frame) => sink.send(Message::Text(frame.to_text().into())).await,
-                        None => Ok(()),
+                        Some(frame) => send(&mut sink, frame).await,
+                        None => Step::Continue,
                     };
-                    sent.map(|_| delivery.close.map(CloseCode::from_u16))
+                    match (sent, delivery.close) {
+                        (Step::Continue, Some(code)) => Step::Close(CloseCode::from_u16(code)),
+                        (sent, _) => sent,
+                    }
                 }
                 // Dropped by the broker as too slow: close; the client reconnects.
-                None => Ok(Some(CloseCode::GoingAway)),
+                None => Step::Close(CloseCode::GoingAway),
             },
-            incoming = stream.next() => match incoming {
-                Some(Ok(Message::Text(text))) => {
-                    last_heard = tokio::time::Instant::now();
-                    let reply = match serde_json::from_str::<StatusClientFrame>(&text) {
-                        Ok(StatusClientFrame::Heartbeat) => ServerFrame::Heartbeat,
-                        Err(_) => ServerFrame::error(FrameErrorCode::InvalidFrame, "the status socket takes only heartbeat frames"),
-                    };
-                    sink.send(Message::Text(reply.to_text().into())).await.map(|_| None)
-                }
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => Ok(Some(CloseCode::Normal)),
-                Some(Ok(_)) => {
-                    last_heard = tokio::time::Instant::now();
-                    Ok(None)
+            incoming = stream.next() => {
+                last_heard = tokio::time::Instant::now();
+                match incoming {
+                    Some(Ok(Message::Text(text))) => {
+                        let reply = match serde_json::from_str::<StatusClientFrame>(&text) {
+                            Ok(StatusClientFrame::Heartbeat) => ServerFrame::Heartbeat,
+                            Err(_) => ServerFrame::error(
+                                FrameErrorCode::InvalidFrame,
+                                "the status socket takes only heartbeat frames",
+                            ),
+                        };
+                        send(&mut sink, &reply).await
+                    }
+                    Some(Ok(Message::Close(_))) | None => Step::Gone,
+                    Some(Ok(_)) => Step::Continue,
+                    Some(Err(e)) => super::read_error(e).into(),
                 }
             },
             _ = ping.tick() => {
                 if last_heard.elapsed() > 2 * PING_EVERY {
-                    Ok(Some(CloseCode::GoingAway))
+                    Step::Close(CloseCode::GoingAway)
+                } else if sink.send(Message::Ping(Vec::new().into())).await.is_err() {
+                    Step::Gone
                 } else {
-                    sink.send(Message::Ping(Vec::new().into())).await.map(|_| None)
+                    Step::Continue
                 }
             }
         };
     }
-    if let Ok(Some(code)) = outcome {
-        let _ = sink
-            .send(Message::Close(Some(CloseFrame { code: code as u16, reason: code.reason().into() })))
-            .await;
+    if let Step::Close(code) = step {
+        let _ = sink.send(close_frame(code)).await;
         let _ = sink.close().await;
     }
     state.connections.unregister_status(user_id, registration.id);
     state.metrics.sockets.with_label_values(&["status"]).dec();
 }
 
-async fn close(socket: &mut WebSocket, code: CloseCode) -> Result<(), axum::Error> {
-    socket.send(Message::Close(Some(CloseFrame { code: code as u16, reason: code.reason().into() }))).await
+async fn send<S>(sink: &mut S, frame: &ServerFrame) -> Step
+where
+    S: futures_util::Sink<Message> + Unpin,
+{
+    match sink.send(Message::Text(frame.to_text().into())).await {
+        Ok(()) => Step::Continue,
+        Err(_) => Step::Gone,
+    }
+}
+
+fn close_frame(code: CloseCode) -> Message {
+    Message::Close(Some(CloseFrame { code: code as u16, reason: code.reason().into() }))
+}
+
+impl From<Option<CloseCode>> for Step {
+    fn from(code: Option<CloseCode>) -> Self {
+        code.map_or(Step::Gone, Step::Close)
+    }
 }

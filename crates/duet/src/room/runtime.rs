@@ -303,9 +303,13 @@ impl Owner {
             // A retry: the original stands, nothing moves.
             return Ok((message, false));
         }
-        // The store wrote `last_message_at` with the message; the machine follows.
-        self.room.on_event(RoomEvent::Message { from }, now, &timers(&self.state)).map_err(room_error)?;
-        self.state.rooms.schedule(self.room_id, self.room.next_deadline(&timers(&self.state)));
+        // The store wrote `last_message_at` with the message; the machine follows, and
+        // anything else that changed (a timer due in between) is stored by `commit`.
+        let mut stored = self.room.clone();
+        let effects =
+            self.room.on_event(RoomEvent::Message { from }, now, &timers(&self.state)).map_err(room_error)?;
+        stored.last_message_at = self.room.last_message_at;
+        self.commit(&stored, &effects).await?;
         self.state.events.publish(Event::MessagePosted {
             room_id: self.room_id,
             users: self.users,

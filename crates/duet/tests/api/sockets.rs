@@ -191,3 +191,24 @@ async fn shutdown_closes_sockets_with_1001() {
     app.state.shutdown.trigger();
     assert_eq!(close_code(&mut socket).await, 1001);
 }
+
+#[tokio::test]
+async fn logout_closes_the_status_socket_with_4001() {
+    let app = spawn_app().await;
+    let user = app.signup("logging_out").await;
+    let mut socket = status_socket(&app, &user.access).await;
+    next_frame(&mut socket).await;
+    app.post_json("/auth/logout", json!({}), Some(&user.access)).await;
+    assert_eq!(close_code(&mut socket).await, 4001);
+}
+
+#[tokio::test]
+async fn frames_over_the_limit_close_with_1009() {
+    let app = crate::helpers::spawn_app_with(&["--max-frame-bytes=1KiB"]).await;
+    let user = app.signup("too_big").await;
+    let mut socket = status_socket(&app, &user.access).await;
+    next_frame(&mut socket).await;
+    let big = format!(r#"{{"type":"heartbeat","padding":"{}"}}"#, "x".repeat(2048));
+    socket.send(Message::Text(big.into())).await.unwrap();
+    assert_eq!(close_code(&mut socket).await, 1009);
+}
