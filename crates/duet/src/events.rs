@@ -3,11 +3,14 @@
 //! channel: each subscriber gets every event; one that falls more than `CAPACITY`
 //! behind loses the oldest and is told how many it missed.
 
+use std::sync::Arc;
+
 use tokio::sync::broadcast;
 
 use crate::clock::Timestamp;
 use crate::ids::UserId;
 use crate::room::{EndReason, LikeOutcome};
+use crate::store::MessageRow;
 
 /// Room and matching events, in the order they happened. Room events carry both
 /// participants so the real-time layer can route them without a lookup.
@@ -59,8 +62,7 @@ pub enum Event {
     MessagePosted {
         room_id: i64,
         users: [UserId; 2],
-        seq: i64,
-        from: UserId,
+        message: Arc<MessageRow>,
     },
     RoomEnded {
         room_id: i64,

@@ -59,6 +59,15 @@ async fn deliver(state: &AppState, event: Event) -> Result<(), ApiError> {
             push_status(state, user).await?;
         }
         Event::RoomEnded { room_id, users, reason } => {
+            // Chat sockets get the end and close normally; status sockets get it too.
+            state.broker.publish(
+                Topic::Room(room_id),
+                Delivery {
+                    frame: Some(ServerFrame::RoomEnded { room_id, reason }.into()),
+                    close: Some(CloseCode::Normal as u16),
+                    ..Delivery::default()
+                },
+            );
             for user in users {
                 push(state, user, ServerFrame::RoomEnded { room_id, reason });
                 push_status(state, user).await?;
@@ -70,24 +79,49 @@ async fn deliver(state: &AppState, event: Event) -> Result<(), ApiError> {
                 Delivery {
                     frame: Some(ServerFrame::Banned { until: until.to_datetime() }.into()),
                     close: Some(CloseCode::Banned as u16),
+                    ..Delivery::default()
                 },
             );
         }
         Event::TokensRevoked { user } => {
             state.broker.publish(
                 Topic::User(user),
-                Delivery { frame: None, close: Some(CloseCode::Unauthorized as u16) },
+                Delivery { close: Some(CloseCode::Unauthorized as u16), ..Delivery::default() },
             );
         }
-        // Room events go to chat sockets, which come with the chat endpoint.
-        Event::LikePrompt { .. }
-        | Event::LikeAnswered { .. }
-        | Event::LikeResult { .. }
-        | Event::ImageReveal { .. }
-        | Event::RoomKept { .. }
-        | Event::MessagePosted { .. } => {}
+        Event::MessagePosted { room_id, message, .. } => {
+            state
+                .broker
+                .publish(Topic::Room(room_id), Delivery { message: Some(message), ..Delivery::default() });
+        }
+        Event::LikePrompt { room_id, round, deadline, .. } => {
+            room_push(state, room_id, ServerFrame::LikePrompt { round, deadline: deadline.to_datetime() });
+        }
+        Event::LikeAnswered { room_id, user, .. } => {
+            room_push(state, room_id, ServerFrame::LikeResponse { user_id: user.0, answered: true });
+        }
+        Event::LikeResult { room_id, round, outcome, reveal_level, .. } => {
+            room_push(state, room_id, ServerFrame::LikeResult { round, outcome, reveal_level });
+        }
+        Event::ImageReveal { room_id, users, reveal_level } => {
+            // Each participant gets the URL of the other's picture at the new level.
+            for (viewer, partner) in [(users[0], users[1]), (users[1], users[0])] {
+                let url = state.store.user(partner).await?.and_then(|p| {
+                    p.avatar_version.map(|v| format!("/user/avatar/{}?v={v}-{reveal_level}", p.id))
+                });
+                let frame = ServerFrame::ImageReveal { reveal_level, partner_avatar_url: url };
+                state
+                    .broker
+                    .publish(Topic::Room(room_id), Delivery { only: Some(viewer), ..Delivery::frame(frame) });
+            }
+        }
+        Event::RoomKept { room_id, .. } => room_push(state, room_id, ServerFrame::RoomKept),
     }
     Ok(())
+}
+
+fn room_push(state: &AppState, room_id: i64, frame: ServerFrame) {
+    state.broker.publish(Topic::Room(room_id), Delivery::frame(frame));
 }
 
 fn push(state: &AppState, user: UserId, frame: ServerFrame) {

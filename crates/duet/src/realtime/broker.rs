@@ -15,24 +15,40 @@ use tokio::sync::mpsc;
 
 use super::protocol::ServerFrame;
 use crate::ids::UserId;
+use crate::store::MessageRow;
 
 /// Where a push goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Topic {
     /// Every status socket of a user.
     User(UserId),
+    /// Every chat socket of a room.
+    Room(i64),
 }
 
-/// One push: a frame, and whether the socket closes after it (with a close code).
-#[derive(Clone, Debug)]
+/// One push: a frame or a stored message, who of the topic takes it, and whether the
+/// socket closes after it (with a close code).
+#[derive(Clone, Debug, Default)]
 pub struct Delivery {
     pub frame: Option<Arc<ServerFrame>>,
+    /// A chat message; each socket renders it (it knows the participants' nicknames)
+    /// and skips it if replay already sent it.
+    pub message: Option<Arc<MessageRow>>,
+    /// Only this user's sockets take it.
+    pub only: Option<UserId>,
+    /// This user's sockets skip it (their own typing and read marks).
+    pub skip: Option<UserId>,
     pub close: Option<u16>,
 }
 
 impl Delivery {
     pub fn frame(frame: ServerFrame) -> Self {
-        Delivery { frame: Some(Arc::new(frame)), close: None }
+        Delivery { frame: Some(Arc::new(frame)), ..Delivery::default() }
+    }
+
+    /// Whether a socket of `user` takes this delivery.
+    pub fn is_for(&self, user: UserId) -> bool {
+        self.only.is_none_or(|only| only == user) && self.skip != Some(user)
     }
 }
 

@@ -1,5 +1,6 @@
-//! Which sockets are open on this instance: one status socket per user (a newer one
-//! replaces the older, which closes with 4007), and whether a user is online.
+//! Which sockets are open on this instance: one status socket per user and one chat
+//! socket per user and room (a newer one replaces the older, which closes with 4007),
+//! and whether a user is online.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -11,6 +12,7 @@ use crate::ids::UserId;
 #[derive(Default)]
 pub struct Connections {
     status: DashMap<UserId, (u64, oneshot::Sender<()>)>,
+    chat: DashMap<(UserId, i64), (u64, oneshot::Sender<()>)>,
     next_id: AtomicU64,
 }
 
@@ -35,6 +37,21 @@ impl Connections {
     /// Forgets the socket `id`, unless a newer one has taken its place.
     pub fn unregister_status(&self, user: UserId, id: u64) {
         self.status.remove_if(&user, |_, (current, _)| *current == id);
+    }
+
+    /// Registers the user's chat socket of a room, replacing any older one of the same
+    /// user and room.
+    pub fn register_chat(&self, user: UserId, room_id: i64) -> Registration {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (notify, replaced) = oneshot::channel();
+        if let Some((_, old)) = self.chat.insert((user, room_id), (id, notify)) {
+            let _ = old.send(());
+        }
+        Registration { id, replaced }
+    }
+
+    pub fn unregister_chat(&self, user: UserId, room_id: i64, id: u64) {
+        self.chat.remove_if(&(user, room_id), |_, (current, _)| *current == id);
     }
 
     /// Whether the user has a status socket open on this instance.

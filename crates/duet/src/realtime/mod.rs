@@ -1,19 +1,22 @@
 //! The real-time layer (SPEC 3): WebSocket endpoints, the fan-out seam and the bridge
 //! from the internal event channel to sockets.
 //!
-//! So far: `WS /ws/status` ([`status`]) with token check before use, Origin check,
-//! replacement of an older socket, keepalive and shutdown closes; the [`broker`] seam
-//! with an in-process implementation; the [`bridge`] that turns room and matching
-//! events into pushes. The chat socket (`WS /ws/chat/{room_id}`), which will drive the
-//! room owners' message path, comes next.
+//! `WS /ws/status` ([`status`]) and `WS /ws/chat/{room_id}` ([`chat`]) check the
+//! token (and the room) before the socket is used, refuse foreign origins, replace an
+//! older socket of the same user, keep alive and close on shutdown. Pushes go through
+//! the [`broker`] seam (in-process today); the [`bridge`] turns room and matching
+//! events into pushes. Chat messages go to the room's owner, which orders and stores
+//! them.
 
 pub mod bridge;
 pub mod broker;
+pub mod chat;
 pub mod connections;
 pub mod protocol;
+mod socket;
 pub mod status;
 
-use axum::extract::{Query, State, WebSocketUpgrade};
+use axum::extract::{Path, Query, State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -97,12 +100,14 @@ const READ_BUFFER: usize = 4 * 1024;
 const WRITE_BUFFER: usize = 4 * 1024;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/ws/status", get(status_socket))
+    Router::new().route("/ws/status", get(status_socket)).route("/ws/chat/{room_id}", get(chat_socket))
 }
 
 #[derive(Deserialize)]
 struct TokenQuery {
     token: Option<String>,
+    /// Chat sockets: resume after this sequence number.
+    after_seq: Option<i64>,
 }
 
 async fn status_socket(
@@ -111,21 +116,55 @@ async fn status_socket(
     headers: HeaderMap,
     Query(query): Query<TokenQuery>,
 ) -> Response {
-    if !origin_allowed(&state, &headers) {
+    upgrade(state, ws, &headers, query.token, |state, socket, token| {
+        let span = tracing::info_span!("status_socket", user_id = tracing::field::Empty);
+        status::run(state, socket, token).instrument(span)
+    })
+}
+
+async fn chat_socket(
+    State(state): State<AppState>,
+    ws: WebSocketUpgrade,
+    headers: HeaderMap,
+    Path(room_id): Path<i64>,
+    Query(query): Query<TokenQuery>,
+) -> Response {
+    let after_seq = query.after_seq.unwrap_or(0);
+    upgrade(state, ws, &headers, query.token, move |state, socket, token| {
+        let span = tracing::info_span!("chat_socket", room_id, user_id = tracing::field::Empty);
+        chat::run(state, socket, token, room_id, after_seq).instrument(span)
+    })
+}
+
+/// The checks and settings every upgrade shares: Origin before the upgrade, the
+/// token from the subprotocol (answered with `bearer`) or the query, small buffers,
+/// the frame limit.
+fn upgrade<F, Fut>(
+    state: AppState,
+    ws: WebSocketUpgrade,
+    headers: &HeaderMap,
+    query_token: Option<String>,
+    run: F,
+) -> Response
+where
+    F: FnOnce(AppState, axum::extract::ws::WebSocket, Option<String>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    if !origin_allowed(&state, headers) {
         return ApiError::new(ErrorCode::Forbidden, "this origin may not open sockets").into_response();
     }
-    let from_protocol = protocol_token(&headers);
+    let from_protocol = protocol_token(headers);
+    let max = usize::try_from(state.settings.realtime.max_frame_bytes).unwrap_or(usize::MAX);
     let mut ws = ws
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
-        .max_message_size(state.settings.realtime.max_frame_bytes as usize)
-        .max_frame_size(state.settings.realtime.max_frame_bytes as usize);
+        .max_message_size(max)
+        .max_frame_size(max);
     if from_protocol.is_some() {
         ws = ws.protocols(["bearer"]);
     }
-    let token = from_protocol.or(query.token);
-    let span = tracing::info_span!("status_socket", user_id = tracing::field::Empty);
-    ws.on_upgrade(move |socket| status::run(state, socket, token).instrument(span))
+    let token = from_protocol.or(query_token);
+    ws.on_upgrade(move |socket| run(state, socket, token))
 }
 
 /// The token from `Sec-WebSocket-Protocol: bearer, <token>`, which keeps it out of URLs

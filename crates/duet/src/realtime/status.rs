@@ -4,11 +4,12 @@
 
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use axum::extract::ws::{Message, WebSocket};
 use futures_util::{SinkExt, StreamExt};
 
 use super::broker::Topic;
 use super::protocol::{FrameErrorCode, ServerFrame, StatusClientFrame};
+use super::socket::{close_frame, send, Step};
 use super::CloseCode;
 use crate::app::AppState;
 use crate::http::error::ErrorCode;
@@ -16,15 +17,6 @@ use crate::profile;
 
 /// How often the server pings; a peer silent for two intervals is dropped.
 const PING_EVERY: Duration = Duration::from_secs(30);
-
-/// What one turn of the socket loop leads to.
-enum Step {
-    Continue,
-    /// Close with this code.
-    Close(CloseCode),
-    /// The peer closed or the connection broke: nothing more to send.
-    Gone,
-}
 
 /// Runs one status socket until it closes. `token` was taken from the query or the
 /// subprotocol before the upgrade.
@@ -118,24 +110,4 @@ pub async fn run(state: AppState, mut socket: WebSocket, token: Option<String>) 
     }
     state.connections.unregister_status(user_id, registration.id);
     state.metrics.sockets.with_label_values(&["status"]).dec();
-}
-
-async fn send<S>(sink: &mut S, frame: &ServerFrame) -> Step
-where
-    S: futures_util::Sink<Message> + Unpin,
-{
-    match sink.send(Message::Text(frame.to_text().into())).await {
-        Ok(()) => Step::Continue,
-        Err(_) => Step::Gone,
-    }
-}
-
-fn close_frame(code: CloseCode) -> Message {
-    Message::Close(Some(CloseFrame { code: code as u16, reason: code.reason().into() }))
-}
-
-impl From<Option<CloseCode>> for Step {
-    fn from(code: Option<CloseCode>) -> Self {
-        code.map_or(Step::Gone, Step::Close)
-    }
 }

@@ -313,8 +313,7 @@ impl Owner {
         self.state.events.publish(Event::MessagePosted {
             room_id: self.room_id,
             users: self.users,
-            seq: message.seq,
-            from,
+            message: std::sync::Arc::new(message.clone()),
         });
         Ok((message, true))
     }

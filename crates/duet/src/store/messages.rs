@@ -6,7 +6,7 @@ use super::{on_unique, Store, StoreError};
 use crate::clock::Timestamp;
 use crate::ids::UserId;
 
-#[derive(Clone, Debug, FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq, FromRow)]
 pub struct MessageRow {
     pub id: i64,
     pub room_id: i64,

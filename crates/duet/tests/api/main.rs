@@ -6,6 +6,7 @@ mod admin;
 mod auth;
 mod avatar;
 mod chat;
+mod chat_socket;
 mod config;
 mod helpers;
 mod logs;
