@@ -63,15 +63,20 @@ pub enum Event {
         room_id: i64,
         users: [UserId; 2],
         message: Arc<MessageRow>,
+        /// When the server received it, for the receipt-to-fan-out latency.
+        received: std::time::Instant,
     },
     RoomEnded {
         room_id: i64,
         users: [UserId; 2],
         reason: EndReason,
     },
+    /// Published before the banned user's room ends, so their sockets close with 4002
+    /// rather than with the room's end.
     Banned {
         user: UserId,
         until: Timestamp,
+        room_id: Option<i64>,
     },
     /// Every token of the user was revoked (logout, account erased): open sockets close.
     TokensRevoked {

@@ -4,7 +4,8 @@
 //! the Prometheus text format. Labels are bounded sets: matched routes, never raw paths.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 #[derive(Clone)]
@@ -32,6 +33,10 @@ pub struct Metrics {
     pub rooms_ended: IntCounterVec,
     /// Open WebSockets by kind (`status`, `chat`).
     pub sockets: IntGaugeVec,
+    /// Chat messages stored and handed to the broker.
+    pub messages_relayed: IntCounter,
+    /// Seconds from a message's receipt to its fan-out (stored, ordered, published).
+    pub relay_latency: Histogram,
 }
 
 impl Metrics {
@@ -78,6 +83,17 @@ impl Metrics {
                 .expect("valid metric");
         let sockets = IntGaugeVec::new(Opts::new("open_sockets", "Open WebSockets by kind"), &["kind"])
             .expect("valid metric");
+        let messages_relayed =
+            IntCounter::new("messages_relayed_total", "Chat messages stored and fanned out")
+                .expect("valid metric");
+        let relay_latency = Histogram::with_opts(
+            HistogramOpts::new(
+                "message_relay_latency_seconds",
+                "From receipt of a chat message to its fan-out",
+            )
+            .buckets(vec![0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0]),
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
@@ -90,6 +106,8 @@ impl Metrics {
             Box::new(rooms_active.clone()),
             Box::new(rooms_ended.clone()),
             Box::new(sockets.clone()),
+            Box::new(messages_relayed.clone()),
+            Box::new(relay_latency.clone()),
         ] {
             registry.register(collector).expect("metric names are unique");
         }
@@ -106,6 +124,8 @@ impl Metrics {
             rooms_active,
             rooms_ended,
             sockets,
+            messages_relayed,
+            relay_latency,
         }
     }
 

@@ -2,8 +2,8 @@
 //!
 //! A ban is one transaction in the store (ban fields set, token version moved, refresh
 //! tokens revoked), so every token of the user stops working the moment it commits;
-//! then the user's search is withdrawn, their room ends with `banned`, and a `Banned`
-//! event goes out (the real-time layer closes their sockets with 4002 on it).
+//! then the user's search is withdrawn, a `Banned` event goes out (the real-time layer
+//! closes their sockets with 4002 on it) and their room ends with `banned`.
 
 mod reports;
 
@@ -39,10 +39,10 @@ pub async fn ban_for(
     tracing::info!(user_id = user.0, until = %until.to_datetime(), "user banned");
     // Tokens are revoked already; the ban also ends the user's search and room.
     state.matchmaker.cancel(state, user).await?;
+    state.events.publish(Event::Banned { user, until, room_id: row.current_room_id });
     if let Some(room_id) = row.current_room_id {
         state.rooms.end(state, room_id, EndReason::Banned).await?;
     }
-    state.events.publish(Event::Banned { user, until });
     let row = state.store.user(user).await?.ok_or_else(|| ApiError::not_found("user"))?;
     Ok(row)
 }

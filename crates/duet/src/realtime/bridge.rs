@@ -73,15 +73,17 @@ async fn deliver(state: &AppState, event: Event) -> Result<(), ApiError> {
                 push_status(state, user).await?;
             }
         }
-        Event::Banned { user, until } => {
-            state.broker.publish(
-                Topic::User(user),
-                Delivery {
-                    frame: Some(ServerFrame::Banned { until: until.to_datetime() }.into()),
-                    close: Some(CloseCode::Banned as u16),
-                    ..Delivery::default()
-                },
-            );
+        Event::Banned { user, until, room_id } => {
+            let banned = |close| Delivery {
+                frame: Some(ServerFrame::Banned { until: until.to_datetime() }.into()),
+                close: Some(close),
+                only: Some(user),
+                ..Delivery::default()
+            };
+            state.broker.publish(Topic::User(user), banned(CloseCode::Banned as u16));
+            if let Some(room_id) = room_id {
+                state.broker.publish(Topic::Room(room_id), banned(CloseCode::Banned as u16));
+            }
         }
         Event::TokensRevoked { user } => {
             state.broker.publish(
@@ -89,10 +91,12 @@ async fn deliver(state: &AppState, event: Event) -> Result<(), ApiError> {
                 Delivery { close: Some(CloseCode::Unauthorized as u16), ..Delivery::default() },
             );
         }
-        Event::MessagePosted { room_id, message, .. } => {
+        Event::MessagePosted { room_id, message, received, .. } => {
             state
                 .broker
                 .publish(Topic::Room(room_id), Delivery { message: Some(message), ..Delivery::default() });
+            state.metrics.messages_relayed.inc();
+            state.metrics.relay_latency.observe(received.elapsed().as_secs_f64());
         }
         Event::LikePrompt { room_id, round, deadline, .. } => {
             room_push(state, room_id, ServerFrame::LikePrompt { round, deadline: deadline.to_datetime() });

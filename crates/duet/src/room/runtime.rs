@@ -38,6 +38,7 @@ enum Command {
         from: UserId,
         client_id: Option<String>,
         content: String,
+        received: std::time::Instant,
         reply: oneshot::Sender<Result<(MessageRow, bool), ApiError>>,
     },
 }
@@ -121,7 +122,8 @@ impl Rooms {
         content: String,
     ) -> Result<(MessageRow, bool), ApiError> {
         let (reply, answer) = oneshot::channel();
-        self.send(state, room_id, Command::Message { from, client_id, content, reply }).await?;
+        let received = std::time::Instant::now();
+        self.send(state, room_id, Command::Message { from, client_id, content, received, reply }).await?;
         answer.await.unwrap_or_else(|_| Err(room_error(RoomError::Ended)))
     }
 
@@ -231,8 +233,8 @@ impl Owner {
                 Command::Event { event, reply } => {
                     let _ = reply.send(self.handle(event).await);
                 }
-                Command::Message { from, client_id, content, reply } => {
-                    let _ = reply.send(self.message(from, client_id, content).await);
+                Command::Message { from, client_id, content, received, reply } => {
+                    let _ = reply.send(self.message(from, client_id, content, received).await);
                 }
             }
             if self.room.ended.is_some() {
@@ -276,6 +278,7 @@ impl Owner {
         from: UserId,
         client_id: Option<String>,
         content: String,
+        received: std::time::Instant,
     ) -> Result<(MessageRow, bool), ApiError> {
         let content = content.trim();
         let chars = content.chars().count();
@@ -314,6 +317,7 @@ impl Owner {
             room_id: self.room_id,
             users: self.users,
             message: std::sync::Arc::new(message.clone()),
+            received,
         });
         Ok((message, true))
     }

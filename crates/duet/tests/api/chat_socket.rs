@@ -126,6 +126,10 @@ async fn messages_are_acked_ordered_and_delivered_to_both() {
     let page: Value =
         app.get(&format!("/chat/room/{room}/messages"), Some(&a.access)).await.json().await.unwrap();
     assert_eq!(page["last_seq"], 2);
+    let metrics = app.get("/metrics", None).await.text().await.unwrap();
+    assert!(metrics.contains("duet_messages_relayed_total 2"), "{metrics}");
+    assert!(metrics.contains("duet_message_relay_latency_seconds_count 2"), "{metrics}");
+    assert!(metrics.contains(r#"duet_open_sockets{kind="chat"} 2"#), "{metrics}");
 }
 
 #[tokio::test]
@@ -192,6 +196,8 @@ async fn floods_are_rate_limited_and_junk_closes_with_4008() {
         kinds.push(frame["code"].as_str().unwrap_or(frame["type"].as_str().unwrap()).to_owned());
     }
     assert_eq!(kinds, ["heartbeat", "heartbeat", "heartbeat", "rate_limited"]);
+    let metrics = app.get("/metrics", None).await.text().await.unwrap();
+    assert!(metrics.contains(r#"duet_rate_limited_total{class="chat_frames"} 1"#), "{metrics}");
 
     let app = spawn_app_with(&["--max-invalid-frames=3"]).await;
     let (a, _b, room) = pair(&app, "junk").await;
@@ -269,4 +275,40 @@ async fn many_rooms_lose_nothing_and_keep_order() {
     for task in tasks {
         task.await.unwrap();
     }
+}
+
+#[tokio::test]
+async fn a_ban_closes_the_banned_users_socket_with_4002_and_ends_the_room() {
+    let app = spawn_app().await;
+    let admin = app.admin("chat_admin").await;
+    let (a, b, room) = pair(&app, "banchat").await;
+    let mut sa = chat(&app, &a, room, 0).await;
+    next_frame(&mut sa).await;
+    let mut sb = chat(&app, &b, room, 0).await;
+    next_frame(&mut sb).await;
+    app.post_json(
+        &format!("/admin/users/{}/ban", a.id),
+        json!({ "days": 1, "reason": "x" }),
+        Some(&admin.access),
+    )
+    .await;
+    assert!(expect_frame(&mut sa, "banned").await["until"].is_string());
+    assert_eq!(close_code(&mut sa).await, 4002);
+    assert_eq!(expect_frame(&mut sb, "room_ended").await["reason"], "banned");
+    assert_eq!(close_code(&mut sb).await, 1000);
+    assert_eq!(close_code(&mut chat(&app, &a, room, 0).await).await, 4002, "and refused at connect");
+}
+
+#[tokio::test]
+async fn shutdown_closes_chat_sockets_with_1001_and_big_frames_with_1009() {
+    let app = spawn_app_with(&["--max-frame-bytes=1KiB"]).await;
+    let (a, b, room) = pair(&app, "limits_sock").await;
+    let mut sa = chat(&app, &a, room, 0).await;
+    next_frame(&mut sa).await;
+    send(&mut sa, json!({ "type": "message", "content": "x".repeat(2000) })).await;
+    assert_eq!(close_code(&mut sa).await, 1009);
+    let mut sb = chat(&app, &b, room, 0).await;
+    next_frame(&mut sb).await;
+    app.state.shutdown.trigger();
+    assert_eq!(close_code(&mut sb).await, 1001);
 }

@@ -340,10 +340,10 @@ async fn enough_distinct_reporters_ban_automatically() {
         }
         last_room = room;
     }
-    // The ban ends the troll's room first, then is announced.
+    // The ban is announced (closing the troll's sockets with 4002), then the room ends.
+    expect_event(&mut events, |e| matches!(e, Event::Banned { user, .. } if *user == UserId(troll.id))).await;
     let end = expect_event(&mut events, ended(last_room)).await;
     assert!(matches!(end, Event::RoomEnded { reason: EndReason::Banned, .. }));
-    expect_event(&mut events, |e| matches!(e, Event::Banned { user, .. } if *user == UserId(troll.id))).await;
     assert_eq!(error_of(app.profile(&troll.access).await, StatusCode::FORBIDDEN).await["code"], "banned");
     // A day later the ban lapses.
     app.advance(Duration::from_secs(86_401));
