@@ -1,7 +1,9 @@
 //! `spawn_app()`: the real server on port 0 with a fresh database, a manual clock and
 //! a known signing secret; `TestApp` has one method per endpoint.
 
-use std::sync::Arc;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use duet::app::{App, AppState};
@@ -335,4 +337,67 @@ pub async fn expect_event(
     })
     .await
     .expect("the expected event arrives")
+}
+
+/// The `duet` binary as a child process logging JSON lines, for tests of what only a
+/// real process shows: its logs, and surviving SIGKILL.
+pub struct ServerProcess {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    pub seen: Vec<String>,
+}
+
+impl ServerProcess {
+    /// Starts `duet serve` on a free port with `args`; returns it and its address.
+    pub fn start(args: &[String]) -> (ServerProcess, String) {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_duet"))
+            .args(["serve", "--bind=127.0.0.1:0", "--log-format=json"])
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the duet binary starts");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut server = ServerProcess { child, lines, seen: Vec::new() };
+        let listening = server.wait_for(|v| v["message"] == "duet is listening");
+        let addr = listening["addr"].as_str().expect("the listening line names the address").to_owned();
+        (server, addr)
+    }
+
+    /// Reads log lines until one matches; every line must be JSON.
+    pub fn wait_for(&mut self, wanted: impl Fn(&Value) -> bool) -> Value {
+        loop {
+            let line = self.lines.recv_timeout(Duration::from_secs(30)).expect("the server keeps logging");
+            let value: Value =
+                serde_json::from_str(&line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+            self.seen.push(line);
+            if wanted(&value) {
+                return value;
+            }
+        }
+    }
+}
+
+impl ServerProcess {
+    /// Kills the process with SIGKILL: no shutdown, no flushing.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -12,5 +12,6 @@ mod helpers;
 mod logs;
 mod ops;
 mod profile;
+mod restart;
 mod rooms;
 mod sockets;
