@@ -236,11 +236,12 @@ async fn like_rounds_play_out_on_the_socket() {
 }
 
 /// Many rooms at once, both participants sending at the same time: every message
-/// arrives exactly once, in `seq` order, on both sockets.
+/// arrives exactly once, in `seq` order, on both sockets, and is stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_rooms_lose_nothing_and_keep_order() {
-    const ROOMS: usize = 20;
-    const EACH: usize = 20;
+    // SPEC scale: 200 rooms, 200 messages each (100 from each side), all at once.
+    const ROOMS: usize = 200;
+    const EACH: usize = 100;
     let app = std::sync::Arc::new(spawn_app_with(&["--msg-rate=1000", "--msg-burst=1000"]).await);
     let mut rooms = Vec::new();
     for r in 0..ROOMS {
