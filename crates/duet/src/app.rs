@@ -18,6 +18,7 @@ use crate::http::{self, ratelimit::RateLimits};
 use crate::matching::Matchmaker;
 use crate::metrics::Metrics;
 use crate::realtime::{self, Broker, Connections, InProcessBroker};
+use crate::room::writer::MessageWriter;
 use crate::room::Rooms;
 use crate::shutdown::Shutdown;
 use crate::store::Store;
@@ -41,6 +42,7 @@ pub struct Inner {
     pub housekeeping: TaskStats,
     pub broker: Box<dyn Broker>,
     pub connections: Connections,
+    pub writer: MessageWriter,
 }
 
 impl Deref for AppState {
@@ -88,6 +90,7 @@ impl App {
             housekeeping: TaskStats::default(),
             broker: Box::new(InProcessBroker::default()),
             connections: Connections::default(),
+            writer: MessageWriter::default(),
         }));
         // Subscribed before anything can publish, so the sockets miss no event.
         let socket_events = state.events.subscribe();
@@ -114,6 +117,8 @@ impl App {
         let rooms = state.clone();
         state.shutdown.spawn(async move { rooms.rooms.run(rooms.clone()).await });
         state.shutdown.spawn(realtime::bridge::run(state.clone(), socket_events));
+        let writer = state.clone();
+        state.shutdown.spawn(async move { writer.writer.run(writer.clone()).await });
         Ok(App { listener, router, state, addr })
     }
 

@@ -78,7 +78,8 @@ pub enum Event {
         until: Timestamp,
         room_id: Option<i64>,
     },
-    /// Every token of the user was revoked (logout, account erased): open sockets close.
+    /// Every token of the user was revoked (logout, account erased): the user's open
+    /// status sockets close (chat sockets stay until their room ends).
     TokensRevoked {
         user: UserId,
     },

@@ -54,7 +54,7 @@ impl Metrics {
         )
         .expect("valid metric");
         let rate_limited = IntCounterVec::new(
-            Opts::new("rate_limited_total", "Requests refused by a rate limit, by limit class"),
+            Opts::new("rate_limited_total", "Requests and chat frames refused by a rate limit, by class"),
             &["class"],
         )
         .expect("valid metric");

@@ -27,6 +27,15 @@ impl Shutdown {
         self.tracker.spawn(task)
     }
 
+    /// Tracks a future the server did not spawn itself (a WebSocket's loop, run by the
+    /// HTTP server): shutdown waits for it like for its own tasks.
+    pub fn track<F: std::future::Future>(
+        &self,
+        future: F,
+    ) -> tokio_util::task::task_tracker::TrackedFuture<F> {
+        self.tracker.track_future(future)
+    }
+
     /// Asks every task to stop.
     pub fn trigger(&self) {
         self.token.cancel();

@@ -187,7 +187,7 @@ pub struct RealtimeSettings {
     /// Chat frames per second allowed on one connection.
     #[arg(long, env = "DUET_MSG_RATE", default_value_t = 5)]
     pub msg_rate: u32,
-    /// Burst of chat frames allowed above the steady rate.
+    /// Chat frames a connection may send at once before the steady rate applies.
     #[arg(long, env = "DUET_MSG_BURST", default_value_t = 20)]
     pub msg_burst: u32,
     /// Invalid frames within a minute that close the socket with 4008.

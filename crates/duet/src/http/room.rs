@@ -33,8 +33,8 @@ pub fn routes(state: &AppState) -> Routes {
     )
 }
 
-/// A participant's room, after noting that they used it (the stand-in for an open
-/// chat socket until the real-time layer reports sockets).
+/// A participant's room, after noting that they used it: an HTTP call counts as a
+/// moment of presence, like a chat socket opened and closed, for the abandonment rule.
 async fn participant_room(state: &AppState, room_id: i64, user: &UserRow) -> Result<RoomRow, ApiError> {
     let room = room::room_of_participant(state, room_id, user.user_id()).await?;
     if room.is_active() {

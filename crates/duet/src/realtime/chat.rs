@@ -60,7 +60,10 @@ pub async fn run(
     let mut step = match state.rooms.apply(&state, room_id, RoomEvent::SocketOpened { user: user_id }).await {
         Ok(_) => Step::Continue,
         Err(e) if e.code() == ErrorCode::RoomEnded => Step::Close(CloseCode::RoomEnded),
-        Err(_) => Step::Close(CloseCode::Internal),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not open the room for a chat socket");
+            Step::Close(CloseCode::Internal)
+        }
     };
     if let Step::Continue = step {
         state.broker.publish(
@@ -72,6 +75,7 @@ pub async fn run(
         );
     }
     let mut last_sent = after_seq.max(0);
+    let opened = matches!(step, Step::Continue);
     if let Step::Continue = step {
         step = greet(&state, &mut sink, room_id, user_id, &nicknames, &mut last_sent).await;
     }
@@ -166,7 +170,8 @@ pub async fn run(
     state.metrics.sockets.with_label_values(&["chat"]).dec();
     // Closing a socket never ends a room; it starts the abandonment grace (unless a
     // newer socket of the same user took over).
-    if !replaced
+    if opened
+        && !replaced
         && state.rooms.apply(&state, room_id, RoomEvent::SocketClosed { user: user_id }).await.is_ok()
     {
         state.broker.publish(
@@ -214,7 +219,17 @@ async fn greet<S>(
 where
     S: futures_util::Sink<Message> + Unpin,
 {
-    let Ok(Some(room)) = state.store.room(room_id).await else { return Step::Close(CloseCode::Internal) };
+    let room = match state.store.room(room_id).await {
+        Ok(Some(room)) => room,
+        Ok(None) => return Step::Close(CloseCode::RoomNotFound),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not load the room for a chat socket");
+            return Step::Close(CloseCode::Internal);
+        }
+    };
+    // A client cannot have seen past the room's last message; a larger after_seq would
+    // hide the next live ones.
+    *last_sent = (*last_sent).min(room.last_seq);
     let mine_is_a = room.user_a == user.0;
     let connection = ServerFrame::Connection {
         room_id,
@@ -231,8 +246,12 @@ where
         return Step::Gone;
     }
     loop {
-        let Ok(page) = state.store.messages_after(room_id, *last_sent, REPLAY_PAGE).await else {
-            return Step::Close(CloseCode::Internal);
+        let page = match state.store.messages_after(room_id, *last_sent, REPLAY_PAGE).await {
+            Ok(page) => page,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not replay messages to a chat socket");
+                return Step::Close(CloseCode::Internal);
+            }
         };
         for message in &page {
             *last_sent = message.seq;

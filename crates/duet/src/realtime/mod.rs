@@ -164,7 +164,9 @@ where
         ws = ws.protocols(["bearer"]);
     }
     let token = from_protocol.or(query_token);
-    ws.on_upgrade(move |socket| run(state, socket, token))
+    // Shutdown waits for socket loops (they close with 1001) before the store closes.
+    let shutdown = state.shutdown.clone();
+    ws.on_upgrade(move |socket| shutdown.track(run(state, socket, token)))
 }
 
 /// The token from `Sec-WebSocket-Protocol: bearer, <token>`, which keeps it out of URLs

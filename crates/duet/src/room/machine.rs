@@ -148,8 +148,7 @@ pub enum RoomEvent {
         user: UserId,
     },
     /// The participant used the room without a socket (an HTTP call): counts as a
-    /// socket opened and closed now. The seam the real-time layer replaces with
-    /// `SocketOpened`/`SocketClosed`.
+    /// socket opened and closed now, for the abandonment rule.
     Seen {
         user: UserId,
     },

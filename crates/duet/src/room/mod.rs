@@ -10,6 +10,7 @@ pub mod machine;
 pub mod runtime;
 pub mod service;
 pub mod view;
+pub mod writer;
 
 pub use deadlines::DeadlineQueue;
 pub use machine::{

@@ -22,7 +22,7 @@ use crate::clock::Timestamp;
 use crate::events::Event;
 use crate::http::error::{ApiError, ErrorCode};
 use crate::ids::UserId;
-use crate::store::{MessageRow, RoomRow, RoomStateFields, StoreError};
+use crate::store::{MessageRow, NewMessage, RoomRow, RoomStateFields};
 use crate::tasks::TaskStats;
 
 /// Commands queued per room. Callers wait for their answer, so the queue only holds
@@ -189,11 +189,25 @@ impl Rooms {
             let row = state.store.room(room_id).await;
             match row {
                 Ok(Some(row)) if row.is_active() => {
+                    // Earlier messages with client ids, so a retry is recognised
+                    // without a database read per message.
+                    let retries = match state.store.messages_with_client_ids(room_id).await {
+                        Ok(rows) => rows,
+                        Err(e) => {
+                            self.owners.lock().expect("owner lock").remove(&room_id);
+                            return Err(e.into());
+                        }
+                    };
                     let owner = Owner {
                         state: state.clone(),
                         room_id,
                         users: row.participants(),
                         room: state_from_row(&row, None),
+                        last_seq: row.last_seq,
+                        sent: retries
+                            .into_iter()
+                            .filter_map(|m| Some(((UserId(m.user_id), m.client_id.clone()?), m)))
+                            .collect(),
                     };
                     state.shutdown.spawn(owner.run(rx));
                 }
@@ -215,6 +229,10 @@ struct Owner {
     room_id: i64,
     users: [UserId; 2],
     room: RoomState,
+    /// The room's last message sequence number: the owner numbers messages.
+    last_seq: i64,
+    /// Stored messages by (sender, client id), to answer retries with the original.
+    sent: HashMap<(UserId, String), MessageRow>,
 }
 
 impl Owner {
@@ -291,21 +309,37 @@ impl Owner {
             return Err(room_error(RoomError::Ended));
         }
         self.room.side_of(from).ok_or(RoomError::NotParticipant).map_err(room_error)?;
-        let now = self.state.clock.now();
-        let stored =
-            self.state.store.append_message(self.room_id, from, client_id.as_deref(), content, now).await;
-        let (message, fresh) = match stored {
-            Ok(Some(stored)) => stored,
-            Ok(None) => return Err(room_error(RoomError::Ended)),
-            Err(StoreError::Conflict(_)) => {
-                return Err(ApiError::new(ErrorCode::BadRequest, "this client_id was already used"))
+        if let Some(original) = client_id.as_ref().and_then(|c| self.sent.get(&(from, c.clone()))) {
+            if original.content != content {
+                return Err(ApiError::new(
+                    ErrorCode::BadRequest,
+                    "this client_id was used for another message",
+                ));
             }
-            Err(StoreError::Db(e)) => return Err(e.into()),
-        };
-        if !fresh {
             // A retry: the original stands, nothing moves.
-            return Ok((message, false));
+            return Ok((original.clone(), false));
         }
+        let now = self.state.clock.now();
+        let new = NewMessage {
+            room_id: self.room_id,
+            seq: self.last_seq + 1,
+            user: from,
+            client_id: client_id.clone(),
+            content: content.to_owned(),
+            at: now,
+        };
+        let message = self.state.writer.write(new).await?;
+        self.last_seq = message.seq;
+        if let Some(client_id) = client_id {
+            self.sent.insert((from, client_id), message.clone());
+        }
+        // Stored: announce it first, so a failure below cannot keep it from the partner.
+        self.state.events.publish(Event::MessagePosted {
+            room_id: self.room_id,
+            users: self.users,
+            message: std::sync::Arc::new(message.clone()),
+            received,
+        });
         // The store wrote `last_message_at` with the message; the machine follows, and
         // anything else that changed (a timer due in between) is stored by `commit`.
         let mut stored = self.room.clone();
@@ -313,12 +347,6 @@ impl Owner {
             self.room.on_event(RoomEvent::Message { from }, now, &timers(&self.state)).map_err(room_error)?;
         stored.last_message_at = self.room.last_message_at;
         self.commit(&stored, &effects).await?;
-        self.state.events.publish(Event::MessagePosted {
-            room_id: self.room_id,
-            users: self.users,
-            message: std::sync::Arc::new(message.clone()),
-            received,
-        });
         Ok((message, true))
     }
 

@@ -18,62 +18,74 @@ pub struct MessageRow {
     pub created_at: i64,
 }
 
+/// A message to store, with the sequence number its room's owner gave it.
+#[derive(Clone, Debug)]
+pub struct NewMessage {
+    pub room_id: i64,
+    pub seq: i64,
+    pub user: UserId,
+    pub client_id: Option<String>,
+    pub content: String,
+    pub at: Timestamp,
+}
+
 const MESSAGE_COLUMNS: &str = "id, room_id, seq, user_id, client_id, content, created_at";
 
 impl Store {
-    /// Stores a message with the room's next sequence number, in one transaction. A
-    /// `client_id` the sender already used in this room is not stored twice: the
-    /// original is returned with `false`. None when the room is not active.
-    pub async fn append_message(
-        &self,
-        room_id: i64,
-        user: UserId,
-        client_id: Option<&str>,
-        content: &str,
-        now: Timestamp,
-    ) -> Result<Option<(MessageRow, bool)>, StoreError> {
-        if let Some(client_id) = client_id {
-            let sql = format!(
-                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE room_id = $1 AND user_id = $2 AND client_id = $3"
-            );
-            let existing: Option<MessageRow> = sqlx::query_as(&sql)
-                .bind(room_id)
-                .bind(user.0)
-                .bind(client_id)
-                .fetch_optional(&self.pool)
-                .await?;
-            if let Some(existing) = existing {
-                return Ok(Some((existing, false)));
-            }
-        }
+    /// Stores a batch of messages in one transaction: one commit (one disk flush)
+    /// for many messages of many rooms. Each room's `last_seq` and `last_message_at`
+    /// move to the batch's highest values. The sequence numbers were assigned by the
+    /// rooms' owners; a clash means a bug, and fails the whole batch.
+    pub async fn append_batch(&self, batch: &[NewMessage]) -> Result<Vec<MessageRow>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let seq: Option<(i64,)> = sqlx::query_as(
-            "UPDATE rooms SET last_seq = last_seq + 1, last_message_at = $2 \
-             WHERE id = $1 AND end_time IS NULL RETURNING last_seq",
-        )
-        .bind(room_id)
-        .bind(now.as_millis())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((seq,)) = seq else {
-            return Ok(None);
-        };
+        let mut rows = Vec::with_capacity(batch.len());
         let sql = format!(
             "INSERT INTO messages (room_id, seq, user_id, client_id, content, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING {MESSAGE_COLUMNS}"
         );
-        let row: MessageRow = sqlx::query_as(&sql)
-            .bind(room_id)
+        for m in batch {
+            let row: MessageRow = sqlx::query_as(&sql)
+                .bind(m.room_id)
+                .bind(m.seq)
+                .bind(m.user.0)
+                .bind(m.client_id.as_deref())
+                .bind(&m.content)
+                .bind(m.at.as_millis())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| on_unique(e, &["client_id"]))?;
+            rows.push(row);
+        }
+        let mut rooms: Vec<(i64, i64, i64)> = Vec::new();
+        for m in batch {
+            match rooms.iter_mut().find(|(room, _, _)| *room == m.room_id) {
+                Some((_, seq, at)) => {
+                    *seq = (*seq).max(m.seq);
+                    *at = (*at).max(m.at.as_millis());
+                }
+                None => rooms.push((m.room_id, m.seq, m.at.as_millis())),
+            }
+        }
+        for (room, seq, at) in rooms {
+            sqlx::query(
+                "UPDATE rooms SET last_seq = CASE WHEN last_seq > $2 THEN last_seq ELSE $2 END, \
+                 last_message_at = CASE WHEN last_message_at > $3 THEN last_message_at ELSE $3 END WHERE id = $1",
+            )
+            .bind(room)
             .bind(seq)
-            .bind(user.0)
-            .bind(client_id)
-            .bind(content)
-            .bind(now.as_millis())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(|e| on_unique(e, &["client_id"]))?;
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
-        Ok(Some((row, true)))
+        Ok(rows)
+    }
+
+    /// The room's messages that carry a client id, for a room owner's retry check.
+    pub async fn messages_with_client_ids(&self, room_id: i64) -> Result<Vec<MessageRow>, sqlx::Error> {
+        let sql =
+            format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE room_id = $1 AND client_id IS NOT NULL");
+        sqlx::query_as(&sql).bind(room_id).fetch_all(&self.pool).await
     }
 
     /// Messages with `seq > after_seq`, oldest first, at most `limit`.

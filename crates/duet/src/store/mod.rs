@@ -25,7 +25,7 @@ use sqlx::{AnyPool, Executor};
 use crate::config::{DatabaseKind, StorageSettings};
 
 pub use avatars::{AvatarImages, AvatarVariant};
-pub use messages::MessageRow;
+pub use messages::{MessageRow, NewMessage};
 pub use reports::{NewReport, ReportRow};
 pub use rooms::{NewRoom, RoomFilter, RoomRow, RoomStateFields};
 pub use tickets::TicketRow;

@@ -99,6 +99,9 @@ async fn messages_are_acked_ordered_and_delivered_to_both() {
     send(&mut sa, json!({ "type": "message", "content": "xin chào 👋", "client_id": "c-1" })).await;
     let again = expect_frame(&mut sa, "ack").await;
     assert_eq!(again["message_id"], ack["message_id"]);
+    // The same client id with other content is an error, not a retry.
+    send(&mut sa, json!({ "type": "message", "content": "something else", "client_id": "c-1" })).await;
+    assert_eq!(expect_frame(&mut sa, "error").await["code"], "invalid_message");
     send(&mut sb, json!({ "type": "message", "content": "<b>hi</b>" })).await;
     let next = expect_frame(&mut sa, "message").await;
     assert_eq!(
@@ -153,6 +156,11 @@ async fn a_reconnect_resumes_after_the_last_seen_seq() {
     send(&mut sa, json!({ "type": "message", "content": "live" })).await;
     let live = expect_frame(&mut sb, "message").await;
     assert_eq!(live["seq"], 6);
+    // A client claiming to have seen more than exists still gets what comes next.
+    let mut ahead = chat(&app, &b, room, 99).await;
+    assert_eq!(next_frame(&mut ahead).await["last_seq"], 6);
+    send(&mut sa, json!({ "type": "message", "content": "after" })).await;
+    assert_eq!(expect_frame(&mut ahead, "message").await["seq"], 7);
 }
 
 #[tokio::test]
