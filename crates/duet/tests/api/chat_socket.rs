@@ -241,6 +241,11 @@ async fn like_rounds_play_out_on_the_socket() {
     assert_eq!((result["outcome"].as_str(), result["reveal_level"].as_i64()), (Some("mutual"), Some(1)));
     let reveal = expect_frame(&mut sb, "image_reveal").await;
     assert_eq!(reveal["reveal_level"], 1);
+    for s in [&a, &b] {
+        app.post_json(&format!("/chat/keep/{room}"), json!({ "keep_active": true }), Some(&s.access)).await;
+    }
+    assert_eq!(expect_frame(&mut sa, "room_kept").await, json!({ "type": "room_kept" }));
+    assert_eq!(expect_frame(&mut sb, "room_kept").await, json!({ "type": "room_kept" }));
 }
 
 /// Many rooms at once, both participants sending at the same time: every message
