@@ -14,7 +14,7 @@ use governor::{Quota, RateLimiter};
 
 use super::broker::{Delivery, Topic};
 use super::protocol::{ClientFrame, FrameErrorCode, LikeAnswer, LikeRoundInfo, ServerFrame};
-use super::socket::{close_frame, send, Step};
+use super::socket::{close_frame, keepalive, send, Step, PING_EVERY};
 use super::CloseCode;
 use crate::app::AppState;
 use crate::clock::Timestamp;
@@ -25,8 +25,6 @@ use crate::store::{MessageRow, RoomRow};
 
 /// Replayed messages are read from the store in pages of this size.
 const REPLAY_PAGE: i64 = 200;
-/// How often the server pings; a peer silent for two intervals is dropped.
-const PING_EVERY: Duration = Duration::from_secs(30);
 
 /// Runs one chat socket until it closes.
 pub async fn run(
@@ -150,15 +148,7 @@ pub async fn run(
                     Some(Err(e)) => super::read_error(e).into(),
                 }
             },
-            _ = ping.tick() => {
-                if last_heard.elapsed() > 2 * PING_EVERY {
-                    Step::Close(CloseCode::GoingAway)
-                } else if sink.send(Message::Ping(Vec::new().into())).await.is_err() {
-                    Step::Gone
-                } else {
-                    Step::Continue
-                }
-            }
+            _ = ping.tick() => keepalive(&mut sink, last_heard).await,
         };
     }
     let replaced = matches!(step, Step::Close(CloseCode::Replaced));

@@ -7,6 +7,9 @@ use futures_util::SinkExt;
 use super::protocol::ServerFrame;
 use super::CloseCode;
 
+/// How often the server pings; a peer silent for two intervals is dropped.
+pub(super) const PING_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// What one turn of a socket loop leads to.
 pub(super) enum Step {
     Continue,
@@ -29,6 +32,20 @@ where
     match sink.send(Message::Text(frame.to_text().into())).await {
         Ok(()) => Step::Continue,
         Err(_) => Step::Gone,
+    }
+}
+
+/// The keepalive turn: drop a peer silent for two ping intervals, else ping it.
+pub(super) async fn keepalive<S>(sink: &mut S, last_heard: tokio::time::Instant) -> Step
+where
+    S: futures_util::Sink<Message> + Unpin,
+{
+    if last_heard.elapsed() > 2 * PING_EVERY {
+        Step::Close(CloseCode::GoingAway)
+    } else if sink.send(Message::Ping(Vec::new().into())).await.is_err() {
+        Step::Gone
+    } else {
+        Step::Continue
     }
 }
 

@@ -2,21 +2,16 @@
 //! search timeouts, room ends and bans. The socket loop reads, forwards and writes;
 //! what to push is decided by the bridge from the event channel.
 
-use std::time::Duration;
-
 use axum::extract::ws::{Message, WebSocket};
 use futures_util::{SinkExt, StreamExt};
 
 use super::broker::Topic;
 use super::protocol::{FrameErrorCode, ServerFrame, StatusClientFrame};
-use super::socket::{close_frame, send, Step};
+use super::socket::{close_frame, keepalive, send, Step, PING_EVERY};
 use super::CloseCode;
 use crate::app::AppState;
 use crate::http::error::ErrorCode;
 use crate::profile;
-
-/// How often the server pings; a peer silent for two intervals is dropped.
-const PING_EVERY: Duration = Duration::from_secs(30);
 
 /// Runs one status socket until it closes. `token` was taken from the query or the
 /// subprotocol before the upgrade.
@@ -93,15 +88,7 @@ pub async fn run(state: AppState, mut socket: WebSocket, token: Option<String>) 
                     Some(Err(e)) => super::read_error(e).into(),
                 }
             },
-            _ = ping.tick() => {
-                if last_heard.elapsed() > 2 * PING_EVERY {
-                    Step::Close(CloseCode::GoingAway)
-                } else if sink.send(Message::Ping(Vec::new().into())).await.is_err() {
-                    Step::Gone
-                } else {
-                    Step::Continue
-                }
-            }
+            _ = ping.tick() => keepalive(&mut sink, last_heard).await,
         };
     }
     if let Step::Close(code) = step {

@@ -5,13 +5,12 @@
 
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::helpers::{spawn_app, spawn_app_with, Session, TestApp};
-
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+use crate::ws::{close_code, expect_frame, next_frame, send, Socket};
 
 async fn chat(app: &TestApp, s: &Session, room: i64, after_seq: i64) -> Socket {
     let url = format!(
@@ -20,45 +19,6 @@ async fn chat(app: &TestApp, s: &Session, room: i64, after_seq: i64) -> Socket {
         s.access
     );
     tokio_tungstenite::connect_async(url).await.expect("the socket opens").0
-}
-
-async fn next_frame(socket: &mut Socket) -> Value {
-    loop {
-        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
-            .await
-            .expect("a frame arrives")
-            .expect("the socket is open")
-            .expect("a valid frame");
-        match message {
-            Message::Text(text) => return serde_json::from_str(&text).expect("frames are JSON"),
-            Message::Close(frame) => panic!("closed: {frame:?}"),
-            _ => continue,
-        }
-    }
-}
-
-async fn expect_frame(socket: &mut Socket, kind: &str) -> Value {
-    loop {
-        let frame = next_frame(socket).await;
-        if frame["type"] == kind {
-            return frame;
-        }
-    }
-}
-
-async fn close_code(socket: &mut Socket) -> u16 {
-    loop {
-        match tokio::time::timeout(Duration::from_secs(10), socket.next()).await.expect("the socket closes") {
-            Some(Ok(Message::Close(Some(frame)))) => return frame.code.into(),
-            Some(Ok(Message::Close(None))) | None => panic!("closed without a code"),
-            Some(Ok(_)) => continue,
-            Some(Err(e)) => panic!("socket error before the close frame: {e}"),
-        }
-    }
-}
-
-async fn send(socket: &mut Socket, frame: Value) {
-    socket.send(Message::Text(frame.to_string().into())).await.unwrap();
 }
 
 async fn pair(app: &TestApp, tag: &str) -> (Session, Session, i64) {

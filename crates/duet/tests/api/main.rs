@@ -15,3 +15,4 @@ mod profile;
 mod restart;
 mod rooms;
 mod sockets;
+mod ws;

@@ -4,59 +4,18 @@
 
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::helpers::{spawn_app, TestApp};
-
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+use crate::ws::{close_code, expect_frame, next_frame, Socket};
 
 async fn status_socket(app: &TestApp, token: &str) -> Socket {
     let url = format!("{}/ws/status?token={token}", app.base.replace("http://", "ws://"));
     tokio_tungstenite::connect_async(url).await.expect("the socket opens").0
-}
-
-/// The next text frame as JSON, skipping pings; fails after 10 seconds.
-async fn next_frame(socket: &mut Socket) -> Value {
-    loop {
-        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
-            .await
-            .expect("a frame arrives")
-            .expect("the socket is open")
-            .expect("a valid frame");
-        match message {
-            Message::Text(text) => return serde_json::from_str(&text).expect("frames are JSON"),
-            Message::Close(frame) => panic!("closed: {frame:?}"),
-            _ => continue,
-        }
-    }
-}
-
-/// Waits for a frame of the given type, skipping others.
-async fn expect_frame(socket: &mut Socket, kind: &str) -> Value {
-    loop {
-        let frame = next_frame(socket).await;
-        if frame["type"] == kind {
-            return frame;
-        }
-    }
-}
-
-/// Reads until the server closes; returns the close code.
-async fn close_code(socket: &mut Socket) -> u16 {
-    loop {
-        let message =
-            tokio::time::timeout(Duration::from_secs(10), socket.next()).await.expect("the socket closes");
-        match message {
-            Some(Ok(Message::Close(Some(frame)))) => return frame.code.into(),
-            Some(Ok(Message::Close(None))) | None => panic!("closed without a code"),
-            Some(Ok(_)) => continue,
-            Some(Err(e)) => panic!("socket error before the close frame: {e}"),
-        }
-    }
 }
 
 #[tokio::test]
