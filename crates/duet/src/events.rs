@@ -79,7 +79,7 @@ pub enum Event {
         room_id: Option<i64>,
     },
     /// Every token of the user was revoked (logout, account erased): the user's open
-    /// status sockets close (chat sockets stay until their room ends).
+    /// sockets close with 4001.
     TokensRevoked {
         user: UserId,
     },

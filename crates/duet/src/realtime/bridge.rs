@@ -86,10 +86,16 @@ async fn deliver(state: &AppState, event: Event) -> Result<(), ApiError> {
             }
         }
         Event::TokensRevoked { user } => {
-            state.broker.publish(
-                Topic::User(user),
-                Delivery { close: Some(CloseCode::Unauthorized as u16), ..Delivery::default() },
-            );
+            // Every socket of the user closes: the token that opened it is revoked.
+            let revoked = || Delivery {
+                close: Some(CloseCode::Unauthorized as u16),
+                only: Some(user),
+                ..Delivery::default()
+            };
+            state.broker.publish(Topic::User(user), revoked());
+            for room_id in state.connections.chat_rooms_of(user) {
+                state.broker.publish(Topic::Room(room_id), revoked());
+            }
         }
         Event::MessagePosted { room_id, message, received, .. } => {
             state

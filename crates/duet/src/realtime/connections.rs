@@ -54,6 +54,11 @@ impl Connections {
         self.chat.remove_if(&(user, room_id), |_, (current, _)| *current == id);
     }
 
+    /// The rooms in which the user has a chat socket open on this instance.
+    pub fn chat_rooms_of(&self, user: UserId) -> Vec<i64> {
+        self.chat.iter().filter(|entry| entry.key().0 == user).map(|entry| entry.key().1).collect()
+    }
+
     /// Whether the user has a status socket open on this instance.
     pub fn is_online(&self, user: UserId) -> bool {
         self.status.contains_key(&user)

@@ -334,3 +334,20 @@ async fn a_reconnect_in_the_middle_of_a_stream_misses_nothing() {
     assert_eq!(seen, (1..=TOTAL).collect::<Vec<_>>(), "every message once, in order, across the reconnect");
     sender.await.unwrap();
 }
+
+#[tokio::test]
+async fn logout_closes_the_users_chat_socket_with_4001_and_keeps_the_room() {
+    let app = spawn_app().await;
+    let (a, b, room) = pair(&app, "bye_chat").await;
+    let mut sa = chat(&app, &a, room, 0).await;
+    next_frame(&mut sa).await;
+    let mut sb = chat(&app, &b, room, 0).await;
+    next_frame(&mut sb).await;
+    app.post_json("/auth/logout", json!({}), Some(&a.access)).await;
+    assert_eq!(close_code(&mut sa).await, 4001);
+    // The partner's socket stays, and learns that a went away; the room goes on.
+    assert_eq!(expect_frame(&mut sb, "presence").await["online"], false);
+    let again = app.login("bye_chat_a").await;
+    let mut back = chat(&app, &again, room, 0).await;
+    assert_eq!(next_frame(&mut back).await["type"], "connection");
+}
