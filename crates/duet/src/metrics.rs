@@ -129,11 +129,6 @@ impl Metrics {
         }
     }
 
-    /// Registers a subsystem's own collector (matching, rooms, sockets).
-    pub fn register(&self, collector: Box<dyn prometheus::core::Collector>) {
-        self.registry.register(collector).expect("metric names are unique");
-    }
-
     /// The registry in the Prometheus text exposition format.
     pub fn render(&self) -> String {
         let mut buf = Vec::new();

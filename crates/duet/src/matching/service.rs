@@ -18,7 +18,7 @@ use crate::events::Event;
 use crate::http::error::{ApiError, ErrorCode};
 use crate::ids::UserId;
 use crate::profile::missing_fields;
-use crate::store::{NewRoom, RoomRow, StoreError, TicketRow, UserRow};
+use crate::store::{list_ids, NewRoom, RoomRow, StoreError, TicketRow, UserRow};
 use crate::tasks::TaskStats;
 
 /// Eligible candidates read per queue in one examination (see `core`).
@@ -284,18 +284,14 @@ impl Matchmaker {
     }
 }
 
-fn list(text: &Option<String>) -> Vec<&str> {
-    text.as_deref().map(|t| t.split(',').filter(|s| !s.is_empty()).collect()).unwrap_or_default()
-}
-
 fn ticket_for(user: &UserRow, kind: ChatKind, now: Timestamp, avoid: Vec<UserId>) -> Option<Ticket> {
     Some(Ticket {
         user: user.user_id(),
         kind,
         gender: gender_of(user.gender.as_deref()?)?,
-        accepts: gender_set(&list(&user.preferred_gender)),
-        needs: need_bits(&list(&user.needs)),
-        interests: interest_bits(&list(&user.interests)),
+        accepts: gender_set(&list_ids(&user.preferred_gender)),
+        needs: need_bits(&list_ids(&user.needs)),
+        interests: interest_bits(&list_ids(&user.interests)),
         enqueued_at: now,
         avoid,
     })
@@ -306,9 +302,9 @@ fn ticket_from_row(row: &TicketRow, avoid: Vec<UserId>) -> Option<Ticket> {
         user: UserId(row.user_id),
         kind: ChatKind::parse(&row.kind)?,
         gender: gender_of(row.gender.as_deref()?)?,
-        accepts: gender_set(&list(&row.preferred_gender)),
-        needs: need_bits(&list(&row.needs)),
-        interests: interest_bits(&list(&row.interests)),
+        accepts: gender_set(&list_ids(&row.preferred_gender)),
+        needs: need_bits(&list_ids(&row.needs)),
+        interests: interest_bits(&list_ids(&row.interests)),
         enqueued_at: Timestamp::from_millis(row.enqueued_at),
         avoid,
     })

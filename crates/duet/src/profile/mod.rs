@@ -17,7 +17,7 @@ use crate::ids::UserId;
 use crate::store::{AvatarVariant, UserRow};
 
 pub use validate::ProfileUpdate;
-pub use view::{avatar_url, missing_fields, OwnProfile, SearchInfo, Status, StatusView};
+pub use view::{avatar_url, missing_fields, partner_avatar_url, OwnProfile, SearchInfo, Status, StatusView};
 
 pub fn own_profile(state: &AppState, user: &UserRow) -> OwnProfile {
     OwnProfile::from_row(user, &state.settings, state.clock.now())

@@ -9,7 +9,7 @@ use super::validate::age_on;
 use crate::auth::Role;
 use crate::clock::Timestamp;
 use crate::config::Settings;
-use crate::store::UserRow;
+use crate::store::{list_ids, UserRow};
 
 /// The caller's own account and profile.
 #[derive(Debug, Serialize, ToSchema)]
@@ -64,6 +64,12 @@ pub fn avatar_url(row: &UserRow) -> Option<String> {
     row.avatar_version.map(|v| format!("/user/avatar/{}?v={v}", row.id))
 }
 
+/// The URL of a partner's avatar at a room's reveal level: a new level is a new URL,
+/// so a cached picture never shows more or less than the level allows.
+pub fn partner_avatar_url(partner: &UserRow, reveal_level: i64) -> Option<String> {
+    partner.avatar_version.map(|v| format!("/user/avatar/{}?v={v}-{reveal_level}", partner.id))
+}
+
 /// The fields that keep a profile from being complete (SPEC: dob, gender, preferred
 /// gender, needs and interests set, and old enough on the server's date).
 pub fn missing_fields(row: &UserRow, min_age: u32, now: Timestamp) -> Vec<&'static str> {
@@ -93,9 +99,7 @@ fn dob(row: &UserRow) -> Option<NaiveDate> {
 }
 
 fn split(list: &Option<String>) -> Vec<String> {
-    list.as_deref()
-        .map(|l| l.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect())
-        .unwrap_or_default()
+    list_ids(list).into_iter().map(str::to_owned).collect()
 }
 
 /// `idle`, `searching` or `connected`, derived from the user's ticket and room.

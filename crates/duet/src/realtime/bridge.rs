@@ -11,7 +11,7 @@ use crate::app::AppState;
 use crate::events::Event;
 use crate::http::error::ApiError;
 use crate::ids::UserId;
-use crate::profile;
+use crate::profile::{self, partner_avatar_url};
 use crate::room::PartnerView;
 
 /// Runs until shutdown. `events` is subscribed before the server starts, so nothing
@@ -116,9 +116,11 @@ async fn deliver(state: &AppState, event: Event) -> Result<(), ApiError> {
         Event::ImageReveal { room_id, users, reveal_level } => {
             // Each participant gets the URL of the other's picture at the new level.
             for (viewer, partner) in [(users[0], users[1]), (users[1], users[0])] {
-                let url = state.store.user(partner).await?.and_then(|p| {
-                    p.avatar_version.map(|v| format!("/user/avatar/{}?v={v}-{reveal_level}", p.id))
-                });
+                let url = state
+                    .store
+                    .user(partner)
+                    .await?
+                    .and_then(|p| partner_avatar_url(&p, i64::from(reveal_level)));
                 let frame = ServerFrame::ImageReveal { reveal_level, partner_avatar_url: url };
                 state
                     .broker

@@ -10,8 +10,9 @@ use super::EndReason;
 use crate::clock::Timestamp;
 use crate::ids::UserId;
 use crate::matching::ChatKind;
+use crate::profile::partner_avatar_url;
 use crate::profile::validate::age_on;
-use crate::store::{MessageRow, RoomRow, UserRow};
+use crate::store::{list_ids, MessageRow, RoomRow, UserRow};
 
 /// A partner as the other participant sees them.
 #[derive(Debug, Serialize, ToSchema)]
@@ -39,11 +40,8 @@ impl PartnerView {
     }
 
     pub fn new(partner: &UserRow, room: &RoomRow, now: Timestamp) -> Self {
-        let list = |l: &Option<String>| -> Vec<String> {
-            l.as_deref()
-                .map(|l| l.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect())
-                .unwrap_or_default()
-        };
+        let list =
+            |l: &Option<String>| -> Vec<String> { list_ids(l).into_iter().map(str::to_owned).collect() };
         PartnerView {
             nickname: partner.nickname.clone(),
             gender: partner.gender.clone(),
@@ -54,9 +52,7 @@ impl PartnerView {
                 .map(|d| age_on(d, now.date())),
             needs: list(&partner.needs),
             interests: list(&partner.interests),
-            avatar_url: partner
-                .avatar_version
-                .map(|v| format!("/user/avatar/{}?v={v}-{}", partner.id, room.reveal_level)),
+            avatar_url: partner_avatar_url(partner, room.reveal_level),
         }
     }
 }

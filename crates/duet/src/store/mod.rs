@@ -144,6 +144,12 @@ fn redact(url: &str) -> String {
     }
 }
 
+/// The ids of a stored comma-separated list column (the encoding this module uses for
+/// needs, interests and preferred genders).
+pub fn list_ids(column: &Option<String>) -> Vec<&str> {
+    column.as_deref().map(|l| l.split(',').filter(|s| !s.is_empty()).collect()).unwrap_or_default()
+}
+
 /// Maps a unique-key violation to [`StoreError::Conflict`] naming `field`, where
 /// `field` is chosen by which constraint or column the database reports.
 fn on_unique(err: sqlx::Error, fields: &[&'static str]) -> StoreError {
