@@ -13,14 +13,15 @@
 //! - [`moderation`]: bans, reports with evidence, automatic bans.
 //! - [`http`]: routers, extractors, middleware, the one error type, API docs.
 //! - [`realtime`]: WebSocket endpoints, the broker seam and the event-to-socket bridge.
+//! - [`web`]: the web client (HTML, CSS, JavaScript modules) embedded in the binary,
+//!   served at `/` and `/app/`.
 //! - [`events`]: the internal channel of room and matching events.
 //! - [`tasks`]: bookkeeping of the background loops for `/admin/status`.
 //! - [`clock`], [`shutdown`], [`telemetry`], [`metrics`], [`ids`]: time, stopping,
 //!   logs, numbers, identifier types.
 //!
-//! Still to come: the chat socket of the real-time layer, a broker for several
-//! instances, and the web client; they plug in through [`app::AppState`] and
-//! [`http::router`].
+//! Still to come: a broker for several instances; it plugs in through
+//! [`app::AppState`].
 
 pub mod app;
 pub mod auth;
@@ -39,3 +40,4 @@ pub mod shutdown;
 pub mod store;
 pub mod tasks;
 pub mod telemetry;
+pub mod web;

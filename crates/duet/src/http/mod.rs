@@ -3,7 +3,8 @@
 //!
 //! Handlers are thin: extract ([`extract::AuthUser`], [`extract::AppJson`]), call one
 //! domain function, shape the reply. Errors are [`error::ApiError`]. WebSocket routes
-//! of the real-time layer and the web client's files will merge in here too.
+//! of the real-time layer (`realtime::routes`) and the web client's files
+//! (`web::routes`, the page at `/` and its files under `/app/`) merge in here too.
 
 pub mod admin;
 pub mod auth;
@@ -51,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::routes())
         .merge(crate::realtime::routes())
         .merge(docs::routes(openapi))
+        .merge(crate::web::routes())
         .fallback(middleware::not_found)
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(state.clone());

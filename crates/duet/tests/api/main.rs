@@ -15,4 +15,5 @@ mod profile;
 mod restart;
 mod rooms;
 mod sockets;
+mod web;
 mod ws;

@@ -1,0 +1,182 @@
+// The HTTP client: JSON in and out, the session's tokens, and one refresh at a time.
+//
+// Tokens: the refresh token lives in localStorage, so a reload (or a new tab) keeps the
+// session; the access token lives in sessionStorage, per tab. A 401 `unauthorized`
+// leads to one refresh and one retry. Refresh tokens rotate and the server revokes the
+// whole family when one is presented twice, so refreshes never overlap: inside a tab
+// they share one promise, across tabs they take the Web Lock `duet-refresh` and read
+// the newest refresh token from localStorage once they hold it.
+
+const REFRESH_KEY = 'duet.refresh';
+const ACCESS_KEY = 'duet.access';
+
+/** An error answer of the API, or `code: 'network'` when the server was not reached. */
+export class ApiError extends Error {
+  constructor(status, body, retryAfter) {
+    super(body?.detail || `HTTP ${status}`);
+    this.status = status;
+    this.code = body?.code || (status === 0 ? 'network' : 'unknown');
+    this.detail = body?.detail || '';
+    this.errors = body?.errors || [];
+    this.retryAfter = retryAfter;
+  }
+
+  /** The message of the validation error on `field`, if any. */
+  fieldError(field) {
+    return this.errors.find((e) => e.field === field)?.message;
+  }
+}
+
+let accessToken = sessionStorage.getItem(ACCESS_KEY);
+let refreshing = null;
+const hooks = { sessionEnded: () => {}, banned: () => {}, rateLimited: () => {} };
+
+/** `sessionEnded()`, `banned(until)`, `rateLimited(seconds)`: what the app does on those. */
+export function setHooks(next) {
+  Object.assign(hooks, next);
+}
+
+export function hasSession() {
+  return Boolean(localStorage.getItem(REFRESH_KEY) || accessToken);
+}
+
+export function storeTokens(response) {
+  accessToken = response.access_token;
+  sessionStorage.setItem(ACCESS_KEY, response.access_token);
+  localStorage.setItem(REFRESH_KEY, response.refresh_token);
+}
+
+export function forgetTokens() {
+  accessToken = null;
+  sessionStorage.removeItem(ACCESS_KEY);
+  localStorage.removeItem(REFRESH_KEY);
+}
+
+/** The access token to use now, refreshing first if this tab has none. */
+export async function getAccessToken() {
+  if (!accessToken) await refresh();
+  return accessToken;
+}
+
+/**
+ * Exchanges the refresh token for a new pair. Resolves to true on success; false when
+ * the session is over (the hooks have then been told).
+ */
+export function refresh() {
+  if (!refreshing) {
+    const run = async () => {
+      const token = localStorage.getItem(REFRESH_KEY);
+      if (!token) return false;
+      let res;
+      try {
+        res = await fetch('/auth/refresh', {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ refresh_token: token }),
+        });
+      } catch {
+        throw new ApiError(0, null);
+      }
+      if (res.ok) {
+        storeTokens(await res.json());
+        return true;
+      }
+      const body = await res.json().catch(() => null);
+      if (res.status === 403 && body?.code === 'banned') {
+        hooks.banned(bannedUntil(body.detail));
+        return false;
+      }
+      if (res.status === 429 || res.status >= 500) throw new ApiError(res.status, body, retryAfterOf(res));
+      // Another tab may have rotated the token between our read and the server's
+      // answer only if it did not hold the lock; it always does, so this is the end.
+      forgetTokens();
+      hooks.sessionEnded();
+      return false;
+    };
+    const locked = navigator.locks ? navigator.locks.request('duet-refresh', run) : run();
+    refreshing = locked.finally(() => {
+      refreshing = null;
+    });
+  }
+  return refreshing;
+}
+
+function retryAfterOf(res) {
+  const value = Number(res.headers.get('Retry-After'));
+  return Number.isFinite(value) && value > 0 ? value : 1;
+}
+
+/** The end of a ban from the `banned` error's detail ("account banned until <time>"). */
+export function bannedUntil(detail) {
+  const match = /until (\S+)/.exec(detail || '');
+  return match ? match[1] : null;
+}
+
+/**
+ * Calls the API. `opts.auth` (default true) sends the access token; `opts.form` sends a
+ * FormData instead of JSON. Resolves to the parsed body (null for 204), throws ApiError.
+ */
+export async function api(method, path, body, opts = {}) {
+  const auth = opts.auth !== false;
+  const send = async () => {
+    const headers = {};
+    if (auth && accessToken) headers.Authorization = `Bearer ${accessToken}`;
+    let payload;
+    if (opts.form) payload = opts.form;
+    else if (body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      payload = JSON.stringify(body);
+    }
+    try {
+      return await fetch(path, { method, headers, body: payload });
+    } catch {
+      throw new ApiError(0, null);
+    }
+  };
+  if (auth && !accessToken) await refresh();
+  let res = await send();
+  if (auth && res.status === 401) {
+    const body401 = await res.clone().json().catch(() => null);
+    if (body401?.code === 'unauthorized' && (await refresh())) res = await send();
+  }
+  if (res.status === 204) return null;
+  const data = await res.json().catch(() => null);
+  if (res.ok) return data;
+  const error = new ApiError(res.status, data, retryAfterOf(res));
+  if (error.code === 'banned') hooks.banned(bannedUntil(error.detail));
+  else if (error.code === 'rate_limited') hooks.rateLimited(error.retryAfter);
+  else if (auth && res.status === 401) {
+    forgetTokens();
+    hooks.sessionEnded();
+  }
+  throw error;
+}
+
+/**
+ * Loads an avatar (which needs the bearer header, so an <img src> cannot) and returns
+ * a blob: URL for it, or null when there is none to see. The caller revokes it.
+ */
+export async function avatarBlobUrl(url) {
+  if (!url) return null;
+  const load = () => fetch(url, { headers: { Authorization: `Bearer ${accessToken}` } });
+  try {
+    if (!accessToken) await refresh();
+    let res = await load();
+    if (res.status === 401 && (await refresh())) res = await load();
+    if (!res.ok) return null;
+    return URL.createObjectURL(await res.blob());
+  } catch {
+    return null;
+  }
+}
+
+/** Signs out on the server (this login only) and forgets the tokens. */
+export async function logout() {
+  const token = localStorage.getItem(REFRESH_KEY);
+  try {
+    await api('POST', '/auth/logout', token ? { refresh_token: token } : undefined);
+  } catch {
+    // Signing out locally is what matters to the user; the server side expires anyway.
+  }
+  forgetTokens();
+}

@@ -1,0 +1,315 @@
+// The app: boot, the session, the status socket, and the screens by route.
+//
+// Routes live in the hash (#/login, #/signup, #/profile, #/, #/search, #/match/ID,
+// #/room/ID, #/ended/ID/REASON), so a reload on any screen comes back to this page;
+// where the user really is (idle, searching, in a room) is then read from the server
+// (the status socket's first frame, or GET /user/status) and wins over the hash.
+
+import { api, forgetTokens, hasSession, logout, setHooks } from './api.js';
+import { h, clear } from './dom.js';
+import { getLang, onLangChange, setLang, t } from './i18n.js';
+import { openStatusSocket } from './status-socket.js';
+import { applyTheme, currentTheme, errorText, hideAllBanners, hideBanner, showBanner, toggleTheme } from './ui.js';
+import { authView } from './views/auth.js';
+import { bannedView, endedView, replacedView } from './views/ended.js';
+import { profileView } from './views/profile.js';
+import { roomView } from './views/room.js';
+import { homeView, matchView, searchingView } from './views/search.js';
+
+const main = document.getElementById('main');
+
+const app = {
+  profile: null,
+  vocab: null,
+  status: null,
+  statusSocket: null,
+  view: null,
+  halted: false, // banned or replaced: nothing more happens on this page
+  notice: null,
+
+  go(hash) {
+    if (location.hash === hash) route();
+    else location.hash = hash;
+  },
+
+  async signedIn(user) {
+    app.profile = user;
+    app.halted = false;
+    renderTopbar();
+    app.statusSocket?.stop();
+    app.statusSocket = openStatusSocket(statusHandlers);
+    const hash = location.hash;
+    if (!user.profile_complete) app.go('#/profile');
+    else if (!hash || hash === '#/login' || hash === '#/signup') app.go('#/');
+    else route();
+  },
+
+  profileDone() {
+    app.go('#/');
+  },
+
+  idle() {
+    app.status = { status: 'idle', current_room_id: null };
+    app.go('#/');
+  },
+
+  searching(search) {
+    app.status = { status: 'searching', current_room_id: null, search };
+    app.go('#/search');
+  },
+
+  matched(match) {
+    sessionStorage.setItem(`duet.match.${match.room_id}`, JSON.stringify(match));
+    app.status = { status: 'connected', current_room_id: match.room_id };
+    app.go(`#/match/${match.room_id}`);
+  },
+
+  ended(roomId, reason) {
+    sessionStorage.removeItem(`duet.outbox.${roomId}`);
+    sessionStorage.removeItem(`duet.match.${roomId}`);
+    if (app.status?.current_room_id === roomId) app.status = { status: 'idle', current_room_id: null };
+    const target = `#/ended/${roomId}/${reason || 'unknown'}`;
+    const current = parseRoute();
+    if (current.name === 'ended' && current.id === roomId) return;
+    app.go(target);
+  },
+
+  async searchAgain(button) {
+    button.disabled = true;
+    try {
+      const res = await api('POST', '/chat/search', { type: 'chat' });
+      if (res.room_id) app.matched(res);
+      else app.searching(res.search);
+    } catch (error) {
+      button.disabled = false;
+      if (error.code === 'already_searching') app.searching(null);
+      else if (error.code === 'incomplete_profile') app.go('#/profile');
+      else if (error.code !== 'banned' && error.code !== 'rate_limited') showBanner('search', 'error', errorText(error), 8);
+    }
+  },
+
+  async refreshStatus() {
+    try {
+      applyStatus(await api('GET', '/user/status'));
+    } catch {
+      // The status socket will tell us when it is back.
+    }
+  },
+
+  banned(until) {
+    if (app.halted) return;
+    app.halted = true;
+    stopAll();
+    forgetTokens();
+    app.profile = null;
+    renderTopbar();
+    show(bannedView(until));
+  },
+
+  replaced() {
+    if (app.halted) return;
+    app.halted = true;
+    stopAll();
+    show(replacedView());
+  },
+
+  sessionEnded() {
+    stopAll();
+    forgetTokens();
+    app.profile = null;
+    renderTopbar();
+    showBanner('session', 'warn', t('banner.sessionExpired'), 10);
+    app.go('#/login');
+  },
+};
+
+function stopAll() {
+  app.statusSocket?.stop();
+  app.statusSocket = null;
+  app.view?.destroy?.();
+  app.view = null;
+}
+
+const statusHandlers = {
+  connection: (up) => {
+    if (up) hideBanner('offline');
+    else showBanner('offline', 'warn', t('banner.offline'));
+  },
+  status: (frame) => applyStatus(frame),
+  match: (frame) => app.matched(frame),
+  timeout: () => {
+    app.notice = t('home.timeout');
+    app.idle();
+  },
+  roomEnded: (frame) => app.ended(frame.room_id, frame.reason),
+  banned: (until) => app.banned(until),
+  replaced: () => app.replaced(),
+  sessionEnded: () => app.sessionEnded(),
+};
+
+/** Moves to the screen that fits the user's status, when the current one does not. */
+function applyStatus(status) {
+  app.status = status;
+  if (app.halted || !app.profile) return;
+  const r = parseRoute();
+  if (status.status === 'connected') {
+    const id = status.current_room_id;
+    const inRoom = (r.name === 'room' || r.name === 'match') && r.id === id;
+    if (!inRoom && r.name !== 'profile') app.go(`#/room/${id}`);
+  } else if (status.status === 'searching') {
+    if (r.name === 'home' || r.name === 'match' || r.name === 'room') app.go('#/search');
+  } else if (r.name === 'search' || r.name === 'match') {
+    app.go('#/');
+  }
+}
+
+function parseRoute() {
+  const parts = (location.hash || '#/').replace(/^#\/?/, '').split('/');
+  const name = parts[0] || 'home';
+  const id = parts[1] ? Number(parts[1]) : null;
+  return { name, id, extra: parts[2] ? decodeURIComponent(parts[2]) : null };
+}
+
+function show(view) {
+  app.view?.destroy?.();
+  app.view = view;
+  clear(main).appendChild(view.el);
+  document.body.dataset.screen = view.el.className;
+  const focus = view.focus || main;
+  requestAnimationFrame(() => focus.focus({ preventScroll: false }));
+}
+
+async function route() {
+  if (app.halted) return;
+  const r = parseRoute();
+  document.body.dataset.route = r.name;
+  if (!app.profile) {
+    if (r.name !== 'login' && r.name !== 'signup') {
+      app.go('#/login');
+      return;
+    }
+    show(authView(app, r.name));
+    return;
+  }
+  if (!app.profile.profile_complete && r.name !== 'profile') {
+    app.go('#/profile');
+    return;
+  }
+  switch (r.name) {
+    case 'login':
+    case 'signup':
+      app.go('#/');
+      return;
+    case 'profile':
+      show(profileView(app, app.profile.profile_complete ? 'edit' : 'wizard'));
+      return;
+    case 'search':
+      if (!app.status) await app.refreshStatus();
+      if (app.status?.status === 'searching') show(searchingView(app, app.status.search));
+      else if (parseRoute().name === 'search') app.go('#/');
+      return;
+    case 'match': {
+      const saved = sessionStorage.getItem(`duet.match.${r.id}`);
+      if (saved) show(matchView(app, JSON.parse(saved)));
+      else app.go(`#/room/${r.id}`);
+      return;
+    }
+    case 'room':
+      if (r.id) show(roomView(app, r.id));
+      else app.go('#/');
+      return;
+    case 'ended':
+      show(endedView(app, r.extra));
+      return;
+    default: {
+      if (!app.status) await app.refreshStatus();
+      const status = app.status;
+      if (status?.status === 'connected') app.go(`#/room/${status.current_room_id}`);
+      else if (status?.status === 'searching') app.go('#/search');
+      else {
+        show(homeView(app, app.notice));
+        app.notice = null;
+      }
+    }
+  }
+}
+
+function renderTopbar() {
+  const bar = document.getElementById('topbar-actions');
+  const theme = currentTheme();
+  const langButton = h('button', { type: 'button', class: 'btn btn-small btn-ghost', id: 'lang-toggle', lang: getLang() === 'vi' ? 'en' : 'vi', 'aria-label': t('lang.switchLabel'), text: getLang() === 'vi' ? 'EN' : 'VI' });
+  langButton.addEventListener('click', () => setLang(getLang() === 'vi' ? 'en' : 'vi'));
+  const themeButton = h('button', { type: 'button', class: 'btn btn-small btn-ghost icon-btn', id: 'theme-toggle', 'aria-label': theme === 'dark' ? t('theme.light') : t('theme.dark'), 'aria-pressed': String(theme === 'dark'), text: theme === 'dark' ? '☀' : '☾' });
+  themeButton.addEventListener('click', () => {
+    toggleTheme();
+    renderTopbar();
+    document.getElementById('theme-toggle').focus();
+  });
+  const items = [langButton, themeButton];
+  if (app.profile && !app.halted) {
+    items.push(h('a', { href: '#/profile', class: 'btn btn-small btn-ghost', id: 'nav-profile', text: t('nav.profile') }));
+    const out = h('button', { type: 'button', class: 'btn btn-small btn-ghost', id: 'nav-logout', text: t('nav.logout') });
+    out.addEventListener('click', async () => {
+      out.disabled = true;
+      stopAll();
+      await logout();
+      app.profile = null;
+      app.status = null;
+      hideAllBanners();
+      renderTopbar();
+      app.go('#/login');
+    });
+    items.push(out);
+  }
+  bar.replaceChildren(...items);
+  document.querySelector('.skip-link').textContent = t('app.skip');
+}
+
+async function loadVocabulary() {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await api('GET', '/meta/vocabulary', undefined, { auth: false });
+    } catch (error) {
+      showBanner('offline', 'warn', errorText(error));
+      await new Promise((resolve) => setTimeout(resolve, Math.min(10_000, 1000 * 2 ** attempt)));
+    }
+  }
+}
+
+async function boot() {
+  applyTheme(currentTheme());
+  setHooks({
+    sessionEnded: () => app.profile && app.sessionEnded(),
+    banned: (until) => app.banned(until),
+    rateLimited: (seconds) => showBanner('rate', 'warn', t('banner.rateLimited', { seconds }), seconds),
+  });
+  renderTopbar();
+  app.vocab = await loadVocabulary();
+  hideBanner('offline');
+  window.addEventListener('hashchange', route);
+  if (hasSession()) {
+    try {
+      await app.signedIn(await api('GET', '/user/profile'));
+    } catch (error) {
+      if (app.halted) return;
+      if (error.code === 'network' || error.status >= 500) showBanner('offline', 'error', errorText(error));
+      route();
+    }
+  } else route();
+  onLangChange(() => {
+    renderTopbar();
+    if (!app.halted) route();
+  });
+  matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => {
+    applyTheme(currentTheme());
+    renderTopbar();
+  });
+}
+
+// The skip link must not touch the hash, which holds the route.
+document.querySelector('.skip-link').addEventListener('click', (event) => {
+  event.preventDefault();
+  main.focus();
+});
+document.getElementById('boot')?.remove();
+boot();

@@ -1,0 +1,65 @@
+// Log in and sign up: one form, two modes. Errors of a field appear under it.
+
+import { api, storeTokens } from '../api.js';
+import { h } from '../dom.js';
+import { t } from '../i18n.js';
+import { errorText, field } from '../ui.js';
+
+export function authView(app, mode) {
+  const signup = mode === 'signup';
+  const username = field('username', t('auth.username'),
+    h('input', { type: 'text', name: 'username', autocomplete: 'username', required: true, maxlength: 32, autocapitalize: 'none', spellcheck: 'false' }),
+    signup ? t('auth.usernameHint') : null);
+  const password = field('password', t('auth.password'),
+    h('input', { type: 'password', name: 'password', autocomplete: signup ? 'new-password' : 'current-password', required: true, maxlength: 128 }),
+    signup ? t('auth.passwordHint') : null);
+  const email = signup ? field('email', t('auth.email'), h('input', { type: 'email', name: 'email', autocomplete: 'email' })) : null;
+  const fields = { username, password, email };
+  const formError = h('p', { class: 'form-error', role: 'alert' });
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary btn-block', text: t(signup ? 'auth.submitSignup' : 'auth.submitLogin') });
+
+  const form = h('form', { class: 'stack', novalidate: true, on: { submit: onSubmit } },
+    username.el, password.el, email?.el, formError, submit);
+
+  async function onSubmit(event) {
+    event.preventDefault();
+    for (const f of Object.values(fields)) f?.setError('');
+    formError.textContent = '';
+    const body = { username: username.control.value.trim(), password: password.control.value };
+    if (signup && email.control.value.trim()) body.email = email.control.value.trim();
+    let missing = false;
+    for (const key of ['username', 'password']) {
+      if (!body[key]) {
+        fields[key].setError(t('field.required'));
+        missing = true;
+      }
+    }
+    if (missing) return;
+    submit.disabled = true;
+    try {
+      const res = await api('POST', signup ? '/auth/signup' : '/auth/login', body, { auth: false });
+      storeTokens(res);
+      await app.signedIn(res.user);
+    } catch (error) {
+      submit.disabled = false;
+      if (error.code === 'validation_error') {
+        for (const e of error.errors) (fields[e.field] || { setError: () => (formError.textContent = e.message) }).setError(e.message);
+      } else if (error.code === 'username_taken') username.setError(errorText(error));
+      else if (error.code === 'email_taken') email.setError(errorText(error));
+      else if (error.code !== 'banned') formError.textContent = errorText(error);
+    }
+  }
+
+  const el = h('section', { class: 'screen screen-auth' },
+    h('div', { class: 'auth-hero' },
+      h('img', { src: '/app/icon.svg', alt: '', class: 'auth-logo', width: 64, height: 64 }),
+      h('h1', { text: 'Duet' }),
+      h('p', { class: 'lead', text: t('auth.tagline') })),
+    h('div', { class: 'card auth-card' },
+      h('div', { class: 'tabs', role: 'tablist' },
+        h('a', { href: '#/login', role: 'tab', class: 'tab', 'aria-selected': String(!signup), text: t('auth.login') }),
+        h('a', { href: '#/signup', role: 'tab', class: 'tab', 'aria-selected': String(signup), text: t('auth.signup') })),
+      h('h2', { class: 'sr-only', text: t(signup ? 'auth.signup' : 'auth.login') }),
+      form));
+  return { el, focus: username.control };
+}

@@ -1,0 +1,101 @@
+// Home (start a search), the waiting screen (time waited, cancel) and the match screen
+// (the partner view and the icebreaker).
+
+import { api, avatarBlobUrl } from '../api.js';
+import { clockText, h } from '../dom.js';
+import { getLang, t } from '../i18n.js';
+import { avatarEl, errorText, partnerFacts, partnerName, showBanner } from '../ui.js';
+
+const FIELD_LABELS = {
+  dob: 'profile.dob',
+  gender: 'profile.gender',
+  preferred_gender: 'profile.preferred',
+  needs: 'profile.needs',
+  interests: 'profile.interests',
+};
+
+export function homeView(app, notice) {
+  const p = app.profile;
+  const button = h('button', { type: 'button', class: 'btn btn-primary btn-lg', text: t('home.search') });
+  const error = h('p', { class: 'form-error', role: 'alert' });
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    error.textContent = '';
+    try {
+      const res = await api('POST', '/chat/search', { type: 'chat' });
+      if (res.room_id) app.matched(res);
+      else app.searching(res.search);
+    } catch (e) {
+      button.disabled = false;
+      if (e.code === 'already_searching') app.searching(null);
+      else if (e.code !== 'banned') error.textContent = errorText(e);
+    }
+  });
+  const missing = p.profile_complete ? null : h('div', { class: 'notice' },
+    h('p', { text: t('home.incomplete', { fields: p.missing.map((f) => t(FIELD_LABELS[f] || f)).join(', ') }) }),
+    h('a', { href: '#/profile', class: 'btn btn-secondary', text: t('home.complete') }));
+  if (!p.profile_complete) button.disabled = true;
+  const el = h('section', { class: 'screen screen-center' },
+    h('div', { class: 'card hero-card' },
+      h('div', { class: 'pulse-icon', 'aria-hidden': 'true' }, h('img', { src: '/app/icon.svg', alt: '', width: 56, height: 56 })),
+      h('h1', { text: t('home.title') }),
+      h('p', { class: 'lead', text: t('home.subtitle') }),
+      notice ? h('p', { class: 'notice', role: 'status', text: notice }) : null,
+      missing,
+      button,
+      error));
+  return { el, focus: button };
+}
+
+export function searchingView(app, search) {
+  const since = search?.since ? Date.parse(search.since) : Date.now();
+  const waited = h('p', { class: 'waited', 'aria-live': 'off' });
+  const tick = () => (waited.textContent = t('search.waited', { time: clockText((Date.now() - since) / 1000) }));
+  tick();
+  const timer = setInterval(tick, 1000);
+  const cancel = h('button', { type: 'button', class: 'btn btn-secondary', text: t('search.cancel') });
+  cancel.addEventListener('click', async () => {
+    cancel.disabled = true;
+    try {
+      await api('POST', '/chat/cancel-search');
+      app.idle();
+    } catch (e) {
+      cancel.disabled = false;
+      // `not_searching`: matched or timed out a moment ago; the status socket says which.
+      if (e.code === 'not_searching') app.refreshStatus();
+      else showBanner('search', 'error', errorText(e), 6);
+    }
+  });
+  const el = h('section', { class: 'screen screen-center' },
+    h('div', { class: 'card hero-card', 'aria-busy': 'true' },
+      h('div', { class: 'radar', 'aria-hidden': 'true' }, h('span'), h('span'), h('span'), h('img', { src: '/app/icon.svg', alt: '', width: 48, height: 48 })),
+      h('h1', { text: t('search.title') }),
+      waited,
+      h('p', { class: 'muted', text: t('search.hint') }),
+      cancel));
+  return { el, focus: cancel, destroy: () => clearInterval(timer) };
+}
+
+export function matchView(app, match) {
+  const partner = match.matched_user;
+  const avatar = avatarEl(partner.nickname, 'xl');
+  let blob = null;
+  avatarBlobUrl(partner.avatar_url).then((url) => {
+    blob = url;
+    avatar.set(url);
+  });
+  const { facts, tags } = partnerFacts(partner, app.vocab);
+  const start = h('a', { href: `#/room/${match.room_id}`, class: 'btn btn-primary btn-lg', text: t('match.start') });
+  const el = h('section', { class: 'screen screen-center' },
+    h('div', { class: 'card hero-card match-card' },
+      h('p', { class: 'eyebrow', text: t('match.title') }),
+      avatar.el,
+      h('h1', { class: 'partner-name', text: partnerName(partner) }),
+      facts ? h('p', { class: 'muted', text: facts }) : null,
+      tags,
+      match.icebreaker ? h('div', { class: 'icebreaker' },
+        h('p', { class: 'icebreaker-label', text: t('match.subtitle') }),
+        h('p', { class: 'icebreaker-text', text: match.icebreaker[getLang()] || match.icebreaker.en })) : null,
+      start));
+  return { el, focus: start, destroy: () => blob && URL.revokeObjectURL(blob) };
+}
