@@ -1,0 +1,42 @@
+// Headless Chromium through playwright-core, with the Debian build of Chromium and the
+// flags that keep it quiet on a machine without outside network.
+
+import { chromium } from 'playwright-core';
+
+export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+
+export function launch() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-dev-shm-usage',
+    ],
+  });
+}
+
+export const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 1, isMobile: true, hasTouch: true };
+export const DESKTOP = { viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 };
+
+/**
+ * A page that records console errors and Content-Security-Policy violations, so a test
+ * can assert the client runs cleanly under the server's policy.
+ */
+export async function newPage(browser, options) {
+  // Reduced motion: no transitions half-way through in the screenshots.
+  const context = await browser.newContext({ ...options, colorScheme: 'light', reducedMotion: 'reduce' });
+  const page = await context.newPage();
+  page.problems = [];
+  page.on('pageerror', (err) => page.problems.push(`pageerror: ${err.message}`));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && /Content Security Policy|Refused to/i.test(msg.text())) page.problems.push(`csp: ${msg.text()}`);
+  });
+  return { context, page };
+}
