@@ -131,7 +131,6 @@ test('sign-up errors and the profile wizard, with a server validation error unde
   await dobError.filter({ hasText: /./ }).waitFor({ timeout: WAIT });
   assert.match(await dobError.textContent(), /18|age/i);
   assert.equal(await page.getAttribute('input[name=dob]', 'aria-invalid'), 'true');
-  await shot(page, 'profile-error-phone');
 
   await page.locator('input[name=dob]').fill('1998-05-17');
   await page.locator('form button[type=submit]').click();
@@ -282,7 +281,6 @@ test('a like round answered yes by both sharpens the photo', async () => {
   await a.page.locator('.like-panel .like-yes').click();
   await a.page.locator('.like-panel[data-answered=true]').waitFor({ timeout: WAIT });
   await b.page.locator('.like-panel .like-partner').waitFor({ timeout: WAIT });
-  await shot(b.page, 'like-desktop');
   await b.page.locator('.like-panel .like-yes').click();
   for (const { page } of [a, b]) {
     await page.locator('.screen-room[data-reveal="1"]').waitFor({ timeout: WAIT });
@@ -348,7 +346,6 @@ test('log out, log in by keyboard, edit the profile, and the pages ran cleanly u
   await page.locator('input[name=nickname]').fill('Linh ✨');
   await page.locator('form button[type=submit]').click();
   await page.locator('.banner-info', { hasText: 'Đã lưu hồ sơ' }).waitFor({ timeout: WAIT });
-  await shot(page, 'profile-edit-phone');
   const saved = await page.evaluate(async () => {
     const res = await fetch('/user/profile', { headers: { Authorization: `Bearer ${sessionStorage.getItem('duet.access')}` } });
     return (await res.json()).nickname;

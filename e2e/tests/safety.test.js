@@ -57,7 +57,6 @@ test('a lost connection is announced, the page reconnects by itself, and a ban i
   // The server goes away: the page says so; it comes back: the page reconnects alone.
   await server.stop({ keepData: true });
   await page.locator('.banner-warn', { hasText: 'Mất kết nối' }).waitFor({ timeout: WAIT });
-  await shot(page, 'offline-phone');
   server = await startServer([], { port: server.port, dataDir: server.dataDir });
   servers.push(server);
   await page.locator('.banner-warn', { hasText: 'Mất kết nối' }).waitFor({ state: 'detached', timeout: 20_000 });
