@@ -96,6 +96,41 @@ test('a lost connection is announced, the page reconnects by itself, and a ban i
   assert.deepEqual(page.problems, []);
 });
 
+test('two tabs refreshing at once stay signed in; the older tab steps aside', async () => {
+  const server = await startServer();
+  servers.push(server);
+  const browser = await browserReady;
+  const first = await newPage(browser, PHONE);
+  await signup(first.page, server.base, 'mai_tabs');
+  const second = await first.context.newPage();
+  second.problems = [];
+  second.on('pageerror', (err) => second.problems.push(`pageerror: ${err.message}`));
+  await second.goto(`${server.base}/`);
+  await second.locator('.screen-profile').waitFor({ timeout: WAIT });
+  // The newer tab's status socket replaced the older's (4007): the older says so.
+  await first.page.locator('.hero-card', { hasText: 'Duet đang mở ở nơi khác' }).waitFor({ timeout: WAIT });
+
+  // Both tabs lose their access token and reload at the same moment: both refresh with
+  // the one refresh token in localStorage. Refreshes under the lock run one after the
+  // other, each with the newest token; two at once would revoke the family.
+  for (const page of [first.page, second]) await page.evaluate(() => sessionStorage.setItem('duet.access', 'expired'));
+  await Promise.all([first.page.reload(), second.reload()]);
+  for (const page of [first.page, second]) {
+    await page.locator('.screen-profile, .hero-card').first().waitFor({ timeout: WAIT });
+    assert.equal(await page.locator('.screen-auth').count(), 0, 'still signed in');
+    assert.notEqual(await page.evaluate(() => sessionStorage.getItem('duet.access')), 'expired');
+  }
+  // The refresh token left in localStorage is the newest of the family, and works.
+  const token = await first.page.evaluate(() => localStorage.getItem('duet.refresh'));
+  const res = await fetch(`${server.base}/auth/refresh`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ refresh_token: token }),
+  });
+  assert.equal(res.status, 200);
+  assert.deepEqual([...first.page.problems, ...second.problems], []);
+});
+
 async function shot(page, name) {
   await page.screenshot({ path: join(SHOTS, `${name}.png`) });
 }
