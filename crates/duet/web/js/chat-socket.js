@@ -11,6 +11,7 @@ import { randomId } from './dom.js';
 import { ReconnectingSocket } from './socket.js';
 
 const TYPING_IDLE_MS = 3000;
+const TYPING_REPEAT_MS = 4000;
 
 export class ChatRoom {
   /**
@@ -29,6 +30,7 @@ export class ChatRoom {
     this.outboxKey = `duet.outbox.${roomId}`;
     this.outbox = this.loadOutbox(); // [{client_id, content, created}]
     this.typingSent = false;
+    this.typingAt = 0;
     this.typingTimer = null;
     this.bannedUntil = null;
     this.connectedLastSeq = 0;
@@ -150,9 +152,18 @@ export class ChatRoom {
     return { ...item, state: 'sending', mine: true };
   }
 
-  /** Call on every keystroke in the composer: sends typing on, and off after a pause. */
+  /**
+   * Call on every keystroke in the composer: sends typing on (again every 4 s while
+   * typing goes on, so the partner's indicator does not time out), and off after a pause.
+   */
   typed() {
-    if (!this.typingSent) this.typingSent = this.socket.send({ type: 'typing', is_typing: true });
+    const now = Date.now();
+    if (!this.typingSent || now - this.typingAt > TYPING_REPEAT_MS) {
+      if (this.socket.send({ type: 'typing', is_typing: true })) {
+        this.typingSent = true;
+        this.typingAt = now;
+      }
+    }
     clearTimeout(this.typingTimer);
     this.typingTimer = setTimeout(() => this.stopTyping(), TYPING_IDLE_MS);
   }
