@@ -117,6 +117,7 @@ test('sign-up errors and the profile wizard, with a server validation error unde
   await page.locator('button[type=submit]').click();
   await page.locator('[data-field=username].has-error').waitFor({ timeout: WAIT });
   await page.locator('[data-field=password].has-error').waitFor();
+  assert.equal(await page.locator('[data-field=password] .field-error').textContent(), 'Mật khẩu cần từ 8 đến 128 ký tự.');
   await page.locator('input[name=username]').fill('linh_e2e');
   await page.locator('input[name=password]').fill('correct horse battery');
   await page.locator('button[type=submit]').click();
@@ -129,7 +130,7 @@ test('sign-up errors and the profile wizard, with a server validation error unde
   await page.locator('form button[type=submit]').click();
   const dobError = page.locator('[data-field=dob] .field-error');
   await dobError.filter({ hasText: /./ }).waitFor({ timeout: WAIT });
-  assert.match(await dobError.textContent(), /18|age/i);
+  assert.match(await dobError.textContent(), /Ngày sinh không hợp lệ.*18 tuổi/);
   assert.equal(await page.getAttribute('input[name=dob]', 'aria-invalid'), 'true');
 
   await page.locator('input[name=dob]').fill('1998-05-17');

@@ -2,7 +2,7 @@
 // fields with their error line, dialogs, and the partner card.
 
 import { h, clear } from './dom.js';
-import { t, label } from './i18n.js';
+import { getLang, label, t } from './i18n.js';
 
 const THEME_KEY = 'duet.theme';
 
@@ -67,6 +67,17 @@ export function errorText(error) {
   const key = `error.${error.code}`;
   const text = t(key);
   return text === key ? error.detail || t('error.generic') : text;
+}
+
+/**
+ * The text for a validation error on `field`. The server's messages are English; in
+ * Vietnamese the client says it in its own words for the fields it knows.
+ */
+export function fieldErrorText(field, serverMessage) {
+  if (getLang() !== 'vi') return serverMessage;
+  const key = `invalid.${field}`;
+  const text = t(key);
+  return text === key ? serverMessage : text;
 }
 
 let fieldSeq = 0;

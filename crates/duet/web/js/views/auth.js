@@ -3,7 +3,7 @@
 import { api, storeTokens } from '../api.js';
 import { h } from '../dom.js';
 import { t } from '../i18n.js';
-import { errorText, field } from '../ui.js';
+import { errorText, field, fieldErrorText } from '../ui.js';
 
 export function authView(app, mode) {
   const signup = mode === 'signup';
@@ -43,7 +43,11 @@ export function authView(app, mode) {
     } catch (error) {
       submit.disabled = false;
       if (error.code === 'validation_error') {
-        for (const e of error.errors) (fields[e.field] || { setError: () => (formError.textContent = e.message) }).setError(e.message);
+        for (const e of error.errors) {
+          const text = fieldErrorText(e.field, e.message);
+          if (fields[e.field]) fields[e.field].setError(text);
+          else formError.textContent = text;
+        }
       } else if (error.code === 'username_taken') username.setError(errorText(error));
       else if (error.code === 'email_taken') email.setError(errorText(error));
       else if (error.code !== 'banned') formError.textContent = errorText(error);

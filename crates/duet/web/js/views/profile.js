@@ -5,7 +5,7 @@
 import { api, avatarBlobUrl } from '../api.js';
 import { h } from '../dom.js';
 import { t } from '../i18n.js';
-import { announce, chips, errorText, field, showBanner } from '../ui.js';
+import { announce, chips, errorText, field, fieldErrorText, showBanner } from '../ui.js';
 
 export function profileView(app, mode) {
   const wizard = mode === 'wizard';
@@ -67,7 +67,8 @@ export function profileView(app, mode) {
     } catch (error) {
       avatarStatus.textContent = '';
       showPreview(null);
-      avatarField.setError(error.fieldError('file') || errorText(error));
+      const message = error.fieldError('file');
+      avatarField.setError(message ? fieldErrorText('file', message) : errorText(error));
     }
     fileInput.value = '';
   });
@@ -102,7 +103,7 @@ export function profileView(app, mode) {
       return true;
     } catch (error) {
       if (error.code === 'validation_error') {
-        for (const e of error.errors) fields[e.field]?.setError(e.message);
+        for (const e of error.errors) fields[e.field]?.setError(fieldErrorText(e.field, e.message));
         const first = error.errors.map((e) => fields[e.field]).find(Boolean);
         first?.el.querySelector('input')?.focus();
       } else if (error.code !== 'rate_limited' && error.code !== 'banned') showBanner('profile', 'error', errorText(error), 8);

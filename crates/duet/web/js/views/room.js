@@ -5,7 +5,7 @@ import { api, avatarBlobUrl } from '../api.js';
 import { ChatRoom } from '../chat-socket.js';
 import { clockText, h } from '../dom.js';
 import { formatClock, getLang, t } from '../i18n.js';
-import { announce, avatarEl, errorText, hideBanner, openDialog, partnerFacts, partnerName, showBanner } from '../ui.js';
+import { announce, avatarEl, errorText, fieldErrorText, hideBanner, openDialog, partnerFacts, partnerName, showBanner } from '../ui.js';
 
 const MAX_CHARS = 1000;
 const REPORT_REASONS = ['spam', 'harassment', 'underage', 'inappropriate', 'other'];
@@ -455,7 +455,8 @@ export function roomView(app, roomId) {
           close(true);
           showBanner('report', 'info', t('report.done'), 6);
         } catch (e) {
-          error.textContent = e.fieldError('details') || errorText(e);
+          const message = e.fieldError('details');
+          error.textContent = message ? fieldErrorText('details', message) : errorText(e);
         }
       });
       return form;
