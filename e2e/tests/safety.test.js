@@ -85,6 +85,11 @@ test('a lost connection is announced, the page reconnects by itself, and a ban i
   await page.locator('.banned-card').waitFor({ timeout: WAIT });
   assert.match(await page.locator('.banned-card').textContent(), /bị khóa.*Khóa đến/s);
   await shot(page, 'banned-phone');
+  // The language switch still works on that screen.
+  await page.locator('#lang-toggle').click();
+  await page.locator('.banned-card', { hasText: 'Your account is banned' }).waitFor({ timeout: WAIT });
+  await page.locator('#lang-toggle').click();
+  await page.locator('.banned-card', { hasText: 'bị khóa' }).waitFor({ timeout: WAIT });
 
   // After a reload, logging in again says the same.
   await page.reload();

@@ -25,6 +25,7 @@ const app = {
   statusSocket: null,
   view: null,
   halted: false, // banned or replaced: nothing more happens on this page
+  haltedView: null, // builds the banned or replaced screen again (after a language change)
   notice: null,
 
   go(hash) {
@@ -103,14 +104,16 @@ const app = {
     forgetTokens();
     app.profile = null;
     renderTopbar();
-    show(bannedView(until));
+    app.haltedView = () => bannedView(until);
+    show(app.haltedView());
   },
 
   replaced() {
     if (app.halted) return;
     app.halted = true;
     stopAll();
-    show(replacedView());
+    app.haltedView = () => replacedView();
+    show(app.haltedView());
   },
 
   sessionEnded() {
@@ -298,7 +301,8 @@ async function boot() {
   } else route();
   onLangChange(() => {
     renderTopbar();
-    if (!app.halted) route();
+    if (app.halted) show(app.haltedView());
+    else route();
   });
   matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => {
     applyTheme(currentTheme());
