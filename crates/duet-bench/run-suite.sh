@@ -7,15 +7,18 @@
 #   PREV_REV   the previous build to compare with (default: the parent of the last
 #              commit that changed crates/duet); "none" to leave it out.
 #   POSTGRES   PostgreSQL server URL for scenario 5 (default below); "none" skips it.
-#   REPS       interleaved repetitions of the relay scenarios (default 3).
+#   REPS       interleaved repetitions of the relay scenarios (default 2).
 #   QUICK=1    a much shorter run (minutes), for trying the script.
+#   BENCHMARKS the Markdown file whose suite section is rewritten (default
+#              BENCHMARKS.md; the markers are appended when missing).
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
 
 POSTGRES=${POSTGRES:-postgres://postgres@127.0.0.1:5432/test}
-REPS=${REPS:-3}
+REPS=${REPS:-2}
 OUT=target/bench
 RESULTS=$OUT/results.jsonl
+BENCHMARKS=${BENCHMARKS:-BENCHMARKS.md}
 mkdir -p "$OUT" docs/bench
 : > "$RESULTS"
 
@@ -33,6 +36,11 @@ if [ "${PREV_REV:-}" != "none" ]; then
   PREV_DIR=$OUT/prev-src
   PREV_TARGET=$PWD/target/bench-prev
   git worktree remove --force "$PREV_DIR" 2>/dev/null || true
+  # Seed its target dir with a copy of ours: the dependencies are the same builds, so
+  # only the previous duet crate compiles.
+  if [ ! -d "$PREV_TARGET/release" ]; then
+    mkdir -p "$PREV_TARGET" && cp -a target/release "$PREV_TARGET/release"
+  fi
   if git worktree add --detach "$PREV_DIR" "$PREV_REV" >&2 \
      && (cd "$PREV_DIR" && CARGO_TARGET_DIR=$PREV_TARGET cargo build --release -p duet) >&2; then
     PREV_ARGS=(--prev-bin "$PREV_TARGET/release/duet")
@@ -52,10 +60,10 @@ if [ "${QUICK:-0}" = 1 ]; then
   STORM=(--rates 10,25 --secs 2 --reps 1)
 else
   IDLE=(--conns 2000,6000,10000,14000,18000 --reps 1)
-  THRU=(--rooms 10,100,1000 --secs 4 --reps "$REPS")
-  LAT=(--rates 2000,5000,10000,20000 --rooms 100 --secs 4 --reps "$REPS")
+  THRU=(--rooms 10,100,1000 --secs 3 --reps "$REPS")
+  LAT=(--rates 1000,2000,5000,10000,20000 --rooms 100 --secs 3 --reps "$REPS")
   MM=(--waiting 1000,10000 --direct 1000,10000,100000 --rates 100,1000 --secs 2 --reps 1)
-  PERS=(--rates 2000,10000 --rooms 100 --secs 4 --reps 2)
+  PERS=(--rates 1000,5000 --rooms 100 --secs 3 --reps "$REPS")
   STORM=(--rates 10,25,50 --secs 3 --reps 1)
 fi
 
@@ -95,5 +103,5 @@ PRE=$OUT/preamble.md
   echo '```'
 } > "$PRE"
 
-"$BENCH" report --input "$RESULTS" --benchmarks BENCHMARKS.md --plots docs/bench --preamble "$PRE"
-echo "== wrote BENCHMARKS.md and docs/bench/*.png from $RESULTS" >&2
+"$BENCH" report --input "$RESULTS" --benchmarks "$BENCHMARKS" --plots docs/bench --preamble "$PRE"
+echo "== wrote $BENCHMARKS and docs/bench/*.png from $RESULTS" >&2

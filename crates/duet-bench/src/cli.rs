@@ -82,13 +82,6 @@ impl Common {
     }
 }
 
-/// Comma-separated numbers.
-fn list(text: &str) -> Result<Vec<u64>, String> {
-    text.split(',')
-        .map(|t| t.trim().replace('_', "").parse::<u64>().map_err(|e| format!("{t}: {e}")))
-        .collect()
-}
-
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
     /// 1. Idle connections: hold N chat + status sockets (N/2 users, each with both
@@ -100,7 +93,7 @@ pub enum Cmd {
         #[command(flatten)]
         common: Common,
         /// Connection counts, in steps.
-        #[arg(long, value_parser = list, default_value = "2000,6000,10000,14000,18000")]
+        #[arg(long, value_delimiter = ',', default_value = "2000,6000,10000,14000,18000")]
         conns: Vec<u64>,
         /// Most sockets one worker process holds.
         #[arg(long, default_value_t = 8000)]
@@ -112,7 +105,7 @@ pub enum Cmd {
     Throughput {
         #[command(flatten)]
         common: Common,
-        #[arg(long, value_parser = list, default_value = "10,100,1000")]
+        #[arg(long, value_delimiter = ',', default_value = "10,100,1000")]
         rooms: Vec<u64>,
         /// Seconds of sending per level.
         #[arg(long, default_value_t = 5.0)]
@@ -127,7 +120,7 @@ pub enum Cmd {
     Latency {
         #[command(flatten)]
         common: Common,
-        #[arg(long, value_parser = list, default_value = "2000,5000,10000,20000")]
+        #[arg(long, value_delimiter = ',', default_value = "2000,5000,10000,20000")]
         rates: Vec<u64>,
         #[arg(long, default_value_t = 100)]
         rooms: u64,
@@ -141,11 +134,11 @@ pub enum Cmd {
     Matchmaking {
         #[command(flatten)]
         common: Common,
-        #[arg(long, value_parser = list, default_value = "1000,10000")]
+        #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
         waiting: Vec<u64>,
-        #[arg(long, value_parser = list, default_value = "1000,10000,100000")]
+        #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000")]
         direct: Vec<u64>,
-        #[arg(long, value_parser = list, default_value = "100,1000")]
+        #[arg(long, value_delimiter = ',', default_value = "100,1000")]
         rates: Vec<u64>,
         #[arg(long, default_value_t = 2.0)]
         secs: f64,
@@ -157,7 +150,7 @@ pub enum Cmd {
         common: Common,
         #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
         postgres: String,
-        #[arg(long, value_parser = list, default_value = "2000,10000")]
+        #[arg(long, value_delimiter = ',', default_value = "2000,10000")]
         rates: Vec<u64>,
         #[arg(long, default_value_t = 100)]
         rooms: u64,
@@ -170,7 +163,7 @@ pub enum Cmd {
     Storm {
         #[command(flatten)]
         common: Common,
-        #[arg(long, value_parser = list, default_value = "10,25,50")]
+        #[arg(long, value_delimiter = ',', default_value = "10,25,50")]
         rates: Vec<u64>,
         #[arg(long, default_value_t = 3.0)]
         secs: f64,
@@ -203,4 +196,23 @@ pub enum Cmd {
     /// Internal: a worker process of the idle scenario (reads jobs on stdin).
     #[command(hide = true)]
     IdleWorker,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::{Cli, Cmd};
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn lists_split_on_commas() {
+        let cli = Cli::parse_from(["duet-bench", "latency", "--rates", "10,20"]);
+        let Cmd::Latency { rates, .. } = cli.command else { panic!("latency") };
+        assert_eq!(rates, vec![10, 20]);
+    }
 }

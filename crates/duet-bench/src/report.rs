@@ -27,8 +27,11 @@ pub fn write(input: &Path, benchmarks: &Path, plots: &Path, preamble: Option<&Pa
         .map(serde_json::from_str)
         .collect::<Result<_, _>>()?;
     std::fs::create_dir_all(plots)?;
+    // Links relative to the Markdown file's folder.
+    let same_dir = benchmarks.parent().map(|p| p == plots).unwrap_or(false);
+    let link = |f: &str| if same_dir { f.to_owned() } else { format!("{}/{f}", plots.display()) };
     let plots_note = match draw(&rows, plots) {
-        Ok(files) => files.iter().map(|f| format!("![{f}]({}/{f})\n", plots.display())).collect::<String>(),
+        Ok(files) => files.iter().map(|f| format!("![{f}]({})\n", link(f))).collect::<String>(),
         Err(e) => format!("(plots not drawn: {e})\n"),
     };
     let mut section = String::new();

@@ -115,7 +115,12 @@ async fn run_chat(relay: Relay, socket: WebSocket, room: Arc<Room>, room_id: i64
     loop {
         tokio::select! {
             push = rx.recv() => {
-                let Some(push) = push else { break };
+                let Some(push) = push else {
+                    // Dropped for falling behind, as Duet's broker does: close with 1001.
+                    let close = CloseFrame { code: 1001, reason: "falling behind".into() };
+                    let _ = sink.send(Message::Close(Some(close))).await;
+                    break;
+                };
                 if sink.send(Message::text(&*push)).await.is_err() {
                     break;
                 }

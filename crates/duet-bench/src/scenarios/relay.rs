@@ -89,7 +89,13 @@ impl Level {
             && self.acked == self.sent;
         if !row.ok {
             row.note = Some(tally.first_error().unwrap_or_else(|| {
-                format!("sent {} delivered {} acked {}", self.sent, self.delivered, self.acked)
+                format!(
+                    "sent {} delivered {} acked {} within {} s after the last send",
+                    self.sent,
+                    self.delivered,
+                    self.acked,
+                    DRAIN.as_secs()
+                )
             }));
         }
     }
