@@ -231,6 +231,9 @@ where
             answered: if mine_is_a { room.answer_a.is_some() } else { room.answer_b.is_some() },
         }),
         last_seq: room.last_seq,
+        // Read after this socket subscribed to the room: a partner who comes or goes
+        // from now on is told by a `presence` push that follows this frame.
+        partner_online: state.connections.has_chat_socket(nicknames[1].0, room_id),
     };
     if let Step::Gone = send(sink, &connection).await {
         return Step::Gone;

@@ -59,6 +59,11 @@ impl Connections {
         self.chat.iter().filter(|entry| entry.key().0 == user).map(|entry| entry.key().1).collect()
     }
 
+    /// Whether the user has a chat socket open in the room on this instance.
+    pub fn has_chat_socket(&self, user: UserId, room_id: i64) -> bool {
+        self.chat.contains_key(&(user, room_id))
+    }
+
     /// Whether the user has a status socket open on this instance.
     pub fn is_online(&self, user: UserId) -> bool {
         self.status.contains_key(&user)

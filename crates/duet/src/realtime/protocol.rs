@@ -85,6 +85,9 @@ pub enum ServerFrame {
         reveal_level: i64,
         like_round: Option<LikeRoundInfo>,
         last_seq: i64,
+        /// Whether the partner has a chat socket open in this room now; later changes
+        /// come as `presence` frames.
+        partner_online: bool,
     },
     Message {
         message_id: i64,

@@ -39,8 +39,11 @@ async fn messages_are_acked_ordered_and_delivered_to_both() {
     assert_eq!(connection["room_id"], room);
     assert_eq!(connection["user_id"], a.id);
     assert_eq!(connection["last_seq"], 0);
+    assert_eq!(connection["partner_online"], false, "b has no chat socket yet");
     let mut sb = chat(&app, &b, room, 0).await;
-    assert_eq!(next_frame(&mut sb).await["type"], "connection");
+    let connection = next_frame(&mut sb).await;
+    assert_eq!(connection["type"], "connection");
+    assert_eq!(connection["partner_online"], true, "a is already here");
     let presence = expect_frame(&mut sa, "presence").await;
     assert_eq!(presence, json!({ "type": "presence", "user_id": b.id, "online": true }));
 

@@ -83,6 +83,7 @@ export class ChatRoom {
         this.myId = frame.user_id;
         this.connectedLastSeq = frame.last_seq;
         this.events.connected(frame);
+        this.events.presence(frame.partner_online);
         // Whatever was not acknowledged goes again; the server drops repeats.
         for (const item of this.outbox) this.socket.send({ type: 'message', content: item.content, client_id: item.client_id });
         break;
@@ -104,14 +105,8 @@ export class ChatRoom {
         this.events.typing(frame.is_typing);
         break;
       case 'presence':
-        if (frame.online) {
-          // A partner who just (re)connected has lost our read receipt: send it again.
-          this.readSent = 0;
-          // The protocol has no "who is here" frame for a socket that just opened, so
-          // answer the partner's arrival with our typing state: any frame from us tells
-          // the partner's page that we are online.
-          this.socket.send({ type: 'typing', is_typing: this.typingSent });
-        }
+        // A partner who just (re)connected has lost our read receipt: send it again.
+        if (frame.online) this.readSent = 0;
         this.events.presence(frame.online);
         break;
       case 'read':
