@@ -119,6 +119,8 @@ export class ChatRoom {
         }
         break;
       case 'room_ended':
+        // The close (1000) that follows needs no second look-up of the reason.
+        this.stop();
         this.events.ended(frame.reason);
         break;
       case 'banned':

@@ -147,7 +147,7 @@ const statusHandlers = {
   roomEnded: (frame) => app.ended(frame.room_id, frame.reason),
   banned: (until) => app.banned(until),
   replaced: () => app.replaced(),
-  sessionEnded: () => app.sessionEnded(),
+  sessionEnded: () => app.profile && app.sessionEnded(),
 };
 
 /** Moves to the screen that fits the user's status, when the current one does not. */

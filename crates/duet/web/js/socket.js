@@ -23,19 +23,23 @@ export class ReconnectingSocket {
     this.attempt = 0;
     this.timer = null;
     this.heartbeat = null;
+    this.connecting = false; // between connect() and the WebSocket's creation
     this.onOnline = () => this.retryNow();
     window.addEventListener('online', this.onOnline);
   }
 
   async connect() {
-    if (this.stopped) return;
+    if (this.stopped || this.connecting) return;
     clearTimeout(this.timer);
     let token;
+    this.connecting = true;
     try {
       token = await getAccessToken();
     } catch {
       this.scheduleRetry();
       return;
+    } finally {
+      this.connecting = false;
     }
     if (this.stopped) return;
     if (!token) {
@@ -78,10 +82,13 @@ export class ReconnectingSocket {
         try {
           ok = await refresh();
         } catch {
+          if (this.stopped) return;
           this.handlers.down?.();
           this.scheduleRetry();
           return;
         }
+        // Stopped meanwhile (the page left the screen, or signed out): say nothing.
+        if (this.stopped) return;
         if (ok) this.connect();
         else {
           this.stop();
@@ -115,7 +122,7 @@ export class ReconnectingSocket {
   }
 
   retryNow() {
-    if (this.stopped || this.ws) return;
+    if (this.stopped || this.ws || this.connecting) return;
     this.attempt = 0;
     this.connect();
   }
