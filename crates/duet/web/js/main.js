@@ -62,6 +62,10 @@ const app = {
   matched(match) {
     sessionStorage.setItem(`duet.match.${match.room_id}`, JSON.stringify(match));
     app.status = { status: 'connected', current_room_id: match.room_id };
+    // The search's answer and the status socket's match_found both announce a match
+    // made at once: the second must not rebuild the screen.
+    const r = parseRoute();
+    if ((r.name === 'match' || r.name === 'room') && r.id === match.room_id) return;
     app.go(`#/match/${match.room_id}`);
   },
 
@@ -170,7 +174,13 @@ function parseRoute() {
   const parts = (location.hash || '#/').replace(/^#\/?/, '').split('/');
   const name = parts[0] || 'home';
   const id = parts[1] ? Number(parts[1]) : null;
-  return { name, id, extra: parts[2] ? decodeURIComponent(parts[2]) : null };
+  let extra = parts[2] || null;
+  try {
+    extra = extra && decodeURIComponent(extra);
+  } catch {
+    // A malformed escape in a typed URL: keep it as it is.
+  }
+  return { name, id, extra };
 }
 
 function show(view) {
@@ -182,8 +192,13 @@ function show(view) {
   requestAnimationFrame(() => focus.focus({ preventScroll: false }));
 }
 
+// Each route() call takes a number; one that waited for the server gives way when a
+// newer call started meanwhile, so a slow answer never shows a screen left already.
+let routeCalls = 0;
+
 async function route() {
   if (app.halted) return;
+  const call = ++routeCalls;
   const r = parseRoute();
   document.body.dataset.route = r.name;
   if (!app.profile) {
@@ -208,6 +223,7 @@ async function route() {
       return;
     case 'search':
       if (!app.status) await app.refreshStatus();
+      if (call !== routeCalls) return;
       if (app.status?.status === 'searching') show(searchingView(app, app.status.search));
       else if (parseRoute().name === 'search') app.go('#/');
       return;
@@ -226,6 +242,7 @@ async function route() {
       return;
     default: {
       if (!app.status) await app.refreshStatus();
+      if (call !== routeCalls) return;
       const status = app.status;
       if (status?.status === 'connected') app.go(`#/room/${status.current_room_id}`);
       else if (status?.status === 'searching') app.go('#/search');
