@@ -282,6 +282,7 @@ function renderTopbar() {
     items.push(out);
   }
   bar.replaceChildren(...items);
+  bar.setAttribute('aria-label', t('nav.label'));
   document.querySelector('.skip-link').textContent = t('app.skip');
 }
 

@@ -66,7 +66,9 @@ export function errorText(error) {
   if (error.code === 'rate_limited') return t('banner.rateLimited', { seconds: error.retryAfter || 1 });
   const key = `error.${error.code}`;
   const text = t(key);
-  return text === key ? error.detail || t('error.generic') : text;
+  if (text !== key) return text;
+  // The server's details are English: the Vietnamese page says something general.
+  return getLang() === 'en' && error.detail ? error.detail : t('error.generic');
 }
 
 /**
