@@ -9,7 +9,7 @@ import { api, forgetTokens, hasSession, logout, setHooks } from './api.js';
 import { h, clear } from './dom.js';
 import { getLang, onLangChange, setLang, t } from './i18n.js';
 import { openStatusSocket } from './status-socket.js';
-import { applyTheme, currentTheme, errorText, hideAllBanners, hideBanner, showBanner, toggleTheme } from './ui.js';
+import { announce, applyTheme, currentTheme, errorText, hideAllBanners, hideBanner, showBanner, toggleTheme } from './ui.js';
 import { authView } from './views/auth.js';
 import { bannedView, endedView, replacedView } from './views/ended.js';
 import { profileView } from './views/profile.js';
@@ -26,7 +26,7 @@ const app = {
   view: null,
   halted: false, // banned or replaced: nothing more happens on this page
   haltedView: null, // builds the banned or replaced screen again (after a language change)
-  notice: null,
+  notice: null, // a strings.js key shown once on the home screen (a search that timed out)
 
   go(hash) {
     if (location.hash === hash) route();
@@ -79,8 +79,14 @@ const app = {
     app.go(target);
   },
 
-  async searchAgain(button) {
+  /**
+   * Starts a search from `button` (home, a timed-out search, a room that ended). An
+   * error is written in `errorEl`, or shown as a banner without one.
+   */
+  async startSearch(button, errorEl = null) {
     button.disabled = true;
+    if (errorEl) errorEl.textContent = '';
+    app.notice = null;
     try {
       const res = await api('POST', '/chat/search', { type: 'chat' });
       if (res.room_id) app.matched(res);
@@ -89,7 +95,9 @@ const app = {
       button.disabled = false;
       if (error.code === 'already_searching') app.searching(null);
       else if (error.code === 'incomplete_profile') app.go('#/profile');
-      else if (error.code !== 'banned' && error.code !== 'rate_limited') showBanner('search', 'error', errorText(error), 8);
+      else if (error.code === 'banned' || error.code === 'rate_limited') return; // the hooks said it
+      else if (errorEl) errorEl.textContent = errorText(error);
+      else showBanner('search', 'error', errorText(error), 8);
     }
   },
 
@@ -145,7 +153,8 @@ const statusHandlers = {
   status: (frame) => applyStatus(frame),
   match: (frame) => app.matched(frame),
   timeout: () => {
-    app.notice = t('home.timeout');
+    app.notice = 'home.timeout';
+    announce(t('home.timeout'));
     app.idle();
   },
   roomEnded: (frame) => app.ended(frame.room_id, frame.reason),
@@ -201,6 +210,7 @@ async function route() {
   const call = ++routeCalls;
   const r = parseRoute();
   document.body.dataset.route = r.name;
+  if (r.name !== 'home') app.notice = null;
   if (!app.profile) {
     if (r.name !== 'login' && r.name !== 'signup') {
       app.go('#/login');
@@ -246,10 +256,7 @@ async function route() {
       const status = app.status;
       if (status?.status === 'connected') app.go(`#/room/${status.current_room_id}`);
       else if (status?.status === 'searching') app.go('#/search');
-      else {
-        show(homeView(app, app.notice));
-        app.notice = null;
-      }
+      else show(homeView(app, app.notice));
     }
   }
 }

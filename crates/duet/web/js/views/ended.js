@@ -6,7 +6,7 @@ import { formatTime, t } from '../i18n.js';
 
 export function endedView(app, reason) {
   const again = h('button', { type: 'button', class: 'btn btn-primary btn-lg', text: t('ended.searchAgain') });
-  again.addEventListener('click', () => app.searchAgain(again));
+  again.addEventListener('click', () => app.startSearch(again));
   const key = `reason.${reason}`;
   const text = t(key) === key ? t('reason.unknown') : t(key);
   const el = h('section', { class: 'screen screen-center' },

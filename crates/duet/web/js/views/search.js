@@ -16,21 +16,10 @@ const FIELD_LABELS = {
 
 export function homeView(app, notice) {
   const p = app.profile;
-  const button = h('button', { type: 'button', class: 'btn btn-primary btn-lg', text: t('home.search') });
+  // After a search that timed out, the notice says so and the button searches again.
+  const button = h('button', { type: 'button', class: 'btn btn-primary btn-lg', text: t(notice ? 'home.searchAgain' : 'home.search') });
   const error = h('p', { class: 'form-error', role: 'alert' });
-  button.addEventListener('click', async () => {
-    button.disabled = true;
-    error.textContent = '';
-    try {
-      const res = await api('POST', '/chat/search', { type: 'chat' });
-      if (res.room_id) app.matched(res);
-      else app.searching(res.search);
-    } catch (e) {
-      button.disabled = false;
-      if (e.code === 'already_searching') app.searching(null);
-      else if (e.code !== 'banned') error.textContent = errorText(e);
-    }
-  });
+  button.addEventListener('click', () => app.startSearch(button, error));
   const missing = p.profile_complete ? null : h('div', { class: 'notice' },
     h('p', { text: t('home.incomplete', { fields: p.missing.map((f) => t(FIELD_LABELS[f] || f)).join(', ') }) }),
     h('a', { href: '#/profile', class: 'btn btn-secondary', text: t('home.complete') }));
@@ -40,7 +29,7 @@ export function homeView(app, notice) {
       h('div', { class: 'pulse-icon', 'aria-hidden': 'true' }, h('img', { src: '/app/icon.svg', alt: '', width: 56, height: 56 })),
       h('h1', { text: t('home.title') }),
       h('p', { class: 'lead', text: t('home.subtitle') }),
-      notice ? h('p', { class: 'notice', role: 'status', text: notice }) : null,
+      notice ? h('p', { class: 'notice home-notice', role: 'status', text: t(notice) }) : null,
       missing,
       button,
       error));

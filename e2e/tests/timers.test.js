@@ -1,0 +1,116 @@
+// What the server's timers do, as the page shows it, against a server with short
+// timers of its own: a search that times out (--search-timeout 3s) says so and offers
+// to search again; a room without messages (--inactivity-timeout 5s) ends, and both
+// pages, one in each language, show the ended screen with the reason.
+//
+// The accounts are made over the API (the wizard is covered in duet.test.js), and each
+// page starts with its refresh token in localStorage, as after a log-in.
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+
+import { DESKTOP, launch, newPage, PHONE } from '../lib/browser.js';
+import { startServer } from '../lib/server.js';
+
+const WAIT = 15_000;
+const PASSWORD = 'correct horse battery';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer(['--search-timeout=3s', '--inactivity-timeout=5s']);
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+async function call(method, path, body, token) {
+  const headers = { 'Content-Type': 'application/json' };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const res = await fetch(`${server.base}${path}`, { method, headers, body: JSON.stringify(body) });
+  const text = await res.text();
+  assert.ok(res.ok, `${method} ${path}: ${res.status} ${text}`);
+  return JSON.parse(text);
+}
+
+/** A user with a complete profile; returns the sign-up's tokens. */
+async function makeUser(username, { gender, preferred }) {
+  const tokens = await call('POST', '/auth/signup', { username, password: PASSWORD });
+  await call('PUT', '/user/profile', {
+    nickname: username,
+    dob: '1995-04-12',
+    gender,
+    preferred_gender: [preferred],
+    needs: ['friends'],
+    interests: ['coffee'],
+  }, tokens.access_token);
+  return tokens;
+}
+
+/** A page signed in as the user, in `lang`, on the home screen. */
+async function signedInPage(options, tokens, lang) {
+  const { page } = await newPage(browser, options);
+  await page.goto(`${server.base}/app/icon.svg`);
+  await page.evaluate(([refresh, language]) => {
+    localStorage.setItem('duet.refresh', refresh);
+    localStorage.setItem('duet.lang', language);
+  }, [tokens.refresh_token, lang]);
+  await page.goto(`${server.base}/`);
+  await page.locator('.hero-card button.btn-primary').waitFor({ timeout: WAIT });
+  return page;
+}
+
+test('a search that times out says so, and searches again from there', async () => {
+  const tokens = await makeUser('tam_alone', { gender: 'male', preferred: 'male' });
+  const page = await signedInPage(PHONE, tokens, 'vi');
+  await page.locator('.hero-card button.btn-primary').click();
+  await page.locator('.radar').waitFor({ timeout: WAIT });
+
+  // Nobody else searches: after 3 s the ticket expires and the page says so.
+  const notice = page.locator('.home-notice');
+  await notice.waitFor({ timeout: WAIT });
+  assert.match(await notice.textContent(), /Chưa tìm thấy ai phù hợp/);
+  const again = page.locator('.hero-card button.btn-primary');
+  assert.equal((await again.textContent()).trim(), 'Tìm lại');
+  await page.waitForFunction(() => document.activeElement?.matches('.hero-card button.btn-primary'));
+  // The message follows a language switch.
+  await page.locator('#lang-toggle').click();
+  await page.locator('.home-notice', { hasText: 'Nobody suitable was found' }).waitFor({ timeout: WAIT });
+  assert.equal((await again.textContent()).trim(), 'Search again');
+
+  await again.click();
+  await page.locator('.radar').waitFor({ timeout: WAIT });
+  assert.equal(await page.locator('.home-notice').count(), 0);
+  await page.locator('.hero-card button.btn-secondary').click();
+  await page.locator('.hero-card button.btn-primary', { hasText: 'Start searching' }).waitFor({ timeout: WAIT });
+  // A search the user cancels is no time-out: no notice.
+  assert.equal(await page.locator('.home-notice').count(), 0);
+  assert.deepEqual(page.problems, []);
+});
+
+test('a room without messages ends as inactive, with the reason in each language', async () => {
+  const vi = await signedInPage(PHONE, await makeUser('hoa_quiet', { gender: 'female', preferred: 'male' }), 'vi');
+  const en = await signedInPage(DESKTOP, await makeUser('duc_quiet', { gender: 'male', preferred: 'female' }), 'en');
+  await vi.locator('.hero-card button.btn-primary').click();
+  await vi.locator('.radar').waitFor({ timeout: WAIT });
+  await en.locator('.hero-card button.btn-primary').click();
+  for (const page of [vi, en]) {
+    await page.locator('.match-card').waitFor({ timeout: WAIT });
+    await page.locator('.match-card a.btn-primary').click();
+    await page.locator('.composer textarea').waitFor({ timeout: WAIT });
+  }
+  // Nobody writes: the room ends 5 s after it started.
+  for (const page of [vi, en]) await page.locator('.ended-card[data-reason=inactive]').waitFor({ timeout: WAIT });
+  assert.equal(await vi.locator('.ended-reason').textContent(), 'Phòng đã đóng vì không có tin nhắn trong một thời gian.');
+  assert.equal(await en.locator('.ended-reason').textContent(), 'The room closed after a while without messages.');
+  for (const page of [vi, en]) {
+    // The room's socket is closed for good: no "connection lost" banner, now or later.
+    assert.equal(await page.locator('.banner-warn').count(), 0);
+    assert.equal(await page.evaluate(() => Object.keys(sessionStorage).filter((k) => k.startsWith('duet.match.')).length), 0);
+    assert.deepEqual(page.problems, []);
+  }
+});
