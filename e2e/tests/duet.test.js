@@ -355,3 +355,32 @@ test('log out, log in by keyboard, edit the profile, and the pages ran cleanly u
   assert.deepEqual(a.page.problems, []);
   assert.deepEqual(b.page.problems, []);
 });
+
+test('account deletion: a wrong password is refused in the dialog, the right one erases the account', async () => {
+  const { page } = a;
+  await page.locator('#delete-account').click();
+  const dialog = page.locator('dialog');
+  await page.waitForFunction(() => document.activeElement?.matches('dialog input[name=password]'));
+  await dialog.locator('input[name=password]').fill('not my password');
+  await dialog.locator('button[type=submit]').click();
+  await dialog.locator('[data-field=password] .field-error', { hasText: 'Mật khẩu không đúng.' }).waitFor({ timeout: WAIT });
+  assert.equal(await dialog.locator('input[name=password]').getAttribute('aria-invalid'), 'true');
+  // Still signed in, still here: the refusal changed nothing.
+  assert.equal(await page.locator('.screen-profile').count(), 1);
+
+  await dialog.locator('input[name=password]').fill('correct horse battery');
+  await dialog.locator('button[type=submit]').click();
+  await page.locator('.screen-auth').waitFor({ timeout: WAIT });
+  await page.locator('.banner-info', { hasText: 'Tài khoản của bạn đã được xóa.' }).waitFor({ timeout: WAIT });
+  // The status socket's close (4001) after the deletion is not taken for an expired session.
+  assert.equal(await page.locator('.banner-warn').count(), 0);
+  assert.equal(await page.evaluate(() => localStorage.getItem('duet.refresh')), null);
+
+  // The account is gone: its username and password no longer log in.
+  await page.locator('input[name=username]').fill('linh_e2e');
+  await page.locator('input[name=password]').fill('correct horse battery');
+  await page.locator('button[type=submit]').click();
+  await page.locator('.form-error', { hasText: /Sai tên đăng nhập/ }).waitFor({ timeout: WAIT });
+  assert.equal(await page.locator('.banner-warn').count(), 0);
+  assert.deepEqual(page.problems, []);
+});

@@ -101,6 +101,32 @@ const app = {
     }
   },
 
+  /**
+   * Erases the account (the password confirms it), then leaves for the login page with
+   * a notice. Throws the ApiError when the server refuses (a wrong password).
+   */
+  async deleteAccount(password) {
+    // The deletion closes this user's status socket with 4001; stopped first, it cannot
+    // report that as an expired session.
+    app.statusSocket?.stop();
+    app.statusSocket = null;
+    try {
+      await api('DELETE', '/user/account', { password });
+    } catch (error) {
+      if (!app.halted && app.profile) app.statusSocket = openStatusSocket(statusHandlers);
+      throw error;
+    }
+    stopAll();
+    forgetTokens();
+    app.profile = null;
+    app.status = null;
+    app.notice = null;
+    hideAllBanners();
+    renderTopbar();
+    showBanner('account', 'info', t('account.deleted'), 15);
+    app.go('#/login');
+  },
+
   async refreshStatus() {
     try {
       applyStatus(await api('GET', '/user/status'));

@@ -5,7 +5,7 @@
 import { api, avatarBlobUrl } from '../api.js';
 import { h } from '../dom.js';
 import { t } from '../i18n.js';
-import { announce, chips, errorText, field, fieldErrorText, showBanner } from '../ui.js';
+import { announce, chips, errorText, field, fieldErrorText, openDialog, showBanner } from '../ui.js';
 
 export function profileView(app, mode) {
   const wizard = mode === 'wizard';
@@ -152,6 +152,7 @@ export function profileView(app, mode) {
       steps.map((step) => h('section', { class: 'profile-section' }, h('h2', { text: t(step.title) }), step.parts.map((part) => part.el))),
       h('div', { class: 'form-actions' }, h('a', { href: '#/', class: 'btn btn-ghost', text: t('profile.back') }), saveButton));
     card.append(form);
+    el.append(deleteAccountSection(app));
     form.addEventListener('submit', async (event) => {
       event.preventDefault();
       saveButton.disabled = true;
@@ -166,4 +167,50 @@ export function profileView(app, mode) {
   }
 
   return { el, destroy: () => cleanups.forEach((fn) => fn()) };
+}
+
+/** Account deletion: a button, then a dialog where the password confirms it. */
+function deleteAccountSection(app) {
+  const open = h('button', { type: 'button', class: 'btn btn-danger', id: 'delete-account', text: t('account.delete') });
+  open.addEventListener('click', () => openDialog(t('account.deleteTitle'), (close) => {
+    const password = field('password', t('auth.password'),
+      h('input', { type: 'password', name: 'password', autocomplete: 'current-password', required: true, maxlength: 128 }));
+    const formError = h('p', { class: 'form-error', role: 'alert' });
+    const confirm = h('button', { type: 'submit', class: 'btn btn-danger', text: t('account.deleteConfirm') });
+    const form = h('form', { class: 'stack', novalidate: true },
+      h('p', { text: t('account.deleteBody') }),
+      password.el,
+      formError,
+      h('div', { class: 'form-actions' },
+        h('button', { type: 'button', class: 'btn btn-ghost', text: t('common.cancel'), on: { click: () => close(null) } }),
+        confirm));
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      password.setError('');
+      formError.textContent = '';
+      if (!password.control.value) {
+        password.setError(t('field.required'));
+        password.control.focus();
+        return;
+      }
+      confirm.disabled = true;
+      try {
+        await app.deleteAccount(password.control.value);
+        close(true);
+      } catch (error) {
+        confirm.disabled = false;
+        if (error.fieldError('password')) {
+          password.setError(t('account.wrongPassword'));
+          password.control.select();
+          password.control.focus();
+        } else if (error.code !== 'banned') formError.textContent = errorText(error);
+      }
+    });
+    requestAnimationFrame(() => password.control.focus());
+    return form;
+  }));
+  return h('section', { class: 'card danger-zone', 'aria-labelledby': 'danger-zone-title' },
+    h('h2', { id: 'danger-zone-title', text: t('account.title') }),
+    h('p', { class: 'muted', text: t('account.deleteHint') }),
+    open);
 }
