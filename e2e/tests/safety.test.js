@@ -6,7 +6,8 @@ import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { after, test } from 'node:test';
 
-import { launch, newPage, PHONE } from '../lib/browser.js';
+import { makeUser, matchedPair, signedInPage } from '../lib/accounts.js';
+import { DESKTOP, launch, newPage, PHONE } from '../lib/browser.js';
 import { BIN, startServer } from '../lib/server.js';
 
 const SHOTS = resolve(import.meta.dirname, '..', '..', 'docs', 'screenshots');
@@ -134,6 +135,34 @@ test('two tabs refreshing at once stay signed in; the older tab steps aside', as
   });
   assert.equal(res.status, 200);
   assert.deepEqual([...first.page.problems, ...second.problems], []);
+});
+
+test('messages dropped by the chat rate limit are sent again, each stored once', async () => {
+  // Four frames at once, then two a second: typing frames count too, so a quick
+  // burst of messages runs into the limit.
+  const server = await startServer(['--msg-burst=4', '--msg-rate=2']);
+  servers.push(server);
+  const browser = await browserReady;
+  const fast = await signedInPage(browser, server.base, PHONE, await makeUser(server.base, 'kim_fast', { gender: 'female', preferred: 'male' }), 'vi');
+  const calm = await signedInPage(browser, server.base, DESKTOP, await makeUser(server.base, 'bao_calm', { gender: 'male', preferred: 'female' }), 'en');
+  await matchedPair(browser, server.base, [fast, calm]);
+
+  const texts = Array.from({ length: 8 }, (_, i) => `tin nhắn ${i + 1}`);
+  const box = fast.locator('.composer textarea');
+  for (const text of texts) {
+    await box.fill(text);
+    await box.press('Enter');
+  }
+  await fast.locator('.banner-warn', { hasText: 'quá nhanh' }).waitFor({ timeout: WAIT });
+  // Every message arrives, once; none stays "sending" on the sender's page.
+  await calm.locator('.msg-theirs').nth(texts.length - 1).waitFor({ timeout: WAIT });
+  await fast.locator('.msg-mine[data-state=sending]').waitFor({ state: 'detached', timeout: WAIT });
+  const received = await calm.$$eval('.msg-theirs .bubble', (els) => els.map((el) => el.textContent));
+  assert.deepEqual([...received].sort(), [...texts].sort());
+  const sent = await fast.$$eval('.msg-mine', (els) => els.map((el) => el.dataset.seq));
+  assert.equal(sent.length, texts.length);
+  assert.equal(new Set(sent).size, texts.length, 'each message stored once');
+  assert.deepEqual([...fast.problems, ...calm.problems], []);
 });
 
 async function shot(page, name) {

@@ -3,17 +3,17 @@
 // to search again; a room without messages (--inactivity-timeout 5s) ends, and both
 // pages, one in each language, show the ended screen with the reason.
 //
-// The accounts are made over the API (the wizard is covered in duet.test.js), and each
-// page starts with its refresh token in localStorage, as after a log-in.
+// The accounts are made over the API (lib/accounts.js; the wizard is covered in
+// duet.test.js).
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { DESKTOP, launch, newPage, PHONE } from '../lib/browser.js';
+import { makeUser as makeUserAt, matchedPair, signedInPage as signedInPageAt } from '../lib/accounts.js';
+import { DESKTOP, launch, PHONE } from '../lib/browser.js';
 import { startServer } from '../lib/server.js';
 
 const WAIT = 15_000;
-const PASSWORD = 'correct horse battery';
 
 let server;
 let browser;
@@ -28,41 +28,8 @@ after(async () => {
   await server?.stop();
 });
 
-async function call(method, path, body, token) {
-  const headers = { 'Content-Type': 'application/json' };
-  if (token) headers.Authorization = `Bearer ${token}`;
-  const res = await fetch(`${server.base}${path}`, { method, headers, body: JSON.stringify(body) });
-  const text = await res.text();
-  assert.ok(res.ok, `${method} ${path}: ${res.status} ${text}`);
-  return JSON.parse(text);
-}
-
-/** A user with a complete profile; returns the sign-up's tokens. */
-async function makeUser(username, { gender, preferred }) {
-  const tokens = await call('POST', '/auth/signup', { username, password: PASSWORD });
-  await call('PUT', '/user/profile', {
-    nickname: username,
-    dob: '1995-04-12',
-    gender,
-    preferred_gender: [preferred],
-    needs: ['friends'],
-    interests: ['coffee'],
-  }, tokens.access_token);
-  return tokens;
-}
-
-/** A page signed in as the user, in `lang`, on the home screen. */
-async function signedInPage(options, tokens, lang) {
-  const { page } = await newPage(browser, options);
-  await page.goto(`${server.base}/app/icon.svg`);
-  await page.evaluate(([refresh, language]) => {
-    localStorage.setItem('duet.refresh', refresh);
-    localStorage.setItem('duet.lang', language);
-  }, [tokens.refresh_token, lang]);
-  await page.goto(`${server.base}/`);
-  await page.locator('.hero-card button.btn-primary').waitFor({ timeout: WAIT });
-  return page;
-}
+const makeUser = (username, profile) => makeUserAt(server.base, username, profile);
+const signedInPage = (options, tokens, lang) => signedInPageAt(browser, server.base, options, tokens, lang);
 
 test('a search that times out says so, and searches again from there', async () => {
   const tokens = await makeUser('tam_alone', { gender: 'male', preferred: 'male' });
@@ -95,14 +62,7 @@ test('a search that times out says so, and searches again from there', async () 
 test('a room without messages ends as inactive, with the reason in each language', async () => {
   const vi = await signedInPage(PHONE, await makeUser('hoa_quiet', { gender: 'female', preferred: 'male' }), 'vi');
   const en = await signedInPage(DESKTOP, await makeUser('duc_quiet', { gender: 'male', preferred: 'female' }), 'en');
-  await vi.locator('.hero-card button.btn-primary').click();
-  await vi.locator('.radar').waitFor({ timeout: WAIT });
-  await en.locator('.hero-card button.btn-primary').click();
-  for (const page of [vi, en]) {
-    await page.locator('.match-card').waitFor({ timeout: WAIT });
-    await page.locator('.match-card a.btn-primary').click();
-    await page.locator('.composer textarea').waitFor({ timeout: WAIT });
-  }
+  await matchedPair(browser, server.base, [vi, en]);
   // Nobody writes: the room ends 5 s after it started.
   for (const page of [vi, en]) await page.locator('.ended-card[data-reason=inactive]').waitFor({ timeout: WAIT });
   assert.equal(await vi.locator('.ended-reason').textContent(), 'Phòng đã đóng vì không có tin nhắn trong một thời gian.');

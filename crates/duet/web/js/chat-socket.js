@@ -12,6 +12,8 @@ import { ReconnectingSocket } from './socket.js';
 
 const TYPING_IDLE_MS = 3000;
 const TYPING_REPEAT_MS = 4000;
+// After `error rate_limited` (the frame was dropped, unsaid which), the outbox goes again.
+const RESEND_AFTER_MS = 1000;
 
 export class ChatRoom {
   /**
@@ -35,6 +37,7 @@ export class ChatRoom {
     this.bannedUntil = null;
     this.connectedLastSeq = 0;
     this.readSent = 0;
+    this.resendTimer = null;
     this.socket = new ReconnectingSocket(() => `/ws/chat/${this.roomId}?after_seq=${this.lastSeq}`, {
       open: () => events.connection(true),
       down: () => events.connection(false),
@@ -55,6 +58,7 @@ export class ChatRoom {
 
   stop() {
     this.stopTyping();
+    clearTimeout(this.resendTimer);
     this.socket.stop();
   }
 
@@ -85,7 +89,7 @@ export class ChatRoom {
         this.events.connected(frame);
         this.events.presence(frame.partner_online);
         // Whatever was not acknowledged goes again; the server drops repeats.
-        for (const item of this.outbox) this.socket.send({ type: 'message', content: item.content, client_id: item.client_id });
+        this.sendOutbox();
         break;
       case 'message': {
         if (this.messages.has(frame.seq)) return;
@@ -128,9 +132,27 @@ export class ChatRoom {
         break;
       case 'heartbeat':
         break;
+      case 'error':
+        // A rate-limited frame is dropped and the error does not say which it was: if a
+        // message may have been, send what is unacknowledged again (repeats are dropped).
+        if (frame.code === 'rate_limited' && this.outbox.length) this.resendSoon();
+        this.events.frame(frame);
+        break;
       default:
         this.events.frame(frame);
     }
+  }
+
+  sendOutbox() {
+    for (const item of this.outbox) this.socket.send({ type: 'message', content: item.content, client_id: item.client_id });
+  }
+
+  resendSoon() {
+    if (this.resendTimer) return;
+    this.resendTimer = setTimeout(() => {
+      this.resendTimer = null;
+      this.sendOutbox();
+    }, RESEND_AFTER_MS);
   }
 
   dropFromOutbox(clientId) {
