@@ -201,10 +201,20 @@ test('chat both ways: delivery states, typing, emoji, HTML shown as text', async
     await page.locator('.composer textarea').fill(text);
     await page.locator('.composer textarea').press('Enter');
   };
+  // A sent message turns from pending into stored in place: the log (an aria-live
+  // region) would read it twice if its element were replaced.
+  await a.page.evaluate(() => {
+    window.removedMessages = 0;
+    new MutationObserver((records) => {
+      for (const r of records) window.removedMessages += [...r.removedNodes].filter((n) => n.classList?.contains('msg')).length;
+    }).observe(document.querySelector('.messages'), { childList: true });
+  });
   await send(a.page, 'Chào bạn! ☕ Rất vui được gặp 👋🏽');
   await waitForMessage(b.page, 'Chào bạn! ☕ Rất vui được gặp 👋🏽');
   // B's page is visible, so it reads the message and A sees it as read.
   await a.page.locator('.msg-mine[data-state=read]').first().waitFor({ timeout: WAIT });
+  assert.equal(await a.page.locator('.msg-mine').first().getAttribute('data-seq'), '1');
+  assert.equal(await a.page.evaluate(() => window.removedMessages), 0);
 
   // Typing shows on the other side, then goes away with the message.
   await b.page.locator('.composer textarea').pressSequentially('Hi Linh', { delay: 30 });
@@ -303,6 +313,9 @@ test('keep, report with a reason, end, and search again', async () => {
   await a.page.locator('dialog textarea').fill('Thử báo cáo từ kiểm thử');
   await a.page.locator('dialog button[type=submit]').click();
   await a.page.locator('.banner-info', { hasText: 'Đã gửi báo cáo' }).waitFor({ timeout: WAIT });
+  // With a banner shown, the composer is still on the phone's screen.
+  const composer = await a.page.locator('.composer').boundingBox();
+  assert.ok(composer.y + composer.height <= PHONE.viewport.height + 0.5, `composer bottom at ${composer.y + composer.height}`);
   // A second report of the same room is refused, and says so.
   await a.page.locator('.room-actions button', { hasText: 'Báo cáo' }).click();
   await a.page.locator('dialog button[type=submit]').click();

@@ -170,6 +170,13 @@ export function roomView(app, roomId) {
       const firstPending = list.querySelector('.msg[data-seq=""]');
       list.insertBefore(li, firstPending);
     };
+    // A pending message becomes the stored one in place: replacing its element would
+    // make the log announce it a second time.
+    const confirmPending = (li, msg) => {
+      li.dataset.seq = msg.seq;
+      li.querySelector('time').replaceWith(h('time', { datetime: msg.timestamp, text: formatClock(msg.timestamp) }));
+      updateState(msg);
+    };
     const updateState = (msg) => {
       const li = list.querySelector(`.msg[data-seq="${msg.seq}"]`);
       if (!li) return;
@@ -189,11 +196,14 @@ export function roomView(app, roomId) {
       },
       message: (msg, { replay }) => {
         const stick = replay || msg.mine || nearBottom();
-        if (msg.client_id && pendingEls.has(msg.client_id)) {
-          pendingEls.get(msg.client_id).remove();
+        const pending = msg.client_id && pendingEls.get(msg.client_id);
+        if (pending) {
           pendingEls.delete(msg.client_id);
-        }
-        insertConfirmed(renderMessage(msg));
+          // Stored messages stay above those still pending, in seq order.
+          const firstPending = list.querySelector('.msg[data-seq=""]');
+          if (firstPending !== pending) list.insertBefore(pending, firstPending);
+          confirmPending(pending, msg);
+        } else insertConfirmed(renderMessage(msg));
         if (!msg.mine) {
           setTyping(false);
           setPresence(true);
