@@ -323,9 +323,13 @@ test('keep, report with a reason, end, and search again', async () => {
   await a.page.keyboard.press('Escape');
   await a.page.locator('dialog').waitFor({ state: 'detached' });
 
+  // A has the End dialog open when B ends the room: the dialog goes with the room.
+  await a.page.locator('.room-actions button', { hasText: 'Kết thúc' }).click();
+  await a.page.locator('dialog[open]').waitFor({ timeout: WAIT });
   await b.page.locator('.room-actions button', { hasText: 'End' }).click();
   await b.page.locator('dialog button.btn-danger').click();
   for (const { page } of [a, b]) await page.locator('.ended-card[data-reason=ended_by_user]').waitFor({ timeout: WAIT });
+  await a.page.locator('dialog').waitFor({ state: 'detached', timeout: WAIT });
   assert.match(await a.page.locator('.ended-reason').textContent(), /kết thúc/);
   assert.match(await b.page.locator('.ended-reason').textContent(), /ended the conversation/);
   await shot(a.page, 'ended-phone');

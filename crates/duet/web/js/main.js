@@ -219,6 +219,9 @@ function parseRoute() {
 }
 
 function show(view) {
+  // A dialog belongs to the screen it was opened on (End? on a room that has just
+  // ended elsewhere, say): it goes with it.
+  for (const dialog of document.querySelectorAll('dialog[open]')) dialog.close();
   app.view?.destroy?.();
   app.view = view;
   clear(main).appendChild(view.el);
