@@ -34,6 +34,16 @@ const signedInPage = (options, tokens, lang) => signedInPageAt(browser, server.b
 test('a search that times out says so, and searches again from there', async () => {
   const tokens = await makeUser('tam_alone', { gender: 'male', preferred: 'male' });
   const page = await signedInPage(PHONE, tokens, 'vi');
+  // A search that times out while the user edits the profile leaves them there and
+  // says so in a banner.
+  await page.locator('.hero-card button.btn-primary').click();
+  await page.locator('.radar').waitFor({ timeout: WAIT });
+  await page.locator('#nav-profile').click();
+  await page.locator('input[name=nickname]').fill('Tâm');
+  await page.locator('.banner-info', { hasText: 'Chưa tìm thấy ai phù hợp' }).waitFor({ timeout: WAIT });
+  assert.equal(await page.inputValue('input[name=nickname]'), 'Tâm', 'still on the profile page, the edit kept');
+
+  await page.locator('.brand').click();
   await page.locator('.hero-card button.btn-primary').click();
   await page.locator('.radar').waitFor({ timeout: WAIT });
 

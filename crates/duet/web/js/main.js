@@ -179,9 +179,16 @@ const statusHandlers = {
   status: (frame) => applyStatus(frame),
   match: (frame) => app.matched(frame),
   timeout: () => {
-    app.notice = 'home.timeout';
-    announce(t('home.timeout'));
-    app.idle();
+    const { name } = parseRoute();
+    if (name === 'search' || name === 'home') {
+      app.notice = 'home.timeout';
+      announce(t('home.timeout'));
+      app.idle();
+    } else {
+      // Elsewhere (the profile page, say) the user stays where they are.
+      app.status = { status: 'idle', current_room_id: null };
+      showBanner('search', 'info', t('home.timeout'), 10);
+    }
   },
   roomEnded: (frame) => app.ended(frame.room_id, frame.reason),
   banned: (until) => app.banned(until),
