@@ -104,7 +104,7 @@ test('the login page is Vietnamese by default and passes the policy', async () =
   await a.page.goto(`${server.base}/`);
   await a.page.locator('.screen-auth').waitFor();
   assert.equal(await a.page.getAttribute('html', 'lang'), 'vi');
-  assert.equal((await a.page.locator('a.tab[aria-selected=true]').textContent()).trim(), 'Đăng nhập');
+  assert.equal((await a.page.locator('a.tab[aria-current=page]').textContent()).trim(), 'Đăng nhập');
   await shot(a.page, 'login-phone');
 });
 
@@ -159,7 +159,7 @@ test('the second user works in English', async () => {
   await page.goto(`${server.base}/`);
   await page.locator('#lang-toggle').click();
   assert.equal(await page.getAttribute('html', 'lang'), 'en');
-  assert.equal((await page.locator('a.tab[aria-selected=true]').textContent()).trim(), 'Log in');
+  assert.equal((await page.locator('a.tab[aria-current=page]').textContent()).trim(), 'Log in');
   await signup(page, 'minh_e2e');
   assert.match(await page.locator('.screen-profile h1').textContent(), /Set up your profile/);
   await completeWizard(page, {
@@ -179,6 +179,8 @@ test('search, waiting state, match with the partner view and the icebreaker', as
   await a.page.locator('.hero-card button.btn-primary').click();
   await a.page.locator('.radar').waitFor({ timeout: WAIT });
   await a.page.locator('.waited', { hasText: /00:0[1-9]/ }).waitFor({ timeout: WAIT });
+  // The waiting card and its Cancel button are not hidden from screen readers as busy.
+  assert.equal(await a.page.locator('[aria-busy=true]').count(), 0);
   await shot(a.page, 'searching-phone');
 
   await b.page.locator('.hero-card button.btn-primary').click();

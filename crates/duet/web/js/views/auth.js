@@ -60,9 +60,10 @@ export function authView(app, mode) {
       h('h1', { text: 'Duet' }),
       h('p', { class: 'lead', text: t('auth.tagline') })),
     h('div', { class: 'card auth-card' },
-      h('div', { class: 'tabs', role: 'tablist' },
-        h('a', { href: '#/login', role: 'tab', class: 'tab', 'aria-selected': String(!signup), text: t('auth.login') }),
-        h('a', { href: '#/signup', role: 'tab', class: 'tab', 'aria-selected': String(signup), text: t('auth.signup') })),
+      // Two links, not ARIA tabs: each is a page of its own (#/login, #/signup).
+      h('nav', { class: 'tabs', 'aria-label': t('auth.modes') },
+        h('a', { href: '#/login', class: 'tab', 'aria-current': signup ? null : 'page', text: t('auth.login') }),
+        h('a', { href: '#/signup', class: 'tab', 'aria-current': signup ? 'page' : null, text: t('auth.signup') })),
       h('h2', { class: 'sr-only', text: t(signup ? 'auth.signup' : 'auth.login') }),
       form));
   return { el, focus: username.control };

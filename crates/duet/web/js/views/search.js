@@ -56,7 +56,7 @@ export function searchingView(app, search) {
     }
   });
   const el = h('section', { class: 'screen screen-center' },
-    h('div', { class: 'card hero-card', 'aria-busy': 'true' },
+    h('div', { class: 'card hero-card' },
       h('div', { class: 'radar', 'aria-hidden': 'true' }, h('span'), h('span'), h('span'), h('img', { src: '/app/icon.svg', alt: '', width: 48, height: 48 })),
       h('h1', { text: t('search.title') }),
       waited,
