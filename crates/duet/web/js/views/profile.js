@@ -49,8 +49,14 @@ export function profileView(app, mode) {
     placeholder.hidden = Boolean(url);
     if (url) preview.src = url;
   };
-  cleanups.push(() => showPreview(null));
-  if (p.avatar_url) avatarBlobUrl(p.avatar_url).then((url) => url && showPreview(url));
+  let gone = false;
+  cleanups.push(() => {
+    gone = true;
+    showPreview(null);
+  });
+  // An avatar that loads after the page was left is let go at once.
+  const showLoaded = (url) => (gone ? url && URL.revokeObjectURL(url) : url && showPreview(url));
+  if (p.avatar_url) avatarBlobUrl(p.avatar_url).then(showLoaded);
   fileInput.addEventListener('change', async () => {
     const file = fileInput.files[0];
     if (!file) return;
@@ -62,8 +68,7 @@ export function profileView(app, mode) {
     try {
       app.profile = await api('POST', '/user/avatar', undefined, { form });
       avatarStatus.textContent = t('profile.avatarDone');
-      const stored = await avatarBlobUrl(app.profile.avatar_url);
-      if (stored) showPreview(stored);
+      showLoaded(await avatarBlobUrl(app.profile.avatar_url));
     } catch (error) {
       avatarStatus.textContent = '';
       showPreview(null);

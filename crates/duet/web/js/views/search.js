@@ -69,7 +69,12 @@ export function matchView(app, match) {
   const partner = match.matched_user;
   const avatar = avatarEl(partner.nickname, 'xl');
   let blob = null;
+  let gone = false;
   avatarBlobUrl(partner.avatar_url).then((url) => {
+    if (gone) {
+      if (url) URL.revokeObjectURL(url);
+      return;
+    }
     blob = url;
     avatar.set(url);
   });
@@ -86,5 +91,9 @@ export function matchView(app, match) {
         h('p', { class: 'icebreaker-label', text: t('match.subtitle') }),
         h('p', { class: 'icebreaker-text', text: match.icebreaker[getLang()] || match.icebreaker.en })) : null,
       start));
-  return { el, focus: start, destroy: () => blob && URL.revokeObjectURL(blob) };
+  const destroy = () => {
+    gone = true;
+    if (blob) URL.revokeObjectURL(blob);
+  };
+  return { el, focus: start, destroy };
 }
