@@ -294,12 +294,34 @@ test('a like round answered yes by both sharpens the photo', async () => {
   await a.page.locator('.like-panel .like-yes').click();
   await a.page.locator('.like-panel[data-answered=true]').waitFor({ timeout: WAIT });
   await b.page.locator('.like-panel .like-partner').waitFor({ timeout: WAIT });
+  // B's answer closes the round; its HTTP answer is held back until the round's result
+  // has come over the socket, the order a slow network can give.
+  await b.page.evaluate(() => {
+    window.likeAnswerHeld = true;
+    const fetch = window.fetch;
+    window.fetch = async (...args) => {
+      const res = await fetch(...args);
+      if (String(args[0]).includes('/chat/like/')) {
+        await new Promise((resolve) => {
+          const check = () => (document.querySelector('.like-panel[hidden]') ? resolve() : setTimeout(check, 20));
+          check();
+        });
+        window.fetch = fetch;
+        window.likeAnswerHeld = false;
+      }
+      return res;
+    };
+  });
   await b.page.locator('.like-panel .like-yes').click();
   for (const { page } of [a, b]) {
     await page.locator('.screen-room[data-reveal="1"]').waitFor({ timeout: WAIT });
     await page.locator('.screen-room[data-avatar-url$="-1"]').waitFor({ timeout: WAIT });
     await page.locator('.like-panel[hidden]').waitFor({ state: 'attached' });
   }
+  // Nothing went wrong on B's page once the answer arrived.
+  await b.page.waitForFunction(() => window.likeAnswerHeld === false);
+  assert.equal(await b.page.locator('.banner-error').count(), 0);
+  assert.deepEqual(b.page.problems, []);
   const sharper = await sharpness(a.page);
   assert.ok(sharper > blurred * 1.2, `level 1 is sharper than level 0 (${blurred} -> ${sharper})`);
 });

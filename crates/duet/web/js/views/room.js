@@ -328,11 +328,16 @@ export function roomView(app, roomId) {
       const answer = async (response, button) => {
         for (const b of likePanel.querySelectorAll('button')) b.disabled = true;
         button.classList.add('chosen');
+        // The round may close (like_result on the socket) before the answer's own
+        // response arrives: then there is nothing left to update.
+        const stillOpen = () => !state.destroyed && state.round?.round === round.round;
         try {
           await api('POST', `/chat/like/${roomId}`, { response });
+          if (!stillOpen()) return;
           state.round.answered = true;
           renderRound();
         } catch (error) {
+          if (!stillOpen()) return;
           if (error.code === 'already_answered') {
             state.round.answered = true;
             renderRound();
