@@ -6,13 +6,12 @@ import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { after, test } from 'node:test';
 
-import { makeUser, matchedPair, signedInPage } from '../lib/accounts.js';
+import { makeUser, matchedPair, PASSWORD, signedInPage } from '../lib/accounts.js';
 import { DESKTOP, launch, newPage, PHONE } from '../lib/browser.js';
 import { BIN, startServer } from '../lib/server.js';
 
 const SHOTS = resolve(import.meta.dirname, '..', '..', 'docs', 'screenshots');
 const WAIT = 15_000;
-const PASSWORD = 'correct horse battery';
 
 const browserReady = launch();
 const servers = [];
@@ -163,6 +162,27 @@ test('messages dropped by the chat rate limit are sent again, each stored once',
   assert.equal(sent.length, texts.length);
   assert.equal(new Set(sent).size, texts.length, 'each message stored once');
   assert.deepEqual([...fast.problems, ...calm.problems], []);
+});
+
+test('an account deleted in the middle of a room: the partner sees why the room ended', async () => {
+  const server = await startServer();
+  servers.push(server);
+  const browser = await browserReady;
+  const leaving = await signedInPage(browser, server.base, PHONE, await makeUser(server.base, 'vy_leaving', { gender: 'female', preferred: 'male' }), 'vi');
+  const staying = await signedInPage(browser, server.base, DESKTOP, await makeUser(server.base, 'long_staying', { gender: 'male', preferred: 'female' }), 'en');
+  await matchedPair(browser, server.base, [leaving, staying]);
+
+  // From the room to the profile page (the room stays), and the account goes.
+  await leaving.locator('#nav-profile').click();
+  await leaving.locator('#delete-account').click();
+  await leaving.locator('dialog input[name=password]').fill(PASSWORD);
+  await leaving.locator('dialog button[type=submit]').click();
+  await leaving.locator('.screen-auth').waitFor({ timeout: WAIT });
+  await leaving.locator('.banner-info', { hasText: 'Tài khoản của bạn đã được xóa.' }).waitFor({ timeout: WAIT });
+
+  await staying.locator('.ended-card[data-reason=account_deleted]').waitFor({ timeout: WAIT });
+  assert.equal(await staying.locator('.ended-reason').textContent(), 'Your partner deleted their account.');
+  assert.deepEqual([...leaving.problems, ...staying.problems], []);
 });
 
 async function shot(page, name) {
