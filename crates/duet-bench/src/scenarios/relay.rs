@@ -155,8 +155,12 @@ pub async fn throughput_level(relay: &mut Relay, rooms: usize, secs: f64, rep: u
         |_, mut s, start, end| async move {
             tokio::time::sleep_until(start.into()).await;
             while Instant::now() < end {
-                // The window slot comes back with the ack.
-                let Ok(permit) = s.window.acquire().await else { break };
+                // The window slot comes back with the ack; a lost ack (a socket the
+                // server closed) stops this sender at the level's end instead of
+                // hanging it, and shows as unacked.
+                let Ok(Ok(permit)) = tokio::time::timeout_at(end.into(), s.window.acquire()).await else {
+                    break;
+                };
                 permit.forget();
                 if s.send(now_us()).await.is_err() {
                     break;
