@@ -41,6 +41,7 @@ const FILES: &[(&str, &[u8])] = assets![
     "js/ui.js",
     "js/views/auth.js",
     "js/views/ended.js",
+    "js/views/like-round.js",
     "js/views/profile.js",
     "js/views/room.js",
     "js/views/search.js",

@@ -3,9 +3,10 @@
 
 import { api, avatarBlobUrl } from '../api.js';
 import { ChatRoom } from '../chat-socket.js';
-import { clockText, h } from '../dom.js';
+import { likeRound } from './like-round.js';
+import { h } from '../dom.js';
 import { formatClock, getLang, t } from '../i18n.js';
-import { announce, avatarEl, errorText, fieldErrorText, hideBanner, openDialog, partnerFacts, partnerName, showBanner } from '../ui.js';
+import { avatarEl, errorText, fieldErrorText, hideBanner, openDialog, partnerFacts, partnerName, showBanner } from '../ui.js';
 
 const MAX_CHARS = 1000;
 const REPORT_REASONS = ['spam', 'harassment', 'underage', 'inappropriate', 'other'];
@@ -13,12 +14,11 @@ const REPORT_REASONS = ['spam', 'harassment', 'underage', 'inappropriate', 'othe
 export function roomView(app, roomId) {
   const el = h('section', { class: 'screen screen-room', 'aria-busy': 'true' },
     h('p', { class: 'muted room-loading', text: t('room.connecting') }));
-  const state = { room: null, chat: null, timers: [], blob: null, destroyed: false, round: null };
+  const state = { room: null, chat: null, like: null, blob: null, destroyed: false };
   const cleanup = () => {
     state.destroyed = true;
     state.chat?.stop();
-    state.timers.forEach(clearInterval);
-    clearInterval(state.countdown);
+    state.like?.destroy();
     clearTimeout(state.typingHide);
     clearTimeout(state.readTimer);
     if (state.blob) URL.revokeObjectURL(state.blob);
@@ -85,7 +85,8 @@ export function roomView(app, roomId) {
       h('div', { class: 'room-title' }, h('h1', { class: 'partner-name', text: name }), presence),
       h('div', { class: 'room-actions' }, detailsButton, keepButton, reportButton, endButton));
 
-    const likePanel = h('div', { class: 'like-panel', hidden: true, role: 'region', 'aria-label': t('like.title') });
+    const like = likeRound(roomId, (change) => keepingBottom(change));
+    state.like = like;
     const list = h('ol', { class: 'messages', role: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions', tabindex: '0' },
       icebreakerText ? h('li', { class: 'icebreaker icebreaker-inline' },
         h('p', { class: 'icebreaker-label', text: t('room.icebreaker') }),
@@ -99,7 +100,7 @@ export function roomView(app, roomId) {
     el.replaceChildren(
       header,
       h('div', { class: 'room-body' },
-        h('div', { class: 'chat-column' }, likePanel, list, typing, composerError, composer),
+        h('div', { class: 'chat-column' }, like.el, list, typing, composerError, composer),
         aside));
     el.removeAttribute('aria-busy');
 
@@ -191,8 +192,8 @@ export function roomView(app, roomId) {
       connected: (frame) => {
         hideBanner('chat-offline');
         renderReveal(frame.reveal_level);
-        if (frame.like_round) showRound(frame.like_round);
-        else hideRound();
+        if (frame.like_round) like.show(frame.like_round);
+        else like.hide();
       },
       message: (msg, { replay }) => {
         const stick = replay || msg.mine || nearBottom();
@@ -293,100 +294,23 @@ export function roomView(app, roomId) {
       else chat.stopTyping();
     });
 
-    // --- like rounds ---
-    // The panel takes room from the list: keep the newest message in view.
-    const keepingBottom = (change) => {
+    // The like panel takes room from the list: keep the newest message in view.
+    function keepingBottom(change) {
       const stick = nearBottom();
       change();
       if (stick) scrollDown();
-    };
-    function showRound(round) {
-      state.round = { ...round };
-      keepingBottom(renderRound);
-    }
-    function hideRound() {
-      state.round = null;
-      clearInterval(state.countdown);
-      keepingBottom(() => {
-        likePanel.hidden = true;
-        likePanel.replaceChildren();
-      });
-    }
-    function renderRound() {
-      const round = state.round;
-      clearInterval(state.countdown);
-      const deadline = Date.parse(round.deadline);
-      const countdown = h('span', { class: 'countdown', role: 'timer' });
-      const bar = h('span', { class: 'countdown-bar' });
-      const total = Math.max(1000, deadline - Date.now());
-      const tick = () => {
-        const left = deadline - Date.now();
-        countdown.textContent = t('like.countdown', { time: clockText(left / 1000) });
-        bar.style.transform = `scaleX(${Math.max(0, Math.min(1, left / total))})`;
-        if (left <= 0) clearInterval(state.countdown);
-      };
-      const answer = async (response, button) => {
-        for (const b of likePanel.querySelectorAll('button')) b.disabled = true;
-        button.classList.add('chosen');
-        // The round may close (like_result on the socket) before the answer's own
-        // response arrives: then there is nothing left to update.
-        const stillOpen = () => !state.destroyed && state.round?.round === round.round;
-        try {
-          await api('POST', `/chat/like/${roomId}`, { response });
-          if (!stillOpen()) return;
-          state.round.answered = true;
-          renderRound();
-        } catch (error) {
-          if (!stillOpen()) return;
-          if (error.code === 'already_answered') {
-            state.round.answered = true;
-            renderRound();
-          } else {
-            showBanner('like', 'error', errorText(error), 6);
-            if (error.code === 'no_open_round' || error.code === 'room_ended') hideRound();
-            else for (const b of likePanel.querySelectorAll('button')) b.disabled = false;
-          }
-        }
-      };
-      const yes = h('button', { type: 'button', class: 'btn btn-primary like-yes', text: `❤ ${t('like.yes')}` });
-      const no = h('button', { type: 'button', class: 'btn btn-secondary like-no', text: t('like.no') });
-      yes.addEventListener('click', () => answer('yes', yes));
-      no.addEventListener('click', () => answer('no', no));
-      likePanel.dataset.round = String(round.round);
-      likePanel.dataset.answered = String(Boolean(round.answered));
-      likePanel.replaceChildren(
-        h('div', { class: 'like-text' },
-          h('p', { class: 'like-title', text: t('like.title') }),
-          h('p', { class: 'muted', text: round.answered ? t('like.waiting') : t('like.subtitle') }),
-          round.partnerAnswered && !round.answered ? h('p', { class: 'like-partner', text: t('like.partnerAnswered') }) : null),
-        h('div', { class: 'like-side' },
-          countdown,
-          round.answered ? null : h('div', { class: 'like-buttons' }, no, yes)),
-        h('div', { class: 'countdown-track', 'aria-hidden': 'true' }, bar));
-      likePanel.hidden = false;
-      tick();
-      state.countdown = setInterval(tick, 250);
-      // Announced, not focused: focus would move out of the composer mid-sentence, and a
-      // keystroke meant for the message could answer the round.
-      if (!round.answered && !round.announced) {
-        round.announced = true;
-        announce(t('like.title'));
-      }
     }
 
     function onRoomFrame(frame) {
       switch (frame.type) {
         case 'like_prompt':
-          showRound({ round: frame.round, deadline: frame.deadline, answered: false });
+          like.show({ round: frame.round, deadline: frame.deadline, answered: false });
           break;
         case 'like_response':
-          if (state.round && frame.user_id !== chat.myId) {
-            state.round.partnerAnswered = true;
-            renderRound();
-          }
+          if (frame.user_id !== chat.myId) like.partnerAnswered();
           break;
         case 'like_result':
-          hideRound();
+          like.hide();
           renderReveal(frame.reveal_level);
           showBanner('like', frame.outcome === 'mutual' ? 'info' : 'warn', t(frame.outcome === 'mutual' ? 'like.mutual' : 'like.noMatch'), 6);
           break;
