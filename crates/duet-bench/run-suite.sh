@@ -5,7 +5,8 @@
 #
 # Environment:
 #   PREV_REV   the previous build to compare with (default: the parent of the last
-#              commit that changed crates/duet); "none" to leave it out.
+#              commit that changed the server's code, web client aside); "none" to
+#              leave it out.
 #   POSTGRES   PostgreSQL server URL for scenario 5 (default below); "none" skips it.
 #   REPS       interleaved repetitions of the relay scenarios (default 2).
 #   QUICK=1    a much shorter run (minutes), for trying the script.
@@ -31,7 +32,10 @@ BENCH=target/release/duet-bench
 PREV_ARGS=()
 PREV_NOTE="not measured (PREV_REV=none)"
 if [ "${PREV_REV:-}" != "none" ]; then
-  PREV_REV=${PREV_REV:-$(git rev-list -n1 HEAD -- crates/duet)~1}
+  # The server's code only: web-client commits also touch crates/duet but would give a
+  # "previous" server identical to this one.
+  PREV_REV=${PREV_REV:-$(git rev-list -n1 HEAD -- crates/duet/src crates/duet/migrations \
+    crates/duet/Cargo.toml ':!crates/duet/src/web')~1}
   PREV_SHA=$(git rev-parse --short "$PREV_REV")
   PREV_DIR=$OUT/prev-src
   PREV_TARGET=$PWD/target/bench-prev
