@@ -103,11 +103,15 @@ async fn chat(
 
 async fn run_chat(relay: Relay, socket: WebSocket, room: Arc<Room>, room_id: i64, me: i64, side: usize) {
     let (tx, mut rx) = mpsc::channel::<Arc<str>>(QUEUE);
-    room.sockets.lock().expect("not poisoned")[side] = Some(tx);
+    let partner_online = {
+        let mut sockets = room.sockets.lock().expect("not poisoned");
+        sockets[side] = Some(tx);
+        sockets[1 - side].is_some()
+    };
     let (mut sink, mut stream) = socket.split();
     let connection = json!({
         "type": "connection", "room_id": room_id, "user_id": me, "reveal_level": 0,
-        "like_round": null, "last_seq": room.seq.load(Ordering::Relaxed),
+        "like_round": null, "last_seq": room.seq.load(Ordering::Relaxed), "partner_online": partner_online,
     });
     if sink.send(Message::text(connection.to_string())).await.is_err() {
         return;
