@@ -31,6 +31,10 @@ pub struct NewMessage {
 
 const MESSAGE_COLUMNS: &str = "id, room_id, seq, user_id, client_id, content, created_at";
 
+/// Messages per `INSERT`: six parameters each, so 64 rows stay far below SQLite's
+/// oldest limit of 999 parameters per statement.
+const ROWS_PER_INSERT: usize = 64;
+
 impl Store {
     /// Stores a batch of messages in one transaction: one commit (one disk flush)
     /// for many messages of many rooms. Each room's `last_seq` and `last_message_at`
@@ -39,22 +43,40 @@ impl Store {
     pub async fn append_batch(&self, batch: &[NewMessage]) -> Result<Vec<MessageRow>, StoreError> {
         let mut tx = self.pool.begin().await?;
         let mut rows = Vec::with_capacity(batch.len());
-        let sql = format!(
-            "INSERT INTO messages (room_id, seq, user_id, client_id, content, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING {MESSAGE_COLUMNS}"
-        );
-        for m in batch {
-            let row: MessageRow = sqlx::query_as(&sql)
-                .bind(m.room_id)
-                .bind(m.seq)
-                .bind(m.user.0)
-                .bind(m.client_id.as_deref())
-                .bind(&m.content)
-                .bind(m.at.as_millis())
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(|e| on_unique(e, &["client_id"]))?;
-            rows.push(row);
+        for chunk in batch.chunks(ROWS_PER_INSERT) {
+            // One statement per chunk rather than per message: under load the cost of a
+            // message is mostly the round trip of its statement, not the row.
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let p = i * 6;
+                    format!("(${}, ${}, ${}, ${}, ${}, ${})", p + 1, p + 2, p + 3, p + 4, p + 5, p + 6)
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO messages (room_id, seq, user_id, client_id, content, created_at) \
+                 VALUES {} RETURNING {MESSAGE_COLUMNS}",
+                values.join(", ")
+            );
+            let mut query = sqlx::query_as::<_, MessageRow>(&sql);
+            for m in chunk {
+                query = query
+                    .bind(m.room_id)
+                    .bind(m.seq)
+                    .bind(m.user.0)
+                    .bind(m.client_id.as_deref())
+                    .bind(&m.content)
+                    .bind(m.at.as_millis());
+            }
+            let mut stored = query.fetch_all(&mut *tx).await.map_err(|e| on_unique(e, &["client_id"]))?;
+            // Neither database promises that RETURNING follows the VALUES order; (room,
+            // seq) is unique, so put the rows back in the batch's order by it.
+            for m in chunk {
+                let at = stored
+                    .iter()
+                    .position(|r| r.room_id == m.room_id && r.seq == m.seq)
+                    .ok_or_else(|| StoreError::Db(sqlx::Error::RowNotFound))?;
+                rows.push(stored.swap_remove(at));
+            }
         }
         let mut rooms: Vec<(i64, i64, i64)> = Vec::new();
         for m in batch {
