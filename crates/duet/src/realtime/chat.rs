@@ -110,7 +110,10 @@ pub async fn run(
                 }
                 Some(_) => Step::Continue,
                 // Dropped by the broker as too slow: close; the client resumes with after_seq.
-                None => Step::Close(CloseCode::GoingAway),
+                None => {
+                    tracing::warn!("chat socket fell behind its push queue; closing it");
+                    Step::Close(CloseCode::GoingAway)
+                }
             },
             incoming = stream.next() => {
                 last_heard = tokio::time::Instant::now();

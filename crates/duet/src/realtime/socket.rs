@@ -41,6 +41,8 @@ where
     S: futures_util::Sink<Message> + Unpin,
 {
     if last_heard.elapsed() > 2 * PING_EVERY {
+        // Routine on phones that lose the network, hence info rather than warn.
+        tracing::info!("peer silent for two ping intervals; closing the socket");
         Step::Close(CloseCode::GoingAway)
     } else if sink.send(Message::Ping(Vec::new().into())).await.is_err() {
         Step::Gone

@@ -68,7 +68,10 @@ pub async fn run(state: AppState, mut socket: WebSocket, token: Option<String>) 
                     }
                 }
                 // Dropped by the broker as too slow: close; the client reconnects.
-                None => Step::Close(CloseCode::GoingAway),
+                None => {
+                    tracing::warn!("status socket fell behind its push queue; closing it");
+                    Step::Close(CloseCode::GoingAway)
+                }
             },
             incoming = stream.next() => {
                 last_heard = tokio::time::Instant::now();
