@@ -16,7 +16,25 @@ use crate::room::PartnerView;
 
 /// Runs until shutdown. `events` is subscribed before the server starts, so nothing
 /// published at start-up is missed.
-pub async fn run(state: AppState, mut events: broadcast::Receiver<Event>) {
+///
+/// Two lanes read the channel side by side, each in order: the room lane publishes to
+/// room topics (messages, like rounds, ends) and reads the database only for a photo
+/// reveal; the user lane publishes to user topics and reads the database for every
+/// status update and match. One lane for both made every room's messages wait behind
+/// those reads, and a burst of matches then let a backlog of messages reach the
+/// sockets at once, overflowing their queues.
+pub async fn run(state: AppState, events: broadcast::Receiver<Event>) {
+    let room_events = events.resubscribe();
+    tokio::join!(lane(&state, room_events, Lane::Rooms), lane(&state, events, Lane::Users));
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Lane {
+    Rooms,
+    Users,
+}
+
+async fn lane(state: &AppState, mut events: broadcast::Receiver<Event>, lane: Lane) {
     loop {
         let event = tokio::select! {
             _ = state.shutdown.requested() => break,
@@ -24,19 +42,24 @@ pub async fn run(state: AppState, mut events: broadcast::Receiver<Event>) {
         };
         match event {
             Ok(event) => {
-                if let Err(e) = deliver(&state, event).await {
-                    tracing::warn!(error = %e, "could not deliver an event to sockets");
+                let delivered = match lane {
+                    Lane::Rooms => to_rooms(state, event).await,
+                    Lane::Users => to_users(state, event).await,
+                };
+                if let Err(e) = delivered {
+                    tracing::warn!(error = %e, ?lane, "could not deliver an event to sockets");
                 }
             }
             Err(broadcast::error::RecvError::Lagged(missed)) => {
-                tracing::warn!(missed, "socket bridge fell behind the event channel");
+                tracing::warn!(missed, ?lane, "socket bridge fell behind the event channel");
             }
             Err(broadcast::error::RecvError::Closed) => break,
         }
     }
 }
 
-async fn deliver(state: &AppState, event: Event) -> Result<(), ApiError> {
+/// What users hear on their status sockets.
+async fn to_users(state: &AppState, event: Event) -> Result<(), ApiError> {
     match event {
         Event::MatchFound { room_id, users, .. } => {
             let Some(room) = state.store.room(room_id).await? else { return Ok(()) };
@@ -59,7 +82,33 @@ async fn deliver(state: &AppState, event: Event) -> Result<(), ApiError> {
             push_status(state, user).await?;
         }
         Event::RoomEnded { room_id, users, reason } => {
-            // Chat sockets get the end and close normally; status sockets get it too.
+            for user in users {
+                push(state, user, ServerFrame::RoomEnded { room_id, reason });
+                push_status(state, user).await?;
+            }
+        }
+        Event::Banned { user, until, .. } => {
+            state.broker.publish(Topic::User(user), banned(user, until));
+        }
+        Event::TokensRevoked { user } => {
+            // The status socket closes: the token that opened it is revoked.
+            state.broker.publish(Topic::User(user), revoked(user));
+        }
+        Event::MessagePosted { .. }
+        | Event::LikePrompt { .. }
+        | Event::LikeAnswered { .. }
+        | Event::LikeResult { .. }
+        | Event::ImageReveal { .. }
+        | Event::RoomKept { .. } => {}
+    }
+    Ok(())
+}
+
+/// What the participants hear on their chat sockets.
+async fn to_rooms(state: &AppState, event: Event) -> Result<(), ApiError> {
+    match event {
+        Event::RoomEnded { room_id, reason, .. } => {
+            // Chat sockets get the end and close normally.
             state.broker.publish(
                 Topic::Room(room_id),
                 Delivery {
@@ -68,33 +117,14 @@ async fn deliver(state: &AppState, event: Event) -> Result<(), ApiError> {
                     ..Delivery::default()
                 },
             );
-            for user in users {
-                push(state, user, ServerFrame::RoomEnded { room_id, reason });
-                push_status(state, user).await?;
-            }
         }
-        Event::Banned { user, until, room_id } => {
-            let banned = |close| Delivery {
-                frame: Some(ServerFrame::Banned { until: until.to_datetime() }.into()),
-                close: Some(close),
-                only: Some(user),
-                ..Delivery::default()
-            };
-            state.broker.publish(Topic::User(user), banned(CloseCode::Banned as u16));
-            if let Some(room_id) = room_id {
-                state.broker.publish(Topic::Room(room_id), banned(CloseCode::Banned as u16));
-            }
+        Event::Banned { user, until, room_id: Some(room_id) } => {
+            state.broker.publish(Topic::Room(room_id), banned(user, until));
         }
         Event::TokensRevoked { user } => {
-            // Every socket of the user closes: the token that opened it is revoked.
-            let revoked = || Delivery {
-                close: Some(CloseCode::Unauthorized as u16),
-                only: Some(user),
-                ..Delivery::default()
-            };
-            state.broker.publish(Topic::User(user), revoked());
+            // Every chat socket of the user closes too.
             for room_id in state.connections.chat_rooms_of(user) {
-                state.broker.publish(Topic::Room(room_id), revoked());
+                state.broker.publish(Topic::Room(room_id), revoked(user));
             }
         }
         Event::MessagePosted { room_id, message, received, .. } => {
@@ -115,6 +145,8 @@ async fn deliver(state: &AppState, event: Event) -> Result<(), ApiError> {
         }
         Event::ImageReveal { room_id, users, reveal_level } => {
             // Each participant gets the URL of the other's picture at the new level.
+            // Rare (at most twice a room), so its reads stay in this lane, after the
+            // round's result.
             for (viewer, partner) in [(users[0], users[1]), (users[1], users[0])] {
                 let url = state
                     .store
@@ -128,8 +160,28 @@ async fn deliver(state: &AppState, event: Event) -> Result<(), ApiError> {
             }
         }
         Event::RoomKept { room_id, .. } => room_push(state, room_id, ServerFrame::RoomKept),
+        Event::MatchFound { .. }
+        | Event::SearchStarted { .. }
+        | Event::SearchCancelled { .. }
+        | Event::SearchTimeout { .. }
+        | Event::Banned { room_id: None, .. } => {}
     }
     Ok(())
+}
+
+/// `banned` for the banned user only, closing the socket with 4002.
+fn banned(user: UserId, until: crate::clock::Timestamp) -> Delivery {
+    Delivery {
+        frame: Some(ServerFrame::Banned { until: until.to_datetime() }.into()),
+        close: Some(CloseCode::Banned as u16),
+        only: Some(user),
+        ..Delivery::default()
+    }
+}
+
+/// A bare 4001 close for the user's sockets only.
+fn revoked(user: UserId) -> Delivery {
+    Delivery { close: Some(CloseCode::Unauthorized as u16), only: Some(user), ..Delivery::default() }
 }
 
 fn room_push(state: &AppState, room_id: i64, frame: ServerFrame) {
