@@ -12,6 +12,7 @@
 #   QUICK=1    a much shorter run (minutes), for trying the script.
 #   BENCHMARKS the Markdown file whose suite section is rewritten (default
 #              BENCHMARKS.md; the markers are appended when missing).
+#   PLOTS      the folder the plots are written to (default docs/bench).
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
 
@@ -20,7 +21,8 @@ REPS=${REPS:-2}
 OUT=target/bench
 RESULTS=$OUT/results.jsonl
 BENCHMARKS=${BENCHMARKS:-BENCHMARKS.md}
-mkdir -p "$OUT" docs/bench
+PLOTS=${PLOTS:-docs/bench}
+mkdir -p "$OUT" "$PLOTS"
 : > "$RESULTS"
 
 echo "== building release binaries" >&2
@@ -107,5 +109,5 @@ PRE=$OUT/preamble.md
   echo '```'
 } > "$PRE"
 
-"$BENCH" report --input "$RESULTS" --benchmarks "$BENCHMARKS" --plots docs/bench --preamble "$PRE"
-echo "== wrote $BENCHMARKS and docs/bench/*.png from $RESULTS" >&2
+"$BENCH" report --input "$RESULTS" --benchmarks "$BENCHMARKS" --plots "$PLOTS" --preamble "$PRE"
+echo "== wrote $BENCHMARKS and $PLOTS/*.png from $RESULTS" >&2

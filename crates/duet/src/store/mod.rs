@@ -65,7 +65,10 @@ impl Store {
                 create_sqlite_parent(&url)?;
                 1
             }
-            DatabaseKind::Postgres => settings.database_max_connections,
+            DatabaseKind::Postgres => {
+                create_postgres_database(&url).await?;
+                settings.database_max_connections
+            }
         };
         let is_sqlite = kind == DatabaseKind::Sqlite;
         let pool = AnyPoolOptions::new()
@@ -113,6 +116,23 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await
     }
+}
+
+/// Creates the PostgreSQL database named by `url` when the server has none by that
+/// name, as SQLite creates its file: `DATABASE_URL=postgres://…/duet duet serve` works
+/// on a server where only the role exists. A role without CREATEDB gets the error.
+async fn create_postgres_database(url: &str) -> anyhow::Result<()> {
+    use sqlx::migrate::MigrateDatabase;
+    let exists = sqlx::Postgres::database_exists(url)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot reach the database server ({}): {e}", redact(url)))?;
+    if !exists {
+        sqlx::Postgres::create_database(url)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot create the database ({}): {e}", redact(url)))?;
+        tracing::info!(database = %redact(url), "created the PostgreSQL database");
+    }
+    Ok(())
 }
 
 fn create_sqlite_parent(url: &str) -> anyhow::Result<()> {

@@ -8,6 +8,7 @@ mod avatar;
 mod chat;
 mod chat_socket;
 mod config;
+mod docs;
 mod helpers;
 mod logs;
 mod ops;
