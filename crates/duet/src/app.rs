@@ -17,9 +17,9 @@ use crate::events::Events;
 use crate::http::{self, ratelimit::RateLimits};
 use crate::matching::Matchmaker;
 use crate::metrics::Metrics;
-use crate::realtime::{self, Broker, Connections, InProcessBroker};
+use crate::realtime::{self, Broker, Connections, Fanout, InProcessBroker};
 use crate::room::writer::MessageWriter;
-use crate::room::Rooms;
+use crate::room::{RoomDeps, Rooms};
 use crate::shutdown::Shutdown;
 use crate::store::Store;
 use crate::tasks::TaskStats;
@@ -40,9 +40,8 @@ pub struct Inner {
     pub matchmaker: Matchmaker,
     pub rooms: Rooms,
     pub housekeeping: TaskStats,
-    pub broker: Box<dyn Broker>,
+    pub broker: Arc<dyn Broker>,
     pub connections: Connections,
-    pub writer: MessageWriter,
 }
 
 impl Deref for AppState {
@@ -76,6 +75,23 @@ impl App {
         let metrics = Metrics::new();
         let limits = RateLimits::new(&settings.rate_limits);
         let matchmaker = Matchmaker::new(settings.matching.fallback_after, settings.matching.search_timeout);
+        let shutdown = Shutdown::new();
+        let events = Events::new();
+        let broker: Arc<dyn Broker> = Arc::new(InProcessBroker::default());
+        let writer = MessageWriter::spawn(store.clone(), &shutdown);
+        let rooms = Rooms::spawn(
+            RoomDeps {
+                store: store.clone(),
+                clock: clock.clone(),
+                settings: settings.room.clone(),
+                max_message_chars: settings.realtime.max_message_chars as usize,
+                writer,
+                outbox: Arc::new(Fanout::new(broker.clone())),
+                events: events.clone(),
+                metrics: metrics.clone(),
+            },
+            &shutdown,
+        );
         let state = AppState(Arc::new(Inner {
             settings,
             store,
@@ -83,14 +99,13 @@ impl App {
             keys,
             metrics,
             limits,
-            shutdown: Shutdown::new(),
-            events: Events::new(),
+            shutdown,
+            events,
             matchmaker,
-            rooms: Rooms::new(),
+            rooms,
             housekeeping: TaskStats::default(),
-            broker: Box::new(InProcessBroker::default()),
+            broker,
             connections: Connections::default(),
-            writer: MessageWriter::default(),
         }));
         // Subscribed before anything can publish, so the sockets miss no event.
         let socket_events = state.events.subscribe();
@@ -103,8 +118,7 @@ impl App {
             .map_err(|e| anyhow::anyhow!("reloading search tickets: {e}"))?;
         // Room timers resume: every active room's next deadline is filed; overdue
         // ones fire as soon as the lifecycle loop starts.
-        let active =
-            state.rooms.restore(&state).await.map_err(|e| anyhow::anyhow!("reloading rooms: {e}"))?;
+        let active = state.rooms.restore().await.map_err(|e| anyhow::anyhow!("reloading rooms: {e}"))?;
         state.metrics.rooms_active.set(active as i64);
         let router = http::router(state.clone());
         let listener = TcpListener::bind(state.settings.server.bind)
@@ -114,11 +128,7 @@ impl App {
         spawn_housekeeping(&state);
         let matching = state.clone();
         state.shutdown.spawn(async move { matching.matchmaker.run(matching.clone()).await });
-        let rooms = state.clone();
-        state.shutdown.spawn(async move { rooms.rooms.run(rooms.clone()).await });
         state.shutdown.spawn(realtime::bridge::run(state.clone(), socket_events));
-        let writer = state.clone();
-        state.shutdown.spawn(async move { writer.writer.run(writer.clone()).await });
         Ok(App { listener, router, state, addr })
     }
 

@@ -1,16 +1,15 @@
 //! The internal event channel: every room and matching event goes out here once, for
-//! the real-time layer to deliver to sockets (and for tests to observe). A broadcast
+//! the real-time layer to tell users on their status sockets (and for tests to
+//! observe). A room's own traffic (messages, rounds, presence) does not pass here: its
+//! owner pushes that through its outbox. A broadcast
 //! channel: each subscriber gets every event; one that falls more than `CAPACITY`
 //! behind loses the oldest and is told how many it missed.
-
-use std::sync::Arc;
 
 use tokio::sync::broadcast;
 
 use crate::clock::Timestamp;
 use crate::ids::UserId;
 use crate::room::{EndReason, LikeOutcome};
-use crate::store::MessageRow;
 
 /// Room and matching events, in the order they happened. Room events carry both
 /// participants so the real-time layer can route them without a lookup.
@@ -58,13 +57,6 @@ pub enum Event {
     RoomKept {
         room_id: i64,
         users: [UserId; 2],
-    },
-    MessagePosted {
-        room_id: i64,
-        users: [UserId; 2],
-        message: Arc<MessageRow>,
-        /// When the server received it, for the receipt-to-fan-out latency.
-        received: std::time::Instant,
     },
     RoomEnded {
         room_id: i64,

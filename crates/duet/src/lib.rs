@@ -9,10 +9,12 @@
 //! - [`matching`]: the pure matcher core (indexed tickets, bounded window), ticket
 //!   bitsets and icebreakers.
 //! - [`room`]: the room state machine (like rounds, keep, timers, ends) and the
-//!   deadline queue; both pure.
+//!   deadline queue, both pure; the owner task per room, which pushes its room's
+//!   traffic through an outbox, and the batched message writer.
 //! - [`moderation`]: bans, reports with evidence, automatic bans.
 //! - [`http`]: routers, extractors, middleware, the one error type, API docs.
-//! - [`realtime`]: WebSocket endpoints, the broker seam and the event-to-socket bridge.
+//! - [`realtime`]: WebSocket endpoints, the broker seam, the rooms' fan-out and the
+//!   bridge from matching and account events to status sockets.
 //! - [`web`]: the web client (HTML, CSS, JavaScript modules) embedded in the binary,
 //!   served at `/` and `/app/`.
 //! - [`events`]: the internal channel of room and matching events.
@@ -20,8 +22,7 @@
 //! - [`clock`], [`shutdown`], [`telemetry`], [`metrics`], [`ids`]: time, stopping,
 //!   logs, numbers, identifier types.
 //!
-//! Still to come: a broker for several instances; it plugs in through
-//! [`app::AppState`].
+//! Still to come: a broker for several instances, behind `realtime::Broker`.
 
 pub mod app;
 pub mod auth;

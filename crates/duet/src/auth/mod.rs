@@ -245,7 +245,7 @@ pub async fn delete_account(
     // Re-read after the search is gone: a match made meanwhile has a room to end too.
     let current = state.store.user(user.user_id()).await?.and_then(|u| u.current_room_id);
     if let Some(room_id) = current {
-        state.rooms.end(state, room_id, crate::room::EndReason::AccountDeleted).await?;
+        state.rooms.end(room_id, crate::room::EndReason::AccountDeleted).await?;
     }
     state.store.delete_user(user.user_id()).await?;
     state.events.publish(crate::events::Event::TokensRevoked { user: user.user_id() });

@@ -54,6 +54,8 @@ pub enum ErrorCode {
     PayloadTooLarge,
     MethodNotAllowed,
     RateLimited,
+    /// The server cannot do this right now (shutting down); retry after `Retry-After`.
+    Unavailable,
     InternalError,
 }
 
@@ -72,6 +74,7 @@ impl ErrorCode {
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             InternalError => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -186,6 +189,30 @@ impl From<crate::store::StoreError> for ApiError {
             StoreError::Conflict("email") => ApiError::new(ErrorCode::EmailTaken, "email is already taken"),
             StoreError::Conflict(_) => ApiError::new(ErrorCode::UsernameTaken, "username is already taken"),
             StoreError::Db(e) => e.into(),
+        }
+    }
+}
+
+/// The one mapping of room answers to HTTP. A non-participant is told the room does
+/// not exist (a room's existence is not revealed to strangers).
+impl From<crate::room::RoomError> for ApiError {
+    fn from(e: crate::room::RoomError) -> Self {
+        use crate::room::RoomError;
+        let detail = e.to_string();
+        match e {
+            RoomError::Ended => ApiError::new(ErrorCode::RoomEnded, detail),
+            RoomError::NotParticipant => ApiError::not_found("room"),
+            RoomError::NoOpenRound => ApiError::new(ErrorCode::NoOpenRound, detail),
+            RoomError::AlreadyAnswered => ApiError::new(ErrorCode::AlreadyAnswered, detail),
+            RoomError::InvalidContent { max } => {
+                ApiError::field("content", format!("must be 1 to {max} characters after trimming"))
+            }
+            RoomError::ClientIdReused => ApiError::new(ErrorCode::BadRequest, detail),
+            RoomError::Unavailable => {
+                ApiError { retry_after_secs: Some(1), ..ApiError::new(ErrorCode::Unavailable, detail) }
+            }
+            RoomError::WriteFailed(cause) => ApiError::internal(format_args!("storing a message: {cause}")),
+            RoomError::Store(e) => e.into(),
         }
     }
 }

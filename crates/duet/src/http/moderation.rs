@@ -186,7 +186,7 @@ async fn end_room(
     AppPath(id): AppPath<i64>,
 ) -> Result<AppJson<serde_json::Value>, ApiError> {
     state.store.room(id).await?.ok_or_else(|| ApiError::not_found("room"))?;
-    let ended = state.rooms.end(&state, id, EndReason::Admin).await?;
+    let ended = state.rooms.end(id, EndReason::Admin).await?;
     Ok(AppJson(serde_json::json!({ "room_id": id, "already_ended": !ended })))
 }
 
@@ -281,7 +281,7 @@ async fn status(State(state): State<AppState>, _admin: AdminUser) -> AppJson<Tas
             state.matchmaker.next_deadline().await,
         ),
         rooms: RoomLoop {
-            task: state.rooms.stats.report(stopping, deadline, next_room),
+            task: state.rooms.stats().report(stopping, deadline, next_room),
             scheduled_rooms,
             room_owners,
         },

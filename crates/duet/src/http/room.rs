@@ -9,13 +9,13 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::chat::room_view;
-use super::error::{ApiError, ErrorBody, ErrorCode, FieldError};
+use super::error::{ApiError, ErrorBody, FieldError};
 use super::extract::{AppJson, AppPath, AppQuery, AuthUser};
 use super::ratelimit::LimitClass;
 use super::{limited, Routes};
 use crate::app::AppState;
 use crate::moderation::{self, ReportReason};
-use crate::room::{self, EndReason, MessageView, RoomEvent, RoomView};
+use crate::room::{self, EndReason, MessageView, RoomError, RoomEvent, RoomView};
 use crate::store::{RoomRow, UserRow};
 
 pub fn routes(state: &AppState) -> Routes {
@@ -38,10 +38,9 @@ pub fn routes(state: &AppState) -> Routes {
 async fn participant_room(state: &AppState, room_id: i64, user: &UserRow) -> Result<RoomRow, ApiError> {
     let room = room::room_of_participant(state, room_id, user.user_id()).await?;
     if room.is_active() {
-        match state.rooms.apply(state, room_id, RoomEvent::Seen { user: user.user_id() }).await {
-            Ok(_) => {}
-            Err(e) if e.code() == ErrorCode::RoomEnded => {}
-            Err(e) => return Err(e),
+        match state.rooms.apply(room_id, RoomEvent::Seen { user: user.user_id() }).await {
+            Ok(_) | Err(RoomError::Ended) => {}
+            Err(e) => return Err(e.into()),
         }
         return room::room_of_participant(state, room_id, user.user_id()).await;
     }
@@ -165,7 +164,7 @@ async fn like(
 ) -> Result<AppJson<serde_json::Value>, ApiError> {
     participant_room(&state, room_id, &user).await?;
     let yes = matches!(req.response, LikeAnswer::Yes);
-    state.rooms.apply(&state, room_id, RoomEvent::LikeAnswer { from: user.user_id(), yes }).await?;
+    state.rooms.apply(room_id, RoomEvent::LikeAnswer { from: user.user_id(), yes }).await?;
     Ok(AppJson(serde_json::json!({ "answered": true })))
 }
 
@@ -191,10 +190,7 @@ async fn keep(
     AppJson(req): AppJson<KeepRequest>,
 ) -> Result<AppJson<RoomView>, ApiError> {
     participant_room(&state, room_id, &user).await?;
-    state
-        .rooms
-        .apply(&state, room_id, RoomEvent::Keep { from: user.user_id(), keep: req.keep_active })
-        .await?;
+    state.rooms.apply(room_id, RoomEvent::Keep { from: user.user_id(), keep: req.keep_active }).await?;
     let room = room::room_of_participant(&state, room_id, user.user_id()).await?;
     Ok(AppJson(room_view(&state, &room, &user).await?))
 }
@@ -259,7 +255,7 @@ async fn end_room(
     AppPath(room_id): AppPath<i64>,
 ) -> Result<AppJson<EndResponse>, ApiError> {
     room::room_of_participant(&state, room_id, user.user_id()).await?;
-    let ended_now = state.rooms.end(&state, room_id, EndReason::EndedByUser).await?;
+    let ended_now = state.rooms.end(room_id, EndReason::EndedByUser).await?;
     let room = room::room_of_participant(&state, room_id, user.user_id()).await?;
     Ok(AppJson(EndResponse {
         room_id,

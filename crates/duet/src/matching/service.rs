@@ -263,7 +263,7 @@ impl Matchmaker {
             state.metrics.time_to_match.with_label_values(&[mode]).observe(waited.max(0) as f64 / 1000.0);
         }
         state.metrics.rooms_active.inc();
-        state.rooms.track(state, &room);
+        state.rooms.track(&room);
         tracing::info!(room_id = room.id, fallback = m.fallback, "match found");
         state.events.publish(Event::MatchFound {
             room_id: room.id,

@@ -13,7 +13,7 @@ use crate::app::AppState;
 use crate::events::Event;
 use crate::http::error::ApiError;
 use crate::ids::UserId;
-use crate::room::EndReason;
+use crate::room::{EndReason, Notice};
 use crate::store::UserRow;
 
 pub use reports::{report, ReportReason};
@@ -41,7 +41,8 @@ pub async fn ban_for(
     state.matchmaker.cancel(state, user).await?;
     state.events.publish(Event::Banned { user, until, room_id: row.current_room_id });
     if let Some(room_id) = row.current_room_id {
-        state.rooms.end(state, room_id, EndReason::Banned).await?;
+        // Through the room's owner, so the ban reaches the room's sockets before its end.
+        state.rooms.end_after(room_id, EndReason::Banned, Some(Notice::Banned { user, until })).await?;
     }
     let row = state.store.user(user).await?.ok_or_else(|| ApiError::not_found("user"))?;
     Ok(row)

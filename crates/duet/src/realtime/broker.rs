@@ -10,12 +10,12 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use axum::extract::ws::Utf8Bytes;
 use dashmap::DashMap;
 use tokio::sync::mpsc;
 
 use super::protocol::ServerFrame;
 use crate::ids::UserId;
-use crate::store::MessageRow;
 
 /// Where a push goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -26,14 +26,20 @@ pub enum Topic {
     Room(i64),
 }
 
+/// A chat message frame rendered once for every socket of its room, with its `seq` so
+/// that each socket can skip what replay already sent and notice a gap.
+#[derive(Clone, Debug)]
+pub struct RenderedMessage {
+    pub seq: i64,
+    pub text: Utf8Bytes,
+}
+
 /// One push: a frame or a stored message, who of the topic takes it, and whether the
 /// socket closes after it (with a close code).
 #[derive(Clone, Debug, Default)]
 pub struct Delivery {
     pub frame: Option<Arc<ServerFrame>>,
-    /// A chat message; each socket renders it (it knows the participants' nicknames)
-    /// and skips it if replay already sent it.
-    pub message: Option<Arc<MessageRow>>,
+    pub message: Option<RenderedMessage>,
     /// Only this user's sockets take it.
     pub only: Option<UserId>,
     /// This user's sockets skip it (their own typing and read marks).

@@ -2,29 +2,59 @@
 //! `connection` frame, then every stored message after `after_seq`, then live traffic.
 //! The loop reads, parses and forwards: messages and like answers go to the room's
 //! owner (which orders and stores them), typing and read marks go to the partner
-//! through the broker, and the room's pushes come back through the broker.
+//! through the broker, and the room's pushes come back through the broker, already
+//! rendered by the owner's outbox.
+//!
+//! Reading never waits for a commit: a message is queued to the owner and its ack is
+//! sent when the commit answers, while the loop goes on reading (at most
+//! [`MAX_IN_FLIGHT`] messages wait at once). Message pushes carry their `seq`: one
+//! already sent (by replay) is skipped, and one past a gap closes the socket with 1001
+//! so that the client resumes from what it has, never past what it missed.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::num::NonZeroU32;
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{Message, WebSocket};
+use futures_util::stream::FuturesOrdered;
 use futures_util::{SinkExt, StreamExt};
-use governor::{Quota, RateLimiter};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use super::broker::{Delivery, Topic};
+use super::fanout::message_frame;
 use super::protocol::{ClientFrame, FrameErrorCode, LikeAnswer, LikeRoundInfo, ServerFrame};
 use super::socket::{close_frame, keepalive, send, Step, PING_EVERY};
 use super::CloseCode;
 use crate::app::AppState;
 use crate::clock::Timestamp;
-use crate::http::error::ErrorCode;
 use crate::ids::UserId;
-use crate::room::RoomEvent;
-use crate::store::{MessageRow, RoomRow};
+use crate::room::{RoomAddress, RoomError, RoomEvent, RoomHandle};
+use crate::store::{RoomRow, UserRow};
 
 /// Replayed messages are read from the store in pages of this size.
 const REPLAY_PAGE: i64 = 200;
+
+/// Messages of one socket waiting for their commit; past this the socket stops reading
+/// until one is answered (the owner's queue is the real bound; this keeps one socket
+/// from filling it).
+pub const MAX_IN_FLIGHT: usize = 16;
+
+type Answer = Pin<Box<dyn Future<Output = ServerFrame> + Send>>;
+
+/// One open chat socket's state between turns of its loop.
+struct Chat {
+    state: AppState,
+    user: UserId,
+    address: RoomAddress,
+    handle: RoomHandle,
+    /// The highest `seq` this socket has sent.
+    last_sent: i64,
+    limiter: DefaultDirectRateLimiter,
+    invalid: VecDeque<Instant>,
+    in_flight: FuturesOrdered<Answer>,
+}
 
 /// Runs one chat socket until it closes.
 pub async fn run(
@@ -34,7 +64,7 @@ pub async fn run(
     room_id: i64,
     after_seq: i64,
 ) {
-    let (user, room) = match admit(&state, token, room_id).await {
+    let (user, address) = match admit(&state, token, room_id).await {
         Ok(admitted) => admitted,
         Err(code) => {
             let _ = socket.send(close_frame(code)).await;
@@ -43,11 +73,6 @@ pub async fn run(
     };
     let user_id = user.user_id();
     tracing::Span::current().record("user_id", user_id.0);
-    let partner = room.partner_of(user_id).expect("admitted participants have a partner");
-    let nicknames = [
-        (user_id, user.nickname.clone()),
-        (partner, state.store.user(partner).await.ok().flatten().and_then(|p| p.nickname)),
-    ];
 
     // Subscribe before reading anything, so nothing published meanwhile is lost;
     // replayed messages are skipped when they come again live.
@@ -55,163 +80,236 @@ pub async fn run(
     let mut registration = state.connections.register_chat(user_id, room_id);
     state.metrics.sockets.with_label_values(&["chat"]).inc();
     let (mut sink, mut stream) = socket.split();
-    let mut step = match state.rooms.apply(&state, room_id, RoomEvent::SocketOpened { user: user_id }).await {
+    let opened = open(&state, room_id, user_id).await;
+    let mut step = match &opened {
         Ok(_) => Step::Continue,
-        Err(e) if e.code() == ErrorCode::RoomEnded => Step::Close(CloseCode::RoomEnded),
-        Err(e) => {
-            tracing::warn!(error = %e, "could not open the room for a chat socket");
-            Step::Close(CloseCode::Internal)
-        }
+        Err(code) => Step::Close(*code),
     };
-    if let Step::Continue = step {
-        state.broker.publish(
-            Topic::Room(room_id),
-            Delivery {
-                skip: Some(user_id),
-                ..Delivery::frame(ServerFrame::Presence { user_id: user_id.0, online: true })
-            },
-        );
-    }
-    let mut last_sent = after_seq.max(0);
-    let opened = matches!(step, Step::Continue);
-    if let Step::Continue = step {
-        step = greet(&state, &mut sink, room_id, user_id, &nicknames, &mut last_sent).await;
-    }
-
-    let settings = &state.settings.realtime;
-    let quota = Quota::per_second(NonZeroU32::new(settings.msg_rate).unwrap_or(NonZeroU32::MIN))
-        .allow_burst(NonZeroU32::new(settings.msg_burst).unwrap_or(NonZeroU32::MIN));
-    let limiter = RateLimiter::direct(quota);
-    let mut invalid: VecDeque<Instant> = VecDeque::new();
-    let mut ping = tokio::time::interval(PING_EVERY);
-    ping.tick().await;
-    let mut last_heard = tokio::time::Instant::now();
-
-    while let Step::Continue = step {
-        step = tokio::select! {
-            _ = state.shutdown.requested() => Step::Close(CloseCode::GoingAway),
-            _ = &mut registration.replaced => Step::Close(CloseCode::Replaced),
-            delivery = pushes.receiver.recv() => match delivery {
-                Some(delivery) if delivery.is_for(user_id) => {
-                    let mut sent = Step::Continue;
-                    if let Some(message) = &delivery.message {
-                        if message.seq > last_sent {
-                            last_sent = message.seq;
-                            sent = send(&mut sink, &message_frame(message, &nicknames)).await;
-                        }
-                    }
-                    if let (Step::Continue, Some(frame)) = (&sent, &delivery.frame) {
-                        sent = send(&mut sink, frame).await;
-                    }
-                    match (sent, delivery.close) {
-                        (Step::Continue, Some(code)) => Step::Close(CloseCode::from_u16(code)),
-                        (sent, _) => sent,
-                    }
+    if let Ok(handle) = opened {
+        let mut chat = Chat::new(state.clone(), user_id, address, handle, after_seq);
+        step = greet(&mut chat, &mut sink).await;
+        let mut ping = tokio::time::interval(PING_EVERY);
+        ping.tick().await;
+        let mut last_heard = tokio::time::Instant::now();
+        while let Step::Continue = step {
+            // Biased: an answer is written before a push that came after it, so the
+            // sender's `ack` precedes its own echo (the owner answers before pushing).
+            step = tokio::select! {
+                biased;
+                _ = state.shutdown.requested() => Step::Close(CloseCode::GoingAway),
+                _ = &mut registration.replaced => Step::Close(CloseCode::Replaced),
+                Some(answer) = chat.in_flight.next(), if !chat.in_flight.is_empty() => send(&mut sink, &answer).await,
+                delivery = pushes.receiver.recv() => chat.on_push(&mut sink, delivery).await,
+                incoming = stream.next(), if chat.in_flight.len() < MAX_IN_FLIGHT => {
+                    last_heard = tokio::time::Instant::now();
+                    chat.on_incoming(&mut sink, incoming).await
                 }
-                Some(_) => Step::Continue,
-                // Dropped by the broker as too slow: close; the client resumes with after_seq.
-                None => {
-                    tracing::warn!("chat socket fell behind its push queue; closing it");
-                    Step::Close(CloseCode::GoingAway)
-                }
-            },
-            incoming = stream.next() => {
-                last_heard = tokio::time::Instant::now();
-                match incoming {
-                    Some(Ok(Message::Text(text))) => {
-                        let reply = if limiter.check().is_err() {
-                            state.metrics.rate_limited.with_label_values(&["chat_frames"]).inc();
-                            Some(ServerFrame::error(FrameErrorCode::RateLimited, "too many frames; slow down"))
-                        } else {
-                            match ClientFrame::parse(&text) {
-                                Ok(frame) => handle(&state, room_id, user_id, frame).await,
-                                Err(e) => {
-                                    let now = Instant::now();
-                                    invalid.push_back(now);
-                                    while invalid.front().is_some_and(|t| now.duration_since(*t) > Duration::from_secs(60)) {
-                                        invalid.pop_front();
-                                    }
-                                    if invalid.len() >= settings.max_invalid_frames as usize {
-                                        None
-                                    } else {
-                                        Some(ServerFrame::error(FrameErrorCode::InvalidFrame, e.0))
-                                    }
-                                }
-                            }
-                        };
-                        match reply {
-                            Some(frame) => send(&mut sink, &frame).await,
-                            None if invalid.len() >= settings.max_invalid_frames as usize => Step::Close(CloseCode::Policy),
-                            None => Step::Continue,
-                        }
-                    }
-                    Some(Ok(Message::Binary(_))) => send(&mut sink, &ServerFrame::error(FrameErrorCode::InvalidFrame, "frames are JSON text")).await,
-                    Some(Ok(Message::Close(_))) | None => Step::Gone,
-                    Some(Ok(_)) => Step::Continue,
-                    Some(Err(e)) => super::read_error(e).into(),
-                }
-            },
-            _ = ping.tick() => keepalive(&mut sink, last_heard).await,
-        };
+                _ = ping.tick() => keepalive(&mut sink, last_heard).await,
+            };
+        }
+        // Closing a socket never ends a room; it starts the abandonment grace (unless a
+        // newer socket of the same user took over). The owner tells the partner.
+        if !matches!(step, Step::Close(CloseCode::Replaced)) {
+            let _ = chat.handle.apply(RoomEvent::SocketClosed { user: user_id }).await;
+        }
     }
-    let replaced = matches!(step, Step::Close(CloseCode::Replaced));
     if let Step::Close(code) = step {
         let _ = sink.send(close_frame(code)).await;
         let _ = sink.close().await;
     }
     state.connections.unregister_chat(user_id, room_id, registration.id);
     state.metrics.sockets.with_label_values(&["chat"]).dec();
-    // Closing a socket never ends a room; it starts the abandonment grace (unless a
-    // newer socket of the same user took over).
-    if opened
-        && !replaced
-        && state.rooms.apply(&state, room_id, RoomEvent::SocketClosed { user: user_id }).await.is_ok()
-    {
-        state.broker.publish(
-            Topic::Room(room_id),
-            Delivery {
-                skip: Some(user_id),
-                ..Delivery::frame(ServerFrame::Presence { user_id: user_id.0, online: false })
-            },
-        );
-    }
 }
 
-/// The checks before the socket is used, each with its close code.
+/// The checks before the socket is used, each with its close code; the room's
+/// participants as this socket renders replayed messages.
 async fn admit(
     state: &AppState,
     token: Option<String>,
     room_id: i64,
-) -> Result<(crate::store::UserRow, RoomRow), CloseCode> {
+) -> Result<(UserRow, RoomAddress), CloseCode> {
     let token = token.ok_or(CloseCode::Unauthorized)?;
-    let user = crate::auth::authenticate(state, &token).await.map_err(|e| match e.code() {
-        ErrorCode::Banned => CloseCode::Banned,
-        ErrorCode::InternalError => CloseCode::Internal,
-        _ => CloseCode::Unauthorized,
-    })?;
-    let room =
+    let user = crate::auth::authenticate(state, &token).await.map_err(|e| CloseCode::from(&e))?;
+    let room: RoomRow =
         state.store.room(room_id).await.map_err(|_| CloseCode::Internal)?.ok_or(CloseCode::RoomNotFound)?;
-    if room.partner_of(user.user_id()).is_none() {
-        return Err(CloseCode::NotParticipant);
-    }
+    let partner = room.partner_of(user.user_id()).ok_or(CloseCode::NotParticipant)?;
     if !room.is_active() {
         return Err(CloseCode::RoomEnded);
     }
-    Ok((user, room))
+    let partner_nickname =
+        state.store.user(partner).await.map_err(|_| CloseCode::Internal)?.and_then(|p| p.nickname);
+    let users = room.participants();
+    let nicknames =
+        users.map(|u| if u == partner { partner_nickname.clone() } else { user.nickname.clone() });
+    Ok((user, RoomAddress { room_id, users, nicknames }))
+}
+
+/// The room's owner, told that this user's socket is open.
+async fn open(state: &AppState, room_id: i64, user: UserId) -> Result<RoomHandle, CloseCode> {
+    let handle = state.rooms.open(room_id).await.map_err(|e| close_code(&e))?;
+    handle.apply(RoomEvent::SocketOpened { user }).await.map_err(|e| close_code(&e))?;
+    Ok(handle)
+}
+
+/// How a room error ends the socket before it is used.
+fn close_code(e: &RoomError) -> CloseCode {
+    match e {
+        RoomError::Ended => CloseCode::RoomEnded,
+        RoomError::NotParticipant => CloseCode::NotParticipant,
+        RoomError::Unavailable => CloseCode::GoingAway,
+        e => {
+            tracing::warn!(error = %e, "could not open the room for a chat socket");
+            CloseCode::Internal
+        }
+    }
+}
+
+impl Chat {
+    fn new(state: AppState, user: UserId, address: RoomAddress, handle: RoomHandle, after_seq: i64) -> Self {
+        let settings = &state.settings.realtime;
+        let quota = Quota::per_second(NonZeroU32::new(settings.msg_rate).unwrap_or(NonZeroU32::MIN))
+            .allow_burst(NonZeroU32::new(settings.msg_burst).unwrap_or(NonZeroU32::MIN));
+        Chat {
+            state,
+            user,
+            address,
+            handle,
+            last_sent: after_seq.max(0),
+            limiter: RateLimiter::direct(quota),
+            invalid: VecDeque::new(),
+            in_flight: FuturesOrdered::new(),
+        }
+    }
+
+    /// A push from the room's topic (None: the broker dropped this socket as too slow).
+    async fn on_push<S>(&mut self, sink: &mut S, delivery: Option<Delivery>) -> Step
+    where
+        S: futures_util::Sink<Message> + Unpin,
+    {
+        let Some(delivery) = delivery else {
+            tracing::warn!("chat socket fell behind its push queue; closing it");
+            return Step::Close(CloseCode::GoingAway);
+        };
+        if !delivery.is_for(self.user) {
+            return Step::Continue;
+        }
+        if let Some(message) = &delivery.message {
+            if message.seq > self.last_sent + 1 {
+                // Something between the last sent and this one never reached the socket:
+                // close, and the client resumes from what it has.
+                tracing::warn!(
+                    last_sent = self.last_sent,
+                    seq = message.seq,
+                    "gap in a room's messages; closing"
+                );
+                return Step::Close(CloseCode::GoingAway);
+            }
+            if message.seq == self.last_sent + 1 {
+                self.last_sent = message.seq;
+                if sink.send(Message::Text(message.text.clone())).await.is_err() {
+                    return Step::Gone;
+                }
+            }
+        }
+        if let Some(frame) = &delivery.frame {
+            if let Step::Gone = send(sink, frame).await {
+                return Step::Gone;
+            }
+        }
+        delivery.close.map_or(Step::Continue, |code| Step::Close(CloseCode::from_u16(code)))
+    }
+
+    /// What the client sent (None: the connection ended).
+    async fn on_incoming<S>(&mut self, sink: &mut S, incoming: Option<Result<Message, axum::Error>>) -> Step
+    where
+        S: futures_util::Sink<Message> + Unpin,
+    {
+        let text = match incoming {
+            Some(Ok(Message::Text(text))) => text,
+            Some(Ok(Message::Binary(_))) => {
+                return send(sink, &ServerFrame::error(FrameErrorCode::InvalidFrame, "frames are JSON text"))
+                    .await
+            }
+            Some(Ok(Message::Close(_))) | None => return Step::Gone,
+            Some(Ok(_)) => return Step::Continue,
+            Some(Err(e)) => return super::read_error(e).into(),
+        };
+        if self.limiter.check().is_err() {
+            self.state.metrics.rate_limited.with_label_values(&["chat_frames"]).inc();
+            return send(
+                sink,
+                &ServerFrame::error(FrameErrorCode::RateLimited, "too many frames; slow down"),
+            )
+            .await;
+        }
+        match ClientFrame::parse(&text) {
+            Ok(frame) => match self.on_frame(frame).await {
+                Some(reply) => send(sink, &reply).await,
+                None => Step::Continue,
+            },
+            Err(_) if self.count_invalid() => Step::Close(CloseCode::Policy),
+            Err(e) => send(sink, &ServerFrame::error(FrameErrorCode::InvalidFrame, e.0)).await,
+        }
+    }
+
+    /// Records an invalid frame; true once the socket has sent too many within a minute.
+    fn count_invalid(&mut self) -> bool {
+        let now = Instant::now();
+        self.invalid.push_back(now);
+        while self.invalid.front().is_some_and(|t| now.duration_since(*t) > Duration::from_secs(60)) {
+            self.invalid.pop_front();
+        }
+        self.invalid.len() >= self.state.settings.realtime.max_invalid_frames as usize
+    }
+
+    /// What a client frame does; the reply to send now, if any.
+    async fn on_frame(&mut self, frame: ClientFrame) -> Option<ServerFrame> {
+        let user = self.user;
+        let room = Topic::Room(self.address.room_id);
+        match frame {
+            ClientFrame::Message { content, client_id } => {
+                match self.handle.queue_message(user, client_id.clone(), content).await {
+                    // The ack follows the commit; the message itself reaches both sockets
+                    // through the room's topic.
+                    Ok(pending) => self.in_flight.push_back(Box::pin(async move {
+                        match pending.answer().await {
+                            Ok((message, _fresh)) => ServerFrame::Ack {
+                                client_id: message.client_id,
+                                message_id: message.id,
+                                seq: message.seq,
+                            },
+                            Err(e) => error_frame(&e, client_id),
+                        }
+                    })),
+                    Err(e) => return Some(error_frame(&e, client_id)),
+                }
+                None
+            }
+            ClientFrame::Typing { is_typing } => {
+                let frame = ServerFrame::Typing { user_id: user.0, is_typing };
+                self.state.broker.publish(room, Delivery { skip: Some(user), ..Delivery::frame(frame) });
+                None
+            }
+            ClientFrame::Read { up_to_seq } => {
+                let frame = ServerFrame::Read { user_id: user.0, up_to_seq };
+                self.state.broker.publish(room, Delivery { skip: Some(user), ..Delivery::frame(frame) });
+                None
+            }
+            ClientFrame::LikeResponse { response } => {
+                let event = RoomEvent::LikeAnswer { from: user, yes: response == LikeAnswer::Yes };
+                self.handle.apply(event).await.err().map(|e| error_frame(&e, None))
+            }
+            ClientFrame::Heartbeat => Some(ServerFrame::Heartbeat),
+        }
+    }
 }
 
 /// The `connection` frame, then every stored message after `last_sent`, in order.
-async fn greet<S>(
-    state: &AppState,
-    sink: &mut S,
-    room_id: i64,
-    user: UserId,
-    nicknames: &[(UserId, Option<String>); 2],
-    last_sent: &mut i64,
-) -> Step
+async fn greet<S>(chat: &mut Chat, sink: &mut S) -> Step
 where
     S: futures_util::Sink<Message> + Unpin,
 {
+    let (state, room_id, user) = (&chat.state, chat.address.room_id, chat.user);
     let room = match state.store.room(room_id).await {
         Ok(Some(room)) => room,
         Ok(None) => return Step::Close(CloseCode::RoomNotFound),
@@ -222,8 +320,8 @@ where
     };
     // A client cannot have seen past the room's last message; a larger after_seq would
     // hide the next live ones.
-    *last_sent = (*last_sent).min(room.last_seq);
-    let mine_is_a = room.user_a == user.0;
+    chat.last_sent = chat.last_sent.min(room.last_seq);
+    let partner = room.partner_of(user).expect("admitted participants have a partner");
     let connection = ServerFrame::Connection {
         room_id,
         user_id: user.0,
@@ -231,18 +329,18 @@ where
         like_round: room.round_deadline.map(|deadline| LikeRoundInfo {
             round: room.rounds_opened,
             deadline: Timestamp::from_millis(deadline).to_datetime(),
-            answered: if mine_is_a { room.answer_a.is_some() } else { room.answer_b.is_some() },
+            answered: if room.user_a == user.0 { room.answer_a.is_some() } else { room.answer_b.is_some() },
         }),
         last_seq: room.last_seq,
         // Read after this socket subscribed to the room: a partner who comes or goes
         // from now on is told by a `presence` push that follows this frame.
-        partner_online: state.connections.has_chat_socket(nicknames[1].0, room_id),
+        partner_online: state.connections.has_chat_socket(partner, room_id),
     };
     if let Step::Gone = send(sink, &connection).await {
         return Step::Gone;
     }
     loop {
-        let page = match state.store.messages_after(room_id, *last_sent, REPLAY_PAGE).await {
+        let page = match state.store.messages_after(room_id, chat.last_sent, REPLAY_PAGE).await {
             Ok(page) => page,
             Err(e) => {
                 tracing::warn!(error = %e, "could not replay messages to a chat socket");
@@ -250,8 +348,8 @@ where
             }
         };
         for message in &page {
-            *last_sent = message.seq;
-            if let Step::Gone = send(sink, &message_frame(message, nicknames)).await {
+            chat.last_sent = message.seq;
+            if let Step::Gone = send(sink, &message_frame(message, &chat.address)).await {
                 return Step::Gone;
             }
         }
@@ -261,69 +359,8 @@ where
     }
 }
 
-/// What a client frame does; the reply to send back, if any.
-async fn handle(state: &AppState, room_id: i64, user: UserId, frame: ClientFrame) -> Option<ServerFrame> {
-    match frame {
-        ClientFrame::Message { content, client_id } => {
-            match state.rooms.post_message(state, room_id, user, client_id.clone(), content).await {
-                // The message itself reaches both sockets through the room's topic.
-                Ok((message, _fresh)) => Some(ServerFrame::Ack {
-                    client_id: message.client_id,
-                    message_id: message.id,
-                    seq: message.seq,
-                }),
-                Err(e) => Some(error_frame(&e)),
-            }
-        }
-        ClientFrame::Typing { is_typing } => {
-            state.broker.publish(
-                Topic::Room(room_id),
-                Delivery {
-                    skip: Some(user),
-                    ..Delivery::frame(ServerFrame::Typing { user_id: user.0, is_typing })
-                },
-            );
-            None
-        }
-        ClientFrame::Read { up_to_seq } => {
-            state.broker.publish(
-                Topic::Room(room_id),
-                Delivery {
-                    skip: Some(user),
-                    ..Delivery::frame(ServerFrame::Read { user_id: user.0, up_to_seq })
-                },
-            );
-            None
-        }
-        ClientFrame::LikeResponse { response } => {
-            let event = RoomEvent::LikeAnswer { from: user, yes: response == LikeAnswer::Yes };
-            state.rooms.apply(state, room_id, event).await.err().map(|e| error_frame(&e))
-        }
-        ClientFrame::Heartbeat => Some(ServerFrame::Heartbeat),
-    }
-}
-
-fn error_frame(e: &crate::http::error::ApiError) -> ServerFrame {
-    let body = e.body(None);
-    let code = match e.code() {
-        ErrorCode::RoomEnded => FrameErrorCode::RoomEnded,
-        ErrorCode::NoOpenRound => FrameErrorCode::NoOpenRound,
-        ErrorCode::AlreadyAnswered => FrameErrorCode::AlreadyAnswered,
-        ErrorCode::ValidationError | ErrorCode::BadRequest => FrameErrorCode::InvalidMessage,
-        _ => FrameErrorCode::Internal,
-    };
-    ServerFrame::error(code, body.detail.into_owned())
-}
-
-fn message_frame(message: &MessageRow, nicknames: &[(UserId, Option<String>); 2]) -> ServerFrame {
-    let nickname = nicknames.iter().find(|(id, _)| id.0 == message.user_id).and_then(|(_, n)| n.clone());
-    ServerFrame::Message {
-        message_id: message.id,
-        seq: message.seq,
-        client_id: message.client_id.clone(),
-        user_id: message.user_id,
-        nickname,
-        content: message.content.clone(),
-        timestamp: Timestamp::from_millis(message.created_at).to_datetime(),
-    }
+/// The `error` frame for a refused message or answer (with the message's `client_id`,
+/// so the client knows which).
+fn error_frame(e: &RoomError, client_id: Option<String>) -> ServerFrame {
+    ServerFrame::Error { code: FrameErrorCode::from(e), detail: e.to_string(), client_id }
 }

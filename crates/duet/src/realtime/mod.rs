@@ -4,14 +4,15 @@
 //! `WS /ws/status` ([`status`]) and `WS /ws/chat/{room_id}` ([`chat`]) check the
 //! token (and the room) before the socket is used, refuse foreign origins, replace an
 //! older socket of the same user, keep alive and close on shutdown. Pushes go through
-//! the [`broker`] seam (in-process today); the [`bridge`] turns room and matching
-//! events into pushes. Chat messages go to the room's owner, which orders and stores
-//! them.
+//! the [`broker`] seam (in-process today). Chat messages go to the room's owner, which
+//! orders and stores them and pushes its room's traffic through [`fanout`]; the
+//! [`bridge`] turns matching and account events into status-socket pushes.
 
 pub mod bridge;
 pub mod broker;
 pub mod chat;
 pub mod connections;
+pub mod fanout;
 pub mod protocol;
 mod socket;
 pub mod status;
@@ -29,6 +30,7 @@ use crate::http::error::{ApiError, ErrorCode};
 
 pub use broker::{Broker, InProcessBroker};
 pub use connections::Connections;
+pub use fanout::Fanout;
 
 /// Close codes of SPEC 3.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,6 +84,17 @@ impl CloseCode {
         .into_iter()
         .find(|c| *c as u16 == code)
         .unwrap_or(CloseCode::GoingAway)
+    }
+}
+
+/// How a failed authentication closes a socket (both sockets use this one mapping).
+impl From<&ApiError> for CloseCode {
+    fn from(e: &ApiError) -> Self {
+        match e.code() {
+            ErrorCode::Banned => CloseCode::Banned,
+            ErrorCode::InternalError => CloseCode::Internal,
+            _ => CloseCode::Unauthorized,
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::profile::SearchInfo;
 use crate::profile::Status;
-use crate::room::{EndReason, LikeOutcome, PartnerView};
+use crate::room::{EndReason, LikeOutcome, PartnerView, RoomError};
 
 /// What a client may send on a chat socket.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -64,7 +64,25 @@ pub enum FrameErrorCode {
     NoOpenRound,
     AlreadyAnswered,
     RoomEnded,
+    /// The room cannot take this now (the server is shutting down): send it again after
+    /// reconnecting.
+    Unavailable,
     Internal,
+}
+
+impl From<&RoomError> for FrameErrorCode {
+    fn from(e: &RoomError) -> Self {
+        match e {
+            RoomError::Ended => FrameErrorCode::RoomEnded,
+            RoomError::NoOpenRound => FrameErrorCode::NoOpenRound,
+            RoomError::AlreadyAnswered => FrameErrorCode::AlreadyAnswered,
+            RoomError::InvalidContent { .. } | RoomError::ClientIdReused => FrameErrorCode::InvalidMessage,
+            RoomError::Unavailable => FrameErrorCode::Unavailable,
+            RoomError::NotParticipant | RoomError::WriteFailed(_) | RoomError::Store(_) => {
+                FrameErrorCode::Internal
+            }
+        }
+    }
 }
 
 /// The open like round in a `connection` frame.
@@ -140,6 +158,9 @@ pub enum ServerFrame {
     Error {
         code: FrameErrorCode,
         detail: String,
+        /// The refused message's `client_id`, when the error is about a message.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
     },
     Heartbeat,
     StatusUpdate {
@@ -161,7 +182,7 @@ pub enum ServerFrame {
 
 impl ServerFrame {
     pub fn error(code: FrameErrorCode, detail: impl Into<String>) -> ServerFrame {
-        ServerFrame::Error { code, detail: detail.into() }
+        ServerFrame::Error { code, detail: detail.into(), client_id: None }
     }
 
     pub fn to_text(&self) -> String {

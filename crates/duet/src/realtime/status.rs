@@ -10,7 +10,6 @@ use super::protocol::{FrameErrorCode, ServerFrame, StatusClientFrame};
 use super::socket::{close_frame, keepalive, send, Step, PING_EVERY};
 use super::CloseCode;
 use crate::app::AppState;
-use crate::http::error::ErrorCode;
 use crate::profile;
 
 /// Runs one status socket until it closes. `token` was taken from the query or the
@@ -23,12 +22,7 @@ pub async fn run(state: AppState, mut socket: WebSocket, token: Option<String>) 
     let user = match user {
         Ok(user) => user,
         Err(e) => {
-            let code = match e.code() {
-                ErrorCode::Banned => CloseCode::Banned,
-                ErrorCode::InternalError => CloseCode::Internal,
-                _ => CloseCode::Unauthorized,
-            };
-            let _ = socket.send(close_frame(code)).await;
+            let _ = socket.send(close_frame(CloseCode::from(&e))).await;
             return;
         }
     };

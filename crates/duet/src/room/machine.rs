@@ -168,8 +168,10 @@ pub enum Effect {
     Ended { reason: EndReason },
 }
 
+/// Why the rules refuse an event (the room runtime's [`super::RoomError`] adds what
+/// can fail around the rules).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum RoomError {
+pub enum Refusal {
     #[error("the room has ended")]
     Ended,
     #[error("not a participant of this room")]
@@ -229,9 +231,9 @@ impl RoomState {
         event: RoomEvent,
         now: Timestamp,
         timers: &RoomTimers,
-    ) -> Result<Vec<Effect>, RoomError> {
+    ) -> Result<Vec<Effect>, Refusal> {
         if self.ended.is_some() {
-            return Err(RoomError::Ended);
+            return Err(Refusal::Ended);
         }
         let mut effects = Vec::new();
         // Timers that fell due before this event happened first: a message sent after
@@ -240,7 +242,7 @@ impl RoomState {
         if self.ended.is_some() {
             return match event {
                 RoomEvent::Tick | RoomEvent::End { .. } => Ok(effects),
-                _ => Err(RoomError::Ended),
+                _ => Err(Refusal::Ended),
             };
         }
         match event {
@@ -251,9 +253,9 @@ impl RoomState {
             }
             RoomEvent::LikeAnswer { from, yes } => {
                 let side = self.side(from)?;
-                let round = self.round.as_mut().ok_or(RoomError::NoOpenRound)?;
+                let round = self.round.as_mut().ok_or(Refusal::NoOpenRound)?;
                 if round.answers[side.index()].is_some() {
-                    return Err(RoomError::AlreadyAnswered);
+                    return Err(Refusal::AlreadyAnswered);
                 }
                 round.answers[side.index()] = Some(yes);
                 effects.push(Effect::LikeAnswered { user: from });
@@ -292,8 +294,8 @@ impl RoomState {
         Ok(effects)
     }
 
-    fn side(&self, user: UserId) -> Result<Side, RoomError> {
-        self.side_of(user).ok_or(RoomError::NotParticipant)
+    fn side(&self, user: UserId) -> Result<Side, Refusal> {
+        self.side_of(user).ok_or(Refusal::NotParticipant)
     }
 
     /// Fires every timer due at `now`, earliest first, until none is due or the room

@@ -69,22 +69,22 @@ fn answers_are_checked() {
     let t = timers();
     assert_eq!(
         room.on_event(RoomEvent::LikeAnswer { from: A, yes: true }, at(10), &t),
-        Err(RoomError::NoOpenRound)
+        Err(Refusal::NoOpenRound)
     );
     chat(&mut room, 200);
     ev(&mut room, RoomEvent::Tick, 300);
     ev(&mut room, RoomEvent::LikeAnswer { from: A, yes: false }, 301);
     assert_eq!(
         room.on_event(RoomEvent::LikeAnswer { from: A, yes: true }, at(302), &t),
-        Err(RoomError::AlreadyAnswered)
+        Err(Refusal::AlreadyAnswered)
     );
     assert_eq!(
         room.on_event(RoomEvent::LikeAnswer { from: UserId(9), yes: true }, at(302), &t),
-        Err(RoomError::NotParticipant)
+        Err(Refusal::NotParticipant)
     );
     assert_eq!(
         room.on_event(RoomEvent::Message { from: UserId(9) }, at(302), &t),
-        Err(RoomError::NotParticipant)
+        Err(Refusal::NotParticipant)
     );
 }
 
@@ -195,7 +195,7 @@ fn a_message_after_the_deadline_does_not_save_the_room() {
     room.on_event(RoomEvent::Keep { from: B, keep: false }, at(5_000), &q).unwrap();
     assert_eq!(room.next_deadline(&q), Some(at(5_900)));
     // Nothing ticked at 5_900; a message arrives late and finds the room over.
-    assert_eq!(room.on_event(RoomEvent::Message { from: A }, at(5_901), &q), Err(RoomError::Ended));
+    assert_eq!(room.on_event(RoomEvent::Message { from: A }, at(5_901), &q), Err(Refusal::Ended));
     assert_eq!(room.ended, Some((at(5_900), EndReason::Inactive)));
 }
 
@@ -277,9 +277,9 @@ fn an_end_is_final_and_happens_once() {
         [Effect::Ended { reason: EndReason::EndedByUser }]
     );
     let t = timers();
-    assert_eq!(room.on_event(RoomEvent::End { reason: EndReason::Admin }, at(6), &t), Err(RoomError::Ended));
-    assert_eq!(room.on_event(RoomEvent::Message { from: A }, at(6), &t), Err(RoomError::Ended));
-    assert_eq!(room.on_event(RoomEvent::Tick, at(6), &t), Err(RoomError::Ended));
+    assert_eq!(room.on_event(RoomEvent::End { reason: EndReason::Admin }, at(6), &t), Err(Refusal::Ended));
+    assert_eq!(room.on_event(RoomEvent::Message { from: A }, at(6), &t), Err(Refusal::Ended));
+    assert_eq!(room.on_event(RoomEvent::Tick, at(6), &t), Err(Refusal::Ended));
     assert_eq!(room.ended, Some((at(5), EndReason::EndedByUser)));
 }
 

@@ -2,20 +2,25 @@
 //! ([`machine`]) and the deadline queue of all rooms' next timers ([`deadlines`]),
 //! both pure; [`runtime`] runs one owner task per active room that applies the
 //! machine's decisions (store, events, next deadline) and the lifecycle loop that
-//! ticks due rooms; [`service`] finds a participant's room; [`view`] is what
-//! participants see.
+//! ticks due rooms, pushing each room's traffic through its [`outbox`]; [`writer`]
+//! stores messages in batches; [`error`] says what a room answers instead;
+//! [`service`] finds a participant's room; [`view`] is what participants see.
 
 pub mod deadlines;
+pub mod error;
 pub mod machine;
+pub mod outbox;
 pub mod runtime;
 pub mod service;
 pub mod view;
 pub mod writer;
 
 pub use deadlines::DeadlineQueue;
+pub use error::RoomError;
 pub use machine::{
-    Effect, EndReason, LikeOutcome, Presence, RoomError, RoomEvent, RoomState, RoomTimers, Side,
+    Effect, EndReason, LikeOutcome, Presence, Refusal, RoomEvent, RoomState, RoomTimers, Side,
 };
-pub use runtime::{room_error, Rooms};
+pub use outbox::{RoomAddress, RoomOutbox, RoomPush};
+pub use runtime::{Notice, RoomDeps, RoomHandle, Rooms};
 pub use service::room_of_participant;
 pub use view::{MessageView, PartnerView, RoomView};

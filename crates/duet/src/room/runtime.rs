@@ -1,151 +1,265 @@
 //! The rooms at run time: one owner task per active room, and one lifecycle loop over
 //! a deadline queue. The owner serialises everything that happens to its room (answers,
 //! keep flags, messages, ticks, ends): it runs the state machine, stores the result,
-//! announces the effects and files the room's next deadline. No room has a task
+//! pushes the room's traffic to its sockets through the [`RoomOutbox`] it was given,
+//! announces domain events and files the room's next deadline. No room has a task
 //! sleeping on its own timer: the lifecycle loop sleeps until the earliest deadline of
 //! all rooms and sends that room a tick.
 //!
 //! Owners are started on first use and stop when their room ends, so an idle server
 //! holds only the deadline queue. At start, [`Rooms::restore`] files the deadline of
-//! every active room; overdue ones fire at once, in order.
+//! every active room; overdue ones fire at once, in order. [`Rooms`] is built with
+//! exactly what it uses ([`RoomDeps`]) and starts its lifecycle loop itself.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, Notify};
 
-use super::machine::{Effect, LikeRound, Presence, RoomError, RoomEvent, RoomState, RoomTimers};
+use super::error::RoomError;
+use super::machine::{Effect, LikeRound, Presence, RoomEvent, RoomState, RoomTimers};
+use super::outbox::{RoomAddress, RoomOutbox, RoomPush};
+use super::writer::{MessageWriter, WriteError};
 use super::{DeadlineQueue, EndReason};
-use crate::app::AppState;
-use crate::clock::Timestamp;
-use crate::events::Event;
-use crate::http::error::{ApiError, ErrorCode};
+use crate::clock::{SharedClock, Timestamp};
+use crate::config::RoomSettings;
+use crate::events::{Event, Events};
 use crate::ids::UserId;
-use crate::store::{MessageRow, NewMessage, RoomRow, RoomStateFields};
+use crate::metrics::Metrics;
+use crate::profile::partner_avatar_url;
+use crate::shutdown::Shutdown;
+use crate::store::{MessageRow, NewMessage, RoomRow, RoomStateFields, Store};
 use crate::tasks::TaskStats;
 
 /// Commands queued per room. Callers wait for their answer, so the queue only holds
-/// what concurrent requests of two people (and the timer) send at once.
+/// what concurrent requests of two people (and the timer) send at once, plus the
+/// messages a socket has in flight (bounded per socket by the socket loop).
 const OWNER_QUEUE: usize = 64;
+
+/// What rooms are built with.
+pub struct RoomDeps {
+    pub store: Store,
+    pub clock: SharedClock,
+    pub settings: RoomSettings,
+    /// Longest message, in characters after trimming.
+    pub max_message_chars: usize,
+    pub writer: MessageWriter,
+    pub outbox: Arc<dyn RoomOutbox>,
+    pub events: Events,
+    pub metrics: Metrics,
+}
+
+/// A message stored (`fresh`) or recognised as a retry of a stored one.
+pub type Posted = (MessageRow, bool);
+
+/// What must reach a room's sockets before its end (a ban, revoked tokens).
+#[derive(Clone, Copy, Debug)]
+pub enum Notice {
+    Banned { user: UserId, until: Timestamp },
+}
 
 enum Command {
     Event {
         event: RoomEvent,
-        reply: oneshot::Sender<Result<Vec<Effect>, ApiError>>,
+        /// Pushed before the event is applied.
+        notice: Option<Notice>,
+        reply: oneshot::Sender<Result<Vec<Effect>, RoomError>>,
     },
     Message {
         from: UserId,
         client_id: Option<String>,
         content: String,
-        received: std::time::Instant,
-        reply: oneshot::Sender<Result<(MessageRow, bool), ApiError>>,
+        received: Instant,
+        reply: oneshot::Sender<Result<Posted, RoomError>>,
     },
 }
 
-/// Room owners and the deadline queue.
-pub struct Rooms {
+/// Room owners and the deadline queue; a cheap handle.
+#[derive(Clone)]
+pub struct Rooms(Arc<Shared>);
+
+struct Shared {
+    deps: RoomDeps,
+    timers: RoomTimers,
+    shutdown: Shutdown,
     owners: Mutex<HashMap<i64, mpsc::Sender<Command>>>,
     deadlines: Mutex<DeadlineQueue<i64>>,
     wake: Notify,
-    pub stats: TaskStats,
+    stats: TaskStats,
 }
 
-impl Default for Rooms {
-    fn default() -> Self {
-        Rooms {
-            owners: Mutex::new(HashMap::new()),
-            deadlines: Mutex::new(DeadlineQueue::new()),
-            wake: Notify::new(),
-            stats: TaskStats::default(),
-        }
+/// One room's owner, as a socket holds it: commands go straight to the owner's queue,
+/// with no registry lookup per message.
+#[derive(Clone)]
+pub struct RoomHandle {
+    sender: mpsc::Sender<Command>,
+    shutdown: Shutdown,
+}
+
+/// A message queued to its room's owner; [`PendingPost::answer`] waits for the commit.
+pub struct PendingPost {
+    answer: oneshot::Receiver<Result<Posted, RoomError>>,
+    shutdown: Shutdown,
+}
+
+impl PendingPost {
+    pub async fn answer(self) -> Result<Posted, RoomError> {
+        self.answer.await.unwrap_or_else(|_| Err(gone(&self.shutdown)))
+    }
+}
+
+/// Why an owner did not answer: it stopped for shutdown (retry), or because its room
+/// ended.
+fn gone(shutdown: &Shutdown) -> RoomError {
+    if shutdown.is_triggered() {
+        RoomError::Unavailable
+    } else {
+        RoomError::Ended
+    }
+}
+
+impl RoomHandle {
+    /// Applies `event` through the owner. The rules may refuse it (ended, not a
+    /// participant, no open round...).
+    pub async fn apply(&self, event: RoomEvent) -> Result<Vec<Effect>, RoomError> {
+        self.apply_after(event, None).await
+    }
+
+    async fn apply_after(&self, event: RoomEvent, notice: Option<Notice>) -> Result<Vec<Effect>, RoomError> {
+        let (reply, answer) = oneshot::channel();
+        self.sender.send(Command::Event { event, notice, reply }).await.map_err(|_| gone(&self.shutdown))?;
+        answer.await.unwrap_or_else(|_| Err(gone(&self.shutdown)))
+    }
+
+    /// Queues a message to be numbered and stored; messages queued by one caller are
+    /// stored and answered in the order they were queued. Waits only for room in the
+    /// owner's queue, not for the commit.
+    pub async fn queue_message(
+        &self,
+        from: UserId,
+        client_id: Option<String>,
+        content: String,
+    ) -> Result<PendingPost, RoomError> {
+        let (reply, answer) = oneshot::channel();
+        let received = Instant::now();
+        self.sender
+            .send(Command::Message { from, client_id, content, received, reply })
+            .await
+            .map_err(|_| gone(&self.shutdown))?;
+        Ok(PendingPost { answer, shutdown: self.shutdown.clone() })
+    }
+
+    /// Stores a message with the room's next sequence number; a repeated `client_id`
+    /// returns the original with `false`.
+    pub async fn post_message(
+        &self,
+        from: UserId,
+        client_id: Option<String>,
+        content: String,
+    ) -> Result<Posted, RoomError> {
+        self.queue_message(from, client_id, content).await?.answer().await
     }
 }
 
 impl Rooms {
-    pub fn new() -> Self {
-        Self::default()
+    /// Builds the rooms and starts their lifecycle loop (stopped by `shutdown`).
+    pub fn spawn(deps: RoomDeps, shutdown: &Shutdown) -> Rooms {
+        let timers = timers(&deps.settings);
+        let rooms = Rooms(Arc::new(Shared {
+            deps,
+            timers,
+            shutdown: shutdown.clone(),
+            owners: Mutex::new(HashMap::new()),
+            deadlines: Mutex::new(DeadlineQueue::new()),
+            wake: Notify::new(),
+            stats: TaskStats::default(),
+        }));
+        shutdown.spawn(rooms.clone().run());
+        rooms
     }
 
     /// Files the deadlines of every active room after a start.
-    pub async fn restore(&self, state: &AppState) -> Result<usize, ApiError> {
-        let timers = timers(state);
-        let now = state.clock.now();
-        let rooms = state.store.active_rooms().await?;
+    pub async fn restore(&self) -> Result<usize, RoomError> {
+        let deps = &self.0.deps;
+        let now = deps.clock.now();
+        let rooms = deps.store.active_rooms().await?;
         for row in &rooms {
             // Sockets did not survive the restart: the grace for reconnecting starts now,
             // and is stored so the room's owner loads the same state.
             let room = state_from_row(row, Some(now));
             if room != state_from_row(row, None) {
-                state.store.save_room_state(row.id, &fields_from_state(&room)).await?;
+                deps.store.save_room_state(row.id, &fields_from_state(&room)).await?;
             }
-            self.schedule(row.id, room.next_deadline(&timers));
+            self.schedule(row.id, room.next_deadline(&self.0.timers));
         }
         Ok(rooms.len())
     }
 
     /// Starts following a room just created by a match.
-    pub fn track(&self, state: &AppState, row: &RoomRow) {
-        self.schedule(row.id, state_from_row(row, None).next_deadline(&timers(state)));
+    pub fn track(&self, row: &RoomRow) {
+        self.schedule(row.id, state_from_row(row, None).next_deadline(&self.0.timers));
     }
 
-    /// Applies `event` to the room through its owner. `Err(RoomError)` inside means
-    /// the rules refused it (ended, not a participant, no open round...).
-    pub async fn apply(
-        &self,
-        state: &AppState,
-        room_id: i64,
-        event: RoomEvent,
-    ) -> Result<Vec<Effect>, ApiError> {
-        let (reply, answer) = oneshot::channel();
-        self.send(state, room_id, Command::Event { event, reply }).await?;
-        answer.await.unwrap_or_else(|_| Err(room_error(RoomError::Ended)))
+    /// Applies `event` to the room through its owner.
+    pub async fn apply(&self, room_id: i64, event: RoomEvent) -> Result<Vec<Effect>, RoomError> {
+        self.open(room_id).await?.apply(event).await
     }
 
     /// Ends a room; false when it had already ended (racing ends produce one end).
-    pub async fn end(&self, state: &AppState, room_id: i64, reason: EndReason) -> Result<bool, ApiError> {
-        match self.apply(state, room_id, RoomEvent::End { reason }).await {
+    pub async fn end(&self, room_id: i64, reason: EndReason) -> Result<bool, RoomError> {
+        self.end_after(room_id, reason, None).await
+    }
+
+    /// Ends a room after telling its sockets `notice` (a ban closes the banned user's
+    /// socket with 4002 before the partner hears of the end).
+    pub async fn end_after(
+        &self,
+        room_id: i64,
+        reason: EndReason,
+        notice: Option<Notice>,
+    ) -> Result<bool, RoomError> {
+        let ended = match self.open(room_id).await {
+            Ok(handle) => handle.apply_after(RoomEvent::End { reason }, notice).await,
+            Err(e) => Err(e),
+        };
+        match ended {
             Ok(_) => Ok(true),
-            Err(e) if e.code() == ErrorCode::RoomEnded => Ok(false),
+            Err(RoomError::Ended) => Ok(false),
             Err(e) => Err(e),
         }
     }
 
-    /// Stores a message with the room's next sequence number through its owner; a
-    /// repeated `client_id` returns the original with `false`.
+    /// Stores a message through the room's owner (see [`RoomHandle::post_message`]).
     pub async fn post_message(
         &self,
-        state: &AppState,
         room_id: i64,
         from: UserId,
         client_id: Option<String>,
         content: String,
-    ) -> Result<(MessageRow, bool), ApiError> {
-        let (reply, answer) = oneshot::channel();
-        let received = std::time::Instant::now();
-        self.send(state, room_id, Command::Message { from, client_id, content, received, reply }).await?;
-        answer.await.unwrap_or_else(|_| Err(room_error(RoomError::Ended)))
+    ) -> Result<Posted, RoomError> {
+        self.open(room_id).await?.post_message(from, client_id, content).await
     }
 
     /// The lifecycle loop: sleeps until the earliest room deadline (or a wake-up),
     /// then ticks every room that is due. Runs until shutdown.
-    pub async fn run(&self, state: AppState) {
+    async fn run(self) {
+        let shared = &self.0;
         loop {
-            let next = self.deadlines.lock().expect("deadline lock").next();
-            let wait = next.map_or(Duration::from_secs(3600), |at| state.clock.now().until(at));
+            let next = shared.deadlines.lock().expect("deadline lock").next();
+            let wait = next.map_or(Duration::from_secs(3600), |at| shared.deps.clock.now().until(at));
             tokio::select! {
-                _ = state.shutdown.requested() => break,
-                _ = self.wake.notified() => {},
+                _ = shared.shutdown.requested() => break,
+                _ = shared.wake.notified() => {},
                 _ = tokio::time::sleep(wait) => {},
             }
-            let now = state.clock.now();
-            let due = self.deadlines.lock().expect("deadline lock").pop_due(now);
-            self.stats.ran(now);
+            let now = shared.deps.clock.now();
+            let due = shared.deadlines.lock().expect("deadline lock").pop_due(now);
+            shared.stats.ran(now);
             for room_id in due {
-                if let Err(e) = self.apply(&state, room_id, RoomEvent::Tick).await {
-                    if e.code() != ErrorCode::RoomEnded {
-                        tracing::error!(room_id, error = %e, "room tick failed");
-                    }
+                match self.apply(room_id, RoomEvent::Tick).await {
+                    Ok(_) | Err(RoomError::Ended | RoomError::Unavailable) => {}
+                    Err(e) => tracing::error!(room_id, error = %e, "room tick failed"),
                 }
             }
         }
@@ -153,28 +267,37 @@ impl Rooms {
 
     /// Asks the lifecycle loop to look at the clock again (tests move a manual clock).
     pub fn wake(&self) {
-        self.wake.notify_one();
+        self.0.wake.notify_one();
     }
 
     /// The next room deadline and how many rooms have one and a running owner.
     pub fn load(&self) -> (Option<Timestamp>, usize, usize) {
-        let deadlines = self.deadlines.lock().expect("deadline lock");
-        (deadlines.next(), deadlines.len(), self.owners.lock().expect("owner lock").len())
+        let deadlines = self.0.deadlines.lock().expect("deadline lock");
+        (deadlines.next(), deadlines.len(), self.0.owners.lock().expect("owner lock").len())
+    }
+
+    /// The lifecycle loop's bookkeeping, for `/admin/status`.
+    pub fn stats(&self) -> &TaskStats {
+        &self.0.stats
     }
 
     fn schedule(&self, room_id: i64, at: Option<Timestamp>) {
-        let mut deadlines = self.deadlines.lock().expect("deadline lock");
+        let mut deadlines = self.0.deadlines.lock().expect("deadline lock");
         let before = deadlines.next();
         deadlines.schedule(room_id, at);
         if deadlines.next() != before {
-            self.wake.notify_one();
+            self.0.wake.notify_one();
         }
     }
 
-    /// Queues a command for the room's owner, starting the owner if it is not running.
-    async fn send(&self, state: &AppState, room_id: i64, command: Command) -> Result<(), ApiError> {
+    /// The room's owner, started if it is not running.
+    pub async fn open(&self, room_id: i64) -> Result<RoomHandle, RoomError> {
+        let shutdown = self.0.shutdown.clone();
+        if shutdown.is_triggered() {
+            return Err(RoomError::Unavailable);
+        }
         let (sender, start) = {
-            let mut owners = self.owners.lock().expect("owner lock");
+            let mut owners = self.0.owners.lock().expect("owner lock");
             match owners.get(&room_id) {
                 Some(sender) if !sender.is_closed() => (sender.clone(), None),
                 _ => {
@@ -186,187 +309,268 @@ impl Rooms {
         };
         if let Some(rx) = start {
             // Commands wait in the channel while the room loads.
-            let row = state.store.room(room_id).await;
-            match row {
-                Ok(Some(row)) if row.is_active() => {
-                    // Earlier messages with client ids, so a retry is recognised
-                    // without a database read per message.
-                    let retries = match state.store.messages_with_client_ids(room_id).await {
-                        Ok(rows) => rows,
-                        Err(e) => {
-                            self.owners.lock().expect("owner lock").remove(&room_id);
-                            return Err(e.into());
-                        }
-                    };
-                    let owner = Owner {
-                        state: state.clone(),
-                        room_id,
-                        users: row.participants(),
-                        room: state_from_row(&row, None),
-                        last_seq: row.last_seq,
-                        sent: retries
-                            .into_iter()
-                            .filter_map(|m| Some(((UserId(m.user_id), m.client_id.clone()?), m)))
-                            .collect(),
-                    };
-                    state.shutdown.spawn(owner.run(rx));
+            match self.load_owner(room_id).await {
+                Ok(owner) => {
+                    shutdown.spawn(owner.run(rx));
                 }
-                other => {
-                    self.owners.lock().expect("owner lock").remove(&room_id);
-                    drop(rx);
-                    other?;
-                    return Err(room_error(RoomError::Ended));
+                Err(e) => {
+                    self.0.owners.lock().expect("owner lock").remove(&room_id);
+                    return Err(e);
                 }
             }
         }
-        sender.send(command).await.map_err(|_| room_error(RoomError::Ended))
+        Ok(RoomHandle { sender, shutdown })
+    }
+
+    /// Reads what an owner starts from: the room, its participants' nicknames, and the
+    /// earlier messages with client ids (so a retry is recognised without a read per
+    /// message).
+    async fn load_owner(&self, room_id: i64) -> Result<Owner, RoomError> {
+        let store = &self.0.deps.store;
+        let row = store.room(room_id).await?.filter(RoomRow::is_active).ok_or(RoomError::Ended)?;
+        let retries = store.messages_with_client_ids(room_id).await?;
+        let users = row.participants();
+        let mut nicknames = [None, None];
+        for (slot, user) in nicknames.iter_mut().zip(users) {
+            *slot = store.user(user).await?.and_then(|u| u.nickname);
+        }
+        Ok(Owner {
+            rooms: self.clone(),
+            address: RoomAddress { room_id, users, nicknames },
+            room: state_from_row(&row, None),
+            last_seq: row.last_seq,
+            sent: retries
+                .into_iter()
+                .filter_map(|m| Some(((UserId(m.user_id), m.client_id.clone()?), m)))
+                .collect(),
+        })
     }
 }
 
 /// The owner task of one room.
 struct Owner {
-    state: AppState,
-    room_id: i64,
-    users: [UserId; 2],
+    rooms: Rooms,
+    address: RoomAddress,
     room: RoomState,
-    /// The room's last message sequence number: the owner numbers messages.
+    /// The room's last stored message sequence number: the owner numbers messages, and
+    /// moves this only once a message has committed, so stored values stay contiguous.
     last_seq: i64,
     /// Stored messages by (sender, client id), to answer retries with the original.
     sent: HashMap<(UserId, String), MessageRow>,
 }
 
 impl Owner {
+    fn deps(&self) -> &RoomDeps {
+        &self.rooms.0.deps
+    }
+
+    fn timers(&self) -> &RoomTimers {
+        &self.rooms.0.timers
+    }
+
+    fn room_id(&self) -> i64 {
+        self.address.room_id
+    }
+
     async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        let shutdown = self.rooms.0.shutdown.clone();
         loop {
             // At shutdown the owner stops taking commands; the room's state is already
             // stored after every command, so nothing is lost.
             let command = tokio::select! {
-                _ = self.state.shutdown.requested() => break,
+                _ = shutdown.requested() => break,
                 command = commands.recv() => match command {
                     Some(command) => command,
                     None => break,
                 },
             };
             match command {
-                Command::Event { event, reply } => {
+                Command::Event { event, notice, reply } => {
+                    if let Some(notice) = notice {
+                        self.announce_notice(notice);
+                    }
                     let _ = reply.send(self.handle(event).await);
                 }
                 Command::Message { from, client_id, content, received, reply } => {
-                    let _ = reply.send(self.message(from, client_id, content, received).await);
+                    let posted = self.store_message(from, client_id, content).await;
+                    let fresh = match &posted {
+                        Ok((message, true)) => Some(message.clone()),
+                        _ => None,
+                    };
+                    // Answered before the message is pushed, so the sender's socket (which
+                    // takes answers before pushes) writes the `ack` before its own echo.
+                    let _ = reply.send(posted);
+                    if let Some(message) = fresh {
+                        self.after_message(&message, received).await;
+                    }
                 }
             }
             if self.room.ended.is_some() {
                 break;
             }
         }
-        self.state.rooms.owners.lock().expect("owner lock").remove(&self.room_id);
-        // Anything still queued is answered by the dropped reply channels: ended.
+        self.rooms.0.owners.lock().expect("owner lock").remove(&self.room_id());
+        // Anything still queued is answered by the dropped reply channels: ended, or
+        // unavailable at shutdown.
+    }
+
+    fn announce_notice(&self, notice: Notice) {
+        match notice {
+            Notice::Banned { user, until } => {
+                self.deps().outbox.push(&self.address, RoomPush::Banned { user, until });
+            }
+        }
     }
 
     /// Fires the timers due by now and stores their outcome before anything else is
     /// applied: an event the rules then refuse (a late answer, a message to a room that
     /// has just ended) must not take the timers' effects down with it.
-    async fn catch_up(&mut self) -> Result<Vec<Effect>, ApiError> {
+    async fn catch_up(&mut self) -> Result<Vec<Effect>, RoomError> {
         let before = self.room.clone();
-        let effects = self
-            .room
-            .on_event(RoomEvent::Tick, self.state.clock.now(), &timers(&self.state))
-            .map_err(room_error)?;
+        let now = self.deps().clock.now();
+        let effects = self.room.on_event(RoomEvent::Tick, now, &self.rooms.0.timers)?;
         if !effects.is_empty() || self.room != before {
             self.commit(&before, &effects).await?;
         }
         Ok(effects)
     }
 
-    async fn handle(&mut self, event: RoomEvent) -> Result<Vec<Effect>, ApiError> {
+    async fn handle(&mut self, event: RoomEvent) -> Result<Vec<Effect>, RoomError> {
         let mut effects = self.catch_up().await?;
         if event == RoomEvent::Tick {
             return Ok(effects);
         }
         let before = self.room.clone();
-        let more =
-            self.room.on_event(event, self.state.clock.now(), &timers(&self.state)).map_err(room_error)?;
+        let now = self.deps().clock.now();
+        let more = self.room.on_event(event, now, &self.rooms.0.timers)?;
         self.commit(&before, &more).await?;
+        // Presence is the owner's to tell: it follows the order of everything else the
+        // room pushes.
+        let presence = match event {
+            RoomEvent::SocketOpened { user } => Some((user, true)),
+            RoomEvent::SocketClosed { user } => Some((user, false)),
+            _ => None,
+        };
+        if let Some((user, online)) = presence {
+            self.deps().outbox.push(&self.address, RoomPush::Presence { user, online });
+        }
         effects.extend(more);
         Ok(effects)
     }
 
-    async fn message(
+    /// The message's content as stored, or why it cannot be.
+    fn checked_content(&self, content: &str) -> Result<String, RoomError> {
+        let content = content.trim();
+        let chars = content.chars().count();
+        let max = self.deps().max_message_chars;
+        if chars == 0 || chars > max {
+            return Err(RoomError::InvalidContent { max });
+        }
+        Ok(content.to_owned())
+    }
+
+    /// Validates, numbers and stores a message (or recognises a retry).
+    async fn store_message(
         &mut self,
         from: UserId,
         client_id: Option<String>,
         content: String,
-        received: std::time::Instant,
-    ) -> Result<(MessageRow, bool), ApiError> {
-        let content = content.trim();
-        let chars = content.chars().count();
-        let max = self.state.settings.realtime.max_message_chars as usize;
-        if chars == 0 || chars > max {
-            return Err(ApiError::field("content", format!("must be 1 to {max} characters after trimming")));
-        }
+    ) -> Result<Posted, RoomError> {
+        let content = self.checked_content(&content)?;
         self.catch_up().await?;
         if self.room.ended.is_some() {
-            return Err(room_error(RoomError::Ended));
+            return Err(RoomError::Ended);
         }
-        self.room.side_of(from).ok_or(RoomError::NotParticipant).map_err(room_error)?;
+        self.room.side_of(from).ok_or(RoomError::NotParticipant)?;
         if let Some(original) = client_id.as_ref().and_then(|c| self.sent.get(&(from, c.clone()))) {
             if original.content != content {
-                return Err(ApiError::new(
-                    ErrorCode::BadRequest,
-                    "this client_id was used for another message",
-                ));
+                return Err(RoomError::ClientIdReused);
             }
             // A retry: the original stands, nothing moves.
             return Ok((original.clone(), false));
         }
-        let now = self.state.clock.now();
         let new = NewMessage {
-            room_id: self.room_id,
+            room_id: self.room_id(),
             seq: self.last_seq + 1,
             user: from,
             client_id: client_id.clone(),
-            content: content.to_owned(),
-            at: now,
+            content,
+            at: self.deps().clock.now(),
         };
-        let message = self.state.writer.write(new).await?;
+        let message = self.deps().writer.write(new).await.map_err(|e| match e {
+            WriteError::Stopped => RoomError::Unavailable,
+            WriteError::Failed(detail) => RoomError::WriteFailed(detail),
+        })?;
         self.last_seq = message.seq;
         if let Some(client_id) = client_id {
             self.sent.insert((from, client_id), message.clone());
         }
-        // Stored: announce it first, so a failure below cannot keep it from the partner.
-        self.state.events.publish(Event::MessagePosted {
-            room_id: self.room_id,
-            users: self.users,
-            message: std::sync::Arc::new(message.clone()),
-            received,
-        });
-        // The store wrote `last_message_at` with the message; the machine follows, and
-        // anything else that changed (a timer due in between) is stored by `commit`.
-        let mut stored = self.room.clone();
-        let effects =
-            self.room.on_event(RoomEvent::Message { from }, now, &timers(&self.state)).map_err(room_error)?;
-        stored.last_message_at = self.room.last_message_at;
-        self.commit(&stored, &effects).await?;
         Ok((message, true))
     }
 
-    /// Stores what changed, announces the effects, files the next deadline.
-    async fn commit(&mut self, before: &RoomState, effects: &[Effect]) -> Result<(), ApiError> {
-        let state = &self.state;
+    /// A message is stored: push it to the room, then let the machine follow (the
+    /// store wrote `last_message_at` with the message; anything else that changed, a
+    /// timer due in between, is stored by `commit`).
+    async fn after_message(&mut self, message: &MessageRow, received: Instant) {
+        self.deps().outbox.push(&self.address, RoomPush::Message(message));
+        self.deps().metrics.messages_relayed.inc();
+        self.deps().metrics.relay_latency.observe(received.elapsed().as_secs_f64());
+        let from = UserId(message.user_id);
+        let at = Timestamp::from_millis(message.created_at);
+        let mut stored = self.room.clone();
+        let effects = match self.room.on_event(RoomEvent::Message { from }, at, &self.rooms.0.timers) {
+            Ok(effects) => effects,
+            Err(e) => {
+                return tracing::warn!(room_id = self.room_id(), error = %e, "a stored message was refused")
+            }
+        };
+        stored.last_message_at = self.room.last_message_at;
+        if let Err(e) = self.commit(&stored, &effects).await {
+            tracing::error!(room_id = self.room_id(), error = %e, "storing the room after a message failed");
+        }
+    }
+
+    /// Stores what changed, pushes and announces the effects, files the next deadline.
+    async fn commit(&mut self, before: &RoomState, effects: &[Effect]) -> Result<(), RoomError> {
+        let deps = &self.rooms.0.deps;
+        let room_id = self.address.room_id;
         if let Some((ended_at, reason)) = self.room.ended {
-            let keep = state.settings.room.keep_messages_after_end;
-            if state.store.end_room(self.room_id, reason.as_str(), ended_at, keep).await?.is_some() {
-                state.metrics.rooms_active.dec();
-                state.metrics.rooms_ended.with_label_values(&[reason.as_str()]).inc();
-                tracing::info!(room_id = self.room_id, reason = reason.as_str(), "room ended");
+            let keep = deps.settings.keep_messages_after_end;
+            if deps.store.end_room(room_id, reason.as_str(), ended_at, keep).await?.is_some() {
+                deps.metrics.rooms_active.dec();
+                deps.metrics.rooms_ended.with_label_values(&[reason.as_str()]).inc();
+                tracing::info!(room_id, reason = reason.as_str(), "room ended");
             }
         } else if self.room != *before {
-            state.store.save_room_state(self.room_id, &fields_from_state(&self.room)).await?;
+            deps.store.save_room_state(room_id, &fields_from_state(&self.room)).await?;
         }
         for effect in effects {
-            state.events.publish(event_of(self.room_id, self.users, *effect));
+            match *effect {
+                Effect::ImageReveal { reveal_level } => self.push_reveal(reveal_level).await?,
+                effect => deps.outbox.push(&self.address, RoomPush::Effect(effect)),
+            }
+            deps.events.publish(event_of(room_id, self.address.users, *effect));
         }
-        state.rooms.schedule(self.room_id, self.room.next_deadline(&timers(state)));
+        self.rooms.schedule(room_id, self.room.next_deadline(self.timers()));
+        Ok(())
+    }
+
+    /// Each participant gets the URL of the other's picture at the new level. Rare (at
+    /// most twice a room), so the owner reads the pictures' versions now rather than
+    /// keeping them.
+    async fn push_reveal(&self, reveal_level: u8) -> Result<(), RoomError> {
+        let [a, b] = self.address.users;
+        for (viewer, partner) in [(a, b), (b, a)] {
+            let url = self
+                .deps()
+                .store
+                .user(partner)
+                .await?
+                .and_then(|p| partner_avatar_url(&p, i64::from(reveal_level)));
+            self.deps()
+                .outbox
+                .push(&self.address, RoomPush::Reveal { viewer, reveal_level, partner_avatar_url: url });
+        }
         Ok(())
     }
 }
@@ -384,20 +588,7 @@ fn event_of(room_id: i64, users: [UserId; 2], effect: Effect) -> Event {
     }
 }
 
-/// The API's answer for a refusal of the room rules.
-pub fn room_error(e: RoomError) -> ApiError {
-    match e {
-        RoomError::Ended => ApiError::new(ErrorCode::RoomEnded, "the room has ended"),
-        RoomError::NotParticipant => ApiError::not_found("room"),
-        RoomError::NoOpenRound => ApiError::new(ErrorCode::NoOpenRound, "no like round is open"),
-        RoomError::AlreadyAnswered => {
-            ApiError::new(ErrorCode::AlreadyAnswered, "this round is already answered")
-        }
-    }
-}
-
-pub fn timers(state: &AppState) -> RoomTimers {
-    let r = &state.settings.room;
+pub fn timers(r: &RoomSettings) -> RoomTimers {
     RoomTimers {
         like_after: r.like_after,
         like_answer_window: r.like_answer_window,

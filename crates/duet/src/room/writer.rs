@@ -6,9 +6,8 @@
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::app::AppState;
-use crate::http::error::ApiError;
-use crate::store::{MessageRow, NewMessage, StoreError};
+use crate::shutdown::Shutdown;
+use crate::store::{MessageRow, NewMessage, Store, StoreError};
 
 /// Most messages in one transaction.
 const MAX_BATCH: usize = 256;
@@ -16,69 +15,76 @@ const MAX_BATCH: usize = 256;
 /// active owner is ever queued; the bound only guards against a stuck database.
 const QUEUE: usize = 4096;
 
+/// Why a message was not stored. Either way nothing of its batch was stored (a batch
+/// is one transaction), so the room's stored `seq` values stay contiguous.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("the message writer has stopped")]
+    Stopped,
+    #[error("{0}")]
+    Failed(String),
+}
+
 struct Write {
     message: NewMessage,
-    reply: oneshot::Sender<Result<MessageRow, ApiError>>,
+    reply: oneshot::Sender<Result<MessageRow, WriteError>>,
 }
 
+/// A handle to the writer task; cheap to clone.
+#[derive(Clone)]
 pub struct MessageWriter {
     sender: mpsc::Sender<Write>,
-    receiver: std::sync::Mutex<Option<mpsc::Receiver<Write>>>,
-}
-
-impl Default for MessageWriter {
-    fn default() -> Self {
-        let (sender, receiver) = mpsc::channel(QUEUE);
-        MessageWriter { sender, receiver: std::sync::Mutex::new(Some(receiver)) }
-    }
 }
 
 impl MessageWriter {
-    /// Stores `message`; returns once its batch has committed.
-    pub async fn write(&self, message: NewMessage) -> Result<MessageRow, ApiError> {
-        let (reply, answer) = oneshot::channel();
-        self.sender
-            .send(Write { message, reply })
-            .await
-            .map_err(|_| ApiError::internal("the message writer has stopped"))?;
-        answer.await.map_err(|_| ApiError::internal("the message writer has stopped"))?
+    /// Starts the writer task (stopped by `shutdown`, after storing what is queued).
+    pub fn spawn(store: Store, shutdown: &Shutdown) -> MessageWriter {
+        let (sender, receiver) = mpsc::channel(QUEUE);
+        shutdown.spawn(run(store, shutdown.clone(), receiver));
+        MessageWriter { sender }
     }
 
-    /// The writer loop; runs until shutdown, then stores what is still queued.
-    pub async fn run(&self, state: AppState) {
-        let Some(mut receiver) = self.receiver.lock().expect("writer lock").take() else { return };
-        loop {
-            let first = tokio::select! {
-                _ = state.shutdown.requested() => break,
-                first = receiver.recv() => match first {
-                    Some(first) => first,
-                    None => break,
-                },
-            };
-            let mut batch = vec![first];
-            while batch.len() < MAX_BATCH {
-                match receiver.try_recv() {
-                    Ok(next) => batch.push(next),
-                    Err(_) => break,
-                }
-            }
-            commit(&state, batch).await;
-        }
-        // Shutdown: what was handed over is stored before the process goes.
-        receiver.close();
-        let mut rest = Vec::new();
-        while let Ok(next) = receiver.try_recv() {
-            rest.push(next);
-        }
-        if !rest.is_empty() {
-            commit(&state, rest).await;
-        }
+    /// Stores `message`; returns once its batch has committed.
+    pub async fn write(&self, message: NewMessage) -> Result<MessageRow, WriteError> {
+        let (reply, answer) = oneshot::channel();
+        self.sender.send(Write { message, reply }).await.map_err(|_| WriteError::Stopped)?;
+        answer.await.map_err(|_| WriteError::Stopped)?
     }
 }
 
-async fn commit(state: &AppState, batch: Vec<Write>) {
+/// The writer loop; runs until shutdown, then stores what is still queued.
+async fn run(store: Store, shutdown: Shutdown, mut receiver: mpsc::Receiver<Write>) {
+    loop {
+        let first = tokio::select! {
+            _ = shutdown.requested() => break,
+            first = receiver.recv() => match first {
+                Some(first) => first,
+                None => break,
+            },
+        };
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match receiver.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        commit(&store, batch).await;
+    }
+    // Shutdown: what was handed over is stored before the process goes.
+    receiver.close();
+    let mut rest = Vec::new();
+    while let Ok(next) = receiver.try_recv() {
+        rest.push(next);
+    }
+    if !rest.is_empty() {
+        commit(&store, rest).await;
+    }
+}
+
+async fn commit(store: &Store, batch: Vec<Write>) {
     let messages: Vec<NewMessage> = batch.iter().map(|w| w.message.clone()).collect();
-    match state.store.append_batch(&messages).await {
+    match store.append_batch(&messages).await {
         Ok(rows) => {
             for (write, row) in batch.into_iter().zip(rows) {
                 let _ = write.reply.send(Ok(row));
@@ -91,9 +97,7 @@ async fn commit(state: &AppState, batch: Vec<Write>) {
             };
             tracing::error!(messages = batch.len(), error = %detail, "storing a batch of messages failed");
             for write in batch {
-                let _ = write
-                    .reply
-                    .send(Err(ApiError::internal(format!("storing the message failed: {detail}"))));
+                let _ = write.reply.send(Err(WriteError::Failed(detail.clone())));
             }
         }
     }

@@ -479,7 +479,7 @@ async fn deleting_an_account_ends_its_room_and_keeps_reports() {
     let app = spawn_app().await;
     let mut events = app.state.events.subscribe();
     let (a, b, room) = matched_pair(&app, "leaving").await;
-    app.state.rooms.post_message(&app.state, room, UserId(a.id), None, "bye".into()).await.unwrap();
+    app.state.rooms.post_message(room, UserId(a.id), None, "bye".into()).await.unwrap();
     let delete = |password: &'static str| {
         app.client
             .delete(app.url("/user/account"))

@@ -354,3 +354,88 @@ async fn logout_closes_the_users_chat_socket_with_4001_and_keeps_the_room() {
     let mut back = chat(&app, &again, room, 0).await;
     assert_eq!(next_frame(&mut back).await["type"], "connection");
 }
+
+/// A chat socket opened with a tiny receive buffer, so that a client which stops
+/// reading makes the server's writes block after a few frames.
+async fn slow_chat(app: &TestApp, s: &Session, room: i64, after_seq: i64) -> Socket {
+    let addr: std::net::SocketAddr = app.base.trim_start_matches("http://").parse().unwrap();
+    let tcp = tokio::net::TcpSocket::new_v4().unwrap();
+    tcp.set_recv_buffer_size(4096).unwrap();
+    let stream = tcp.connect(addr).await.unwrap();
+    let url = format!("ws://{addr}/ws/chat/{room}?token={}&after_seq={after_seq}", s.access);
+    tokio_tungstenite::client_async(url, tokio_tungstenite::MaybeTlsStream::Plain(stream)).await.unwrap().0
+}
+
+/// Reads message frames until the socket closes; returns their seqs and the close code.
+async fn read_until_close(socket: &mut Socket) -> (Vec<i64>, u16) {
+    use futures_util::StreamExt;
+    let mut seqs = Vec::new();
+    loop {
+        let next =
+            tokio::time::timeout(Duration::from_secs(30), socket.next()).await.expect("frames keep coming");
+        match next {
+            Some(Ok(Message::Text(text))) => {
+                let frame: Value = serde_json::from_str(&text).unwrap();
+                if frame["type"] == "message" {
+                    seqs.push(frame["seq"].as_i64().unwrap());
+                }
+            }
+            Some(Ok(Message::Close(frame))) => return (seqs, frame.map_or(1005, |f| u16::from(f.code))),
+            Some(Ok(_)) => continue,
+            other => panic!("the socket ended without a close frame: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_socket_that_falls_behind_is_closed_and_resumes_with_every_message_once() {
+    // Long messages, so that a few hundred are more than the kernel buffers between the
+    // server and a client that stopped reading (megabytes on loopback).
+    let app = spawn_app_with(&["--max-message-chars=16000"]).await;
+    let (a, b, room) = pair(&app, "laggard").await;
+    let mut sa = slow_chat(&app, &a, room, 0).await;
+    assert_eq!(next_frame(&mut sa).await["type"], "connection");
+    // B's messages pile up while A reads nothing: the server's writes to A block, A's
+    // push queue fills and the broker drops it.
+    let total = 600;
+    let text = "x".repeat(15_000);
+    for i in 0..total {
+        let content = format!("{i} {text}");
+        app.state.rooms.post_message(room, duet::ids::UserId(b.id), None, content).await.unwrap();
+    }
+    let (first, code) = read_until_close(&mut sa).await;
+    assert_eq!(code, 1001, "a socket that fell behind closes with 1001 (going away)");
+    assert!(
+        (first.len() as i64) < total,
+        "the socket was dropped before the end ({} of {total})",
+        first.len()
+    );
+    let expected: Vec<i64> = (1..=first.len() as i64).collect();
+    assert_eq!(first, expected, "what it sent before closing has no gap and no duplicate");
+    // Resuming from what the client has shows the rest, each once, then live traffic.
+    let resume_from = *first.last().unwrap_or(&0);
+    let mut sa = chat(&app, &a, room, resume_from).await;
+    assert_eq!(next_frame(&mut sa).await["type"], "connection");
+    let mut rest = Vec::new();
+    while rest.len() < (total - resume_from) as usize {
+        rest.push(expect_frame(&mut sa, "message").await["seq"].as_i64().unwrap());
+    }
+    assert_eq!(rest, ((resume_from + 1)..=total).collect::<Vec<_>>());
+    app.state.rooms.post_message(room, duet::ids::UserId(b.id), None, "live".into()).await.unwrap();
+    let live = expect_frame(&mut sa, "message").await;
+    assert_eq!((live["seq"].as_i64(), live["content"].as_str()), (Some(total + 1), Some("live")));
+}
+
+#[tokio::test]
+async fn errors_about_a_message_carry_its_client_id() {
+    let app = spawn_app().await;
+    let (a, _b, room) = pair(&app, "errid").await;
+    let mut sa = chat(&app, &a, room, 0).await;
+    assert_eq!(next_frame(&mut sa).await["type"], "connection");
+    send(&mut sa, json!({ "type": "message", "content": "   ", "client_id": "blank-1" })).await;
+    let error = expect_frame(&mut sa, "error").await;
+    assert_eq!(
+        (error["code"].as_str(), error["client_id"].as_str()),
+        (Some("invalid_message"), Some("blank-1"))
+    );
+}

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use duet::clock::Clock;
 use duet::events::Event;
 use duet::ids::UserId;
 use duet::room::{EndReason, LikeOutcome};
@@ -163,7 +164,7 @@ async fn a_silent_room_ends_as_inactive() {
     let mut events = app.state.events.subscribe();
     let (a, _b, room) = pair(&app, "silent").await;
     app.advance(Duration::from_secs(14 * 60));
-    app.state.rooms.post_message(&app.state, room, UserId(a.id), None, "still here?".into()).await.unwrap();
+    app.state.rooms.post_message(room, UserId(a.id), None, "still here?".into()).await.unwrap();
     app.advance(Duration::from_secs(14 * 60));
     let view = room_info(&app, &a, room).await;
     assert_eq!(view["end_reason"], Value::Null, "the message restarted the inactivity timer");
@@ -196,7 +197,7 @@ async fn messages_page_by_seq_and_are_erased_with_the_room() {
         let (message, fresh) = app
             .state
             .rooms
-            .post_message(&app.state, room, from, Some(format!("c{i}")), format!("hello {i} 👋"))
+            .post_message(room, from, Some(format!("c{i}")), format!("hello {i} 👋"))
             .await
             .unwrap();
         assert_eq!((message.seq, fresh), (i, true));
@@ -205,7 +206,7 @@ async fn messages_page_by_seq_and_are_erased_with_the_room() {
     let (again, fresh) = app
         .state
         .rooms
-        .post_message(&app.state, room, UserId(a.id), Some("c1".into()), "hello 1 👋".into())
+        .post_message(room, UserId(a.id), Some("c1".into()), "hello 1 👋".into())
         .await
         .unwrap();
     assert_eq!((again.seq, fresh), (1, false));
@@ -240,13 +241,8 @@ async fn messages_page_by_seq_and_are_erased_with_the_room() {
     assert_eq!(page.status(), StatusCode::OK);
     let page: Value = page.json().await.unwrap();
     assert_eq!(page["items"], json!([]), "messages are erased when the room ends");
-    let err = app
-        .state
-        .rooms
-        .post_message(&app.state, room, UserId(a.id), None, "too late".into())
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), duet::http::error::ErrorCode::RoomEnded);
+    let err = app.state.rooms.post_message(room, UserId(a.id), None, "too late".into()).await.unwrap_err();
+    assert!(matches!(err, duet::room::RoomError::Ended), "{err}");
 }
 
 #[tokio::test]
@@ -255,11 +251,7 @@ async fn reports_copy_evidence_once_per_reporter_and_room() {
     let admin = app.admin("moderator").await;
     let (a, b, room) = pair(&app, "reporting").await;
     for i in 0..3 {
-        app.state
-            .rooms
-            .post_message(&app.state, room, UserId(b.id), None, format!("rude {i}"))
-            .await
-            .unwrap();
+        app.state.rooms.post_message(room, UserId(b.id), None, format!("rude {i}")).await.unwrap();
     }
     let path = format!("/chat/report/{room}");
     error_of(
@@ -447,7 +439,7 @@ async fn shutdown_stops_room_owners_and_loops() {
     let running = tokio::spawn(second.run_until(async move {
         let _ = stopped.await;
     }));
-    state.rooms.apply(&state, room, duet::room::RoomEvent::Seen { user: UserId(a.id) }).await.unwrap();
+    state.rooms.apply(room, duet::room::RoomEvent::Seen { user: UserId(a.id) }).await.unwrap();
     assert_eq!(state.rooms.load().2, 1, "an owner is running");
     stop.send(()).unwrap();
     // With an hour of grace, a task that ignored shutdown would hold this for an hour;
@@ -479,12 +471,43 @@ async fn a_late_answer_is_refused_but_the_round_still_closes() {
 async fn messages_are_trimmed_and_limited() {
     let app = app_with(&["--max-message-chars=10"]).await;
     let (a, _b, room) = pair(&app, "limits").await;
-    let post = |content: &str| {
-        app.state.rooms.post_message(&app.state, room, UserId(a.id), None, content.to_owned())
-    };
+    let post = |content: &str| app.state.rooms.post_message(room, UserId(a.id), None, content.to_owned());
     assert_eq!(post("  spaced  ").await.unwrap().0.content, "spaced");
     assert_eq!(post("1234567890").await.unwrap().0.seq, 2);
     assert!(post("12345678901").await.is_err(), "over the limit");
     assert!(post("   ").await.is_err(), "empty after trimming");
     assert_eq!(post("🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂").await.unwrap().0.seq, 3, "characters, not bytes");
+}
+
+#[tokio::test]
+async fn a_room_asked_during_shutdown_is_unavailable_not_ended() {
+    let app = app_with(&[]).await;
+    let (a, _b, room) = pair(&app, "closing").await;
+    app.state.shutdown.trigger();
+    let err = app.state.rooms.post_message(room, UserId(a.id), None, "hello?".into()).await.unwrap_err();
+    assert!(matches!(err, duet::room::RoomError::Unavailable), "{err}");
+    let api: duet::http::error::ApiError = err.into();
+    assert_eq!(api.code(), duet::http::error::ErrorCode::Unavailable);
+    assert_eq!(api.code().status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[tokio::test]
+async fn a_failed_batch_stores_nothing_so_seq_values_stay_contiguous() {
+    let app = app_with(&[]).await;
+    let (a, _b, room) = pair(&app, "contiguous").await;
+    let at = app.clock.now();
+    let message = |seq: i64| duet::store::NewMessage {
+        room_id: room,
+        seq,
+        user: UserId(a.id),
+        client_id: None,
+        content: format!("m{seq}"),
+        at,
+    };
+    // Seq 1 twice: the batch fails as a whole, the first copy included.
+    assert!(app.state.store.append_batch(&[message(1), message(2), message(1)]).await.is_err());
+    assert!(app.state.store.messages_after(room, 0, 10).await.unwrap().is_empty());
+    // The owner numbers from what is stored, so the room goes on at 1.
+    let (stored, _) = app.state.rooms.post_message(room, UserId(a.id), None, "first".into()).await.unwrap();
+    assert_eq!(stored.seq, 1);
 }

@@ -1,7 +1,8 @@
 // The chat socket of one room (WS /ws/chat/{room_id}) and the room's message state.
 //
-// Resume: the socket always opens with `after_seq` = the highest `seq` this page holds,
-// so a reconnect replays exactly what was missed. Messages are kept by `seq`, so a
+// Resume: the socket always opens with `after_seq` = the highest `seq` up to which this
+// page holds every message, so a reconnect replays exactly what was missed; a message
+// past a gap is not taken but makes the socket reconnect from before the gap. Messages are kept by `seq`, so a
 // replayed one is never shown twice. Each message sent gets a random `client_id` and
 // waits in an outbox (kept in sessionStorage, so it survives a reload) until its `ack`;
 // after a reconnect the outbox is sent again, and the server stores a repeated
@@ -92,12 +93,18 @@ export class ChatRoom {
         this.sendOutbox();
         break;
       case 'message': {
-        if (this.messages.has(frame.seq)) return;
+        if (this.messages.has(frame.seq) || frame.seq <= this.lastSeq) return;
+        if (frame.seq > this.lastSeq + 1) {
+          // Something in between never arrived: resume from what this page has, never
+          // past what it missed (the replay brings this one again, in order).
+          this.socket.reconnectNow();
+          return;
+        }
         const mine = frame.user_id === this.myId;
         const msg = { ...frame, mine, state: mine ? (frame.seq <= this.partnerRead ? 'read' : 'sent') : null };
         this.messages.set(frame.seq, msg);
         const replay = frame.seq <= this.connectedLastSeq;
-        this.lastSeq = Math.max(this.lastSeq, frame.seq);
+        this.lastSeq = frame.seq;
         if (mine && frame.client_id) this.dropFromOutbox(frame.client_id);
         this.events.message(msg, { replay });
         break;

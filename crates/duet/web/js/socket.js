@@ -127,6 +127,18 @@ export class ReconnectingSocket {
     this.connect();
   }
 
+  /** Drops the current connection and opens a new one at once (the stream had a gap). */
+  reconnectNow() {
+    if (this.stopped) return;
+    const ws = this.ws;
+    this.ws = null;
+    clearInterval(this.heartbeat);
+    if (ws && ws.readyState <= WebSocket.OPEN) ws.close(4000);
+    this.handlers.down?.();
+    this.attempt = 0;
+    this.connect();
+  }
+
   get isOpen() {
     return this.ws?.readyState === WebSocket.OPEN;
   }

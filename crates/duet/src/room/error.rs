@@ -1,0 +1,50 @@
+//! What a room can answer instead of doing what was asked: the rules' refusals, bad
+//! message content, and the runtime's own failures. Domain words only: the HTTP edge
+//! (`http::error`) and the socket edge (`realtime::protocol`) each map these once.
+
+use super::machine::Refusal;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RoomError {
+    #[error("the room has ended")]
+    Ended,
+    #[error("not a participant of this room")]
+    NotParticipant,
+    #[error("no like round is open")]
+    NoOpenRound,
+    #[error("this like round is already answered")]
+    AlreadyAnswered,
+    /// Empty after trimming, or longer than the configured maximum.
+    #[error("a message must be 1 to {max} characters after trimming")]
+    InvalidContent { max: usize },
+    /// The sender used this `client_id` for a message with other content.
+    #[error("this client_id was used for another message")]
+    ClientIdReused,
+    /// The room's owner cannot be reached now (the server is shutting down, or the
+    /// owner stopped): not an end; the client retries, here or on another instance.
+    #[error("the room is unavailable right now; retry")]
+    Unavailable,
+    /// Storing the message failed; nothing was stored, the room carries on.
+    #[error("storing the message failed: {0}")]
+    WriteFailed(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<Refusal> for RoomError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Ended => RoomError::Ended,
+            Refusal::NotParticipant => RoomError::NotParticipant,
+            Refusal::NoOpenRound => RoomError::NoOpenRound,
+            Refusal::AlreadyAnswered => RoomError::AlreadyAnswered,
+        }
+    }
+}
+
+impl From<sqlx::Error> for RoomError {
+    fn from(e: sqlx::Error) -> Self {
+        RoomError::Store(StoreError::Db(e))
+    }
+}
