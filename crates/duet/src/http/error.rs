@@ -184,10 +184,18 @@ impl From<sqlx::Error> for ApiError {
 
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
-        use crate::store::StoreError;
+        use crate::store::{Constraint, StoreError};
         match e {
-            StoreError::Conflict("email") => ApiError::new(ErrorCode::EmailTaken, "email is already taken"),
-            StoreError::Conflict(_) => ApiError::new(ErrorCode::UsernameTaken, "username is already taken"),
+            StoreError::Conflict(Constraint::Email) => {
+                ApiError::new(ErrorCode::EmailTaken, "email is already taken")
+            }
+            StoreError::Conflict(Constraint::Username) => {
+                ApiError::new(ErrorCode::UsernameTaken, "username is already taken")
+            }
+            // Every other key is handled where it can be met; one reaching here is a bug.
+            StoreError::Conflict(other) => {
+                ApiError::internal(format_args!("unexpected conflict on {other:?}"))
+            }
             StoreError::Db(e) => e.into(),
         }
     }

@@ -18,7 +18,7 @@ use crate::events::Event;
 use crate::http::error::{ApiError, ErrorCode};
 use crate::ids::UserId;
 use crate::profile::missing_fields;
-use crate::store::{list_ids, NewRoom, RoomRow, StoreError, TicketRow, UserRow};
+use crate::store::{list_ids, Constraint, NewRoom, RoomRow, StoreError, TicketRow, UserRow};
 use crate::tasks::TaskStats;
 
 /// Eligible candidates read per queue in one examination (see `core`).
@@ -118,7 +118,7 @@ impl Matchmaker {
         let ticket = ticket_for(&user, kind, now, avoid)
             .ok_or_else(|| ApiError::internal("stored profile does not parse"))?;
         match state.store.insert_ticket(user.user_id(), kind.as_str(), now).await {
-            Err(StoreError::Conflict(_)) => {
+            Err(StoreError::Conflict(Constraint::Ticket)) => {
                 return Err(ApiError::new(ErrorCode::AlreadySearching, "already searching; cancel first"))
             }
             other => other?,

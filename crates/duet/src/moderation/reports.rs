@@ -11,7 +11,7 @@ use crate::app::AppState;
 use crate::http::error::{ApiError, ErrorCode, FieldError};
 use crate::ids::UserId;
 use crate::room::MessageView;
-use crate::store::{NewReport, RoomRow, StoreError};
+use crate::store::{Constraint, NewReport, RoomRow, StoreError};
 
 /// Why someone is reported.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -85,10 +85,10 @@ pub async fn report(
         .await;
     let report = match stored {
         Ok(report) => report,
-        Err(StoreError::Conflict(_)) => {
+        Err(StoreError::Conflict(Constraint::Report)) => {
             return Err(ApiError::new(ErrorCode::AlreadyReported, "you already reported this room"))
         }
-        Err(StoreError::Db(e)) => return Err(e.into()),
+        Err(e) => return Err(e.into()),
     };
     tracing::info!(report_id = report.id, room_id = room.id, reason = reason.as_str(), "report filed");
     autoban(state, reported).await?;

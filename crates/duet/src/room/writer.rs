@@ -92,7 +92,7 @@ async fn commit(store: &Store, batch: Vec<Write>) {
         }
         Err(e) => {
             let detail = match &e {
-                StoreError::Conflict(_) => "a message clashed with a stored one".to_owned(),
+                StoreError::Conflict(key) => format!("a message clashed with a stored one ({key:?})"),
                 StoreError::Db(e) => e.to_string(),
             };
             tracing::error!(messages = batch.len(), error = %detail, "storing a batch of messages failed");

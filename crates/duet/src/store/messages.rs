@@ -2,7 +2,7 @@
 
 use sqlx::FromRow;
 
-use super::{on_unique, Store, StoreError};
+use super::{on_unique, Constraint, Store, StoreError};
 use crate::clock::Timestamp;
 use crate::ids::UserId;
 
@@ -67,7 +67,10 @@ impl Store {
                     .bind(&m.content)
                     .bind(m.at.as_millis());
             }
-            let mut stored = query.fetch_all(&mut *tx).await.map_err(|e| on_unique(e, &["client_id"]))?;
+            let mut stored = query
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(|e| on_unique(e, &[Constraint::MessageClientId, Constraint::MessageSeq]))?;
             // Neither database promises that RETURNING follows the VALUES order; (room,
             // seq) is unique, so put the rows back in the batch's order by it.
             for m in chunk {

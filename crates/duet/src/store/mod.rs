@@ -35,11 +35,44 @@ pub use users::{AdminUserUpdate, NewUser, ProfileFields, UserFilter, UserRow, Us
 /// Errors of the store that callers handle by meaning rather than as failures.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// A unique key is taken; the field names which.
-    #[error("{0} is already taken")]
-    Conflict(&'static str),
+    /// A unique key is taken; which one.
+    #[error("{0:?} is already taken")]
+    Conflict(Constraint),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
+}
+
+/// The unique keys a write can run into, one variant each, so that every caller (and
+/// the HTTP edge) knows exactly which was taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Constraint {
+    /// `users.username_key`.
+    Username,
+    /// `users.email`.
+    Email,
+    /// `search_tickets.user_id`: the user already has a ticket.
+    Ticket,
+    /// `reports (reporter_id, room_id)`.
+    Report,
+    /// `messages (room_id, user_id, client_id)`.
+    MessageClientId,
+    /// `messages (room_id, seq)`.
+    MessageSeq,
+}
+
+impl Constraint {
+    /// Text that names this key in SQLite's and PostgreSQL's violation reports (the
+    /// column list, or the generated constraint name).
+    fn marker(self) -> &'static str {
+        match self {
+            Constraint::Username => "username",
+            Constraint::Email => "email",
+            Constraint::Ticket => "search_tickets",
+            Constraint::Report => "reports",
+            Constraint::MessageClientId => "client_id",
+            Constraint::MessageSeq => "seq",
+        }
+    }
 }
 
 /// The pool plus what kind of database is behind it. Cheap to clone.
@@ -170,15 +203,15 @@ pub fn list_ids(column: &Option<String>) -> Vec<&str> {
     column.as_deref().map(|l| l.split(',').filter(|s| !s.is_empty()).collect()).unwrap_or_default()
 }
 
-/// Maps a unique-key violation to [`StoreError::Conflict`] naming `field`, where
-/// `field` is chosen by which constraint or column the database reports.
-fn on_unique(err: sqlx::Error, fields: &[&'static str]) -> StoreError {
+/// Maps a unique-key violation to [`StoreError::Conflict`] with the first of
+/// `candidates` that the database's report names. A violation of a key that is not a
+/// candidate stays a database error (a failure, not a meaning).
+fn on_unique(err: sqlx::Error, candidates: &[Constraint]) -> StoreError {
     if let sqlx::Error::Database(db) = &err {
         if db.is_unique_violation() {
             let text = format!("{} {}", db.constraint().unwrap_or_default(), db.message());
-            let field = fields.iter().find(|f| text.contains(*f)).or(fields.first());
-            if let Some(field) = field {
-                return StoreError::Conflict(field);
+            if let Some(found) = candidates.iter().find(|c| text.contains(c.marker())) {
+                return StoreError::Conflict(*found);
             }
         }
     }

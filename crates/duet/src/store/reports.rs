@@ -2,7 +2,7 @@
 
 use sqlx::FromRow;
 
-use super::{on_unique, Store, StoreError};
+use super::{on_unique, Constraint, Store, StoreError};
 use crate::clock::Timestamp;
 use crate::ids::UserId;
 
@@ -32,7 +32,7 @@ pub struct NewReport<'a> {
 const REPORT_COLUMNS: &str = "id, reporter_id, reported_id, room_id, reason, details, evidence, created_at";
 
 impl Store {
-    /// Stores a report; `Conflict("report")` when this reporter already reported
+    /// Stores a report; `Conflict(Constraint::Report)` when this reporter already reported
     /// this room.
     pub async fn insert_report(&self, report: &NewReport<'_>) -> Result<ReportRow, StoreError> {
         let sql = format!(
@@ -49,7 +49,7 @@ impl Store {
             .bind(report.now.as_millis())
             .fetch_one(&self.pool)
             .await
-            .map_err(|e| on_unique(e, &["report"]))
+            .map_err(|e| on_unique(e, &[Constraint::Report]))
     }
 
     /// Distinct users who reported `user` since `since`.

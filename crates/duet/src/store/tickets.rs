@@ -2,7 +2,7 @@
 
 use sqlx::FromRow;
 
-use super::{on_unique, Store, StoreError};
+use super::{on_unique, Constraint, Store, StoreError};
 use crate::clock::Timestamp;
 use crate::ids::UserId;
 
@@ -22,7 +22,7 @@ const TICKET_COLUMNS: &str =
     "t.user_id, t.kind, t.enqueued_at, u.gender, u.preferred_gender, u.needs, u.interests";
 
 impl Store {
-    /// Stores a ticket; `Conflict("ticket")` when the user already holds one.
+    /// Stores a ticket; `Conflict(Constraint::Ticket)` when the user already holds one.
     pub async fn insert_ticket(&self, user: UserId, kind: &str, now: Timestamp) -> Result<(), StoreError> {
         sqlx::query("INSERT INTO search_tickets (user_id, kind, enqueued_at) VALUES ($1, $2, $3)")
             .bind(user.0)
@@ -30,7 +30,7 @@ impl Store {
             .bind(now.as_millis())
             .execute(&self.pool)
             .await
-            .map_err(|e| on_unique(e, &["ticket"]))?;
+            .map_err(|e| on_unique(e, &[Constraint::Ticket]))?;
         Ok(())
     }
 

@@ -3,7 +3,7 @@
 use sqlx::any::AnyArguments;
 use sqlx::{Arguments, FromRow};
 
-use super::{on_unique, Store, StoreError};
+use super::{on_unique, Constraint, Store, StoreError};
 use crate::clock::Timestamp;
 use crate::ids::UserId;
 
@@ -91,7 +91,7 @@ pub struct UserFilter {
 }
 
 impl Store {
-    /// Creates an account; `Conflict("username" | "email")` when either is taken.
+    /// Creates an account; `Conflict(Username | Email)` when either is taken.
     pub async fn create_user(&self, new: NewUser<'_>) -> Result<UserRow, StoreError> {
         let sql = format!(
             "INSERT INTO users (username, username_key, email, password_hash, role, created_at, updated_at) \
@@ -106,7 +106,7 @@ impl Store {
             .bind(new.now.as_millis())
             .fetch_one(&self.pool)
             .await
-            .map_err(|e| on_unique(e, &["username", "email"]))
+            .map_err(|e| on_unique(e, &[Constraint::Username, Constraint::Email]))
     }
 
     pub async fn user(&self, id: UserId) -> Result<Option<UserRow>, sqlx::Error> {
@@ -194,7 +194,7 @@ impl Store {
         sqlx::query_as(&sql).bind(id.0).bind(now.as_millis()).fetch_optional(&self.pool).await
     }
 
-    /// Applies an administrator's edit; `Conflict("email")` when the email is taken.
+    /// Applies an administrator's edit; `Conflict(Email)` when the email is taken.
     pub async fn admin_update_user(
         &self,
         id: UserId,
@@ -220,7 +220,7 @@ impl Store {
             .bind(update.nickname.as_deref().map(str::to_lowercase))
             .fetch_optional(&self.pool)
             .await
-            .map_err(|e| on_unique(e, &["email"]))
+            .map_err(|e| on_unique(e, &[Constraint::Email]))
     }
 
     /// One page of users matching `filter`, oldest first, and the total matching.

@@ -505,9 +505,21 @@ async fn a_failed_batch_stores_nothing_so_seq_values_stay_contiguous() {
         at,
     };
     // Seq 1 twice: the batch fails as a whole, the first copy included.
-    assert!(app.state.store.append_batch(&[message(1), message(2), message(1)]).await.is_err());
+    let failed = app.state.store.append_batch(&[message(1), message(2), message(1)]).await;
+    assert!(
+        matches!(failed, Err(duet::store::StoreError::Conflict(duet::store::Constraint::MessageSeq))),
+        "{failed:?}"
+    );
     assert!(app.state.store.messages_after(room, 0, 10).await.unwrap().is_empty());
     // The owner numbers from what is stored, so the room goes on at 1.
     let (stored, _) = app.state.rooms.post_message(room, UserId(a.id), None, "first".into()).await.unwrap();
     assert_eq!(stored.seq, 1);
+    // Each unique key is named as itself, on either database.
+    let reused = |seq: i64| duet::store::NewMessage { client_id: Some("same".into()), ..message(seq) };
+    app.state.store.append_batch(&[reused(2)]).await.unwrap();
+    let failed = app.state.store.append_batch(&[reused(3)]).await;
+    assert!(
+        matches!(failed, Err(duet::store::StoreError::Conflict(duet::store::Constraint::MessageClientId))),
+        "{failed:?}"
+    );
 }
