@@ -9,7 +9,7 @@
 pub mod jwt;
 pub mod password;
 mod secret;
-mod validate;
+pub mod validate;
 
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -95,25 +95,22 @@ pub struct TokenResponse {
     pub user: OwnProfile,
 }
 
-/// Why a presented access token does not authenticate.
-#[derive(Debug, PartialEq, Eq)]
-pub enum AuthFailure {
+/// Why a presented access token does not authenticate. The HTTP edge maps it to 401,
+/// 403 `banned` or 500; the socket edge to 4001, 4002 or 1011.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
     /// Missing, malformed, wrongly signed, expired, or for a deleted account.
+    #[error("missing, invalid or expired access token")]
     Invalid,
     /// Valid signature but issued before a logout or ban.
+    #[error("access token has been revoked")]
     Revoked,
     /// The account is banned until the given time.
+    #[error("account banned until {}", .0.to_datetime().to_rfc3339())]
     Banned(Timestamp),
-}
-
-impl From<AuthFailure> for ApiError {
-    fn from(f: AuthFailure) -> Self {
-        match f {
-            AuthFailure::Invalid => ApiError::unauthorized("missing, invalid or expired access token"),
-            AuthFailure::Revoked => ApiError::unauthorized("access token has been revoked"),
-            AuthFailure::Banned(until) => banned(until),
-        }
-    }
+    /// The store did not answer.
+    #[error("database: {0}")]
+    Store(#[from] sqlx::Error),
 }
 
 pub fn banned(until: Timestamp) -> ApiError {
@@ -122,15 +119,15 @@ pub fn banned(until: Timestamp) -> ApiError {
 
 /// Checks an access token and loads its user. The ban check comes before the version
 /// check so a banned user learns about the ban rather than seeing a revoked token.
-pub async fn authenticate(state: &AppState, token: &str) -> Result<UserRow, ApiError> {
+pub async fn authenticate(state: &AppState, token: &str) -> Result<UserRow, AuthError> {
     let now = state.clock.now();
-    let (id, ver) = state.keys.verify(token, now).map_err(|_| AuthFailure::Invalid)?;
-    let user = state.store.user(id).await?.ok_or(AuthFailure::Invalid)?;
+    let (id, ver) = state.keys.verify(token, now).map_err(|_| AuthError::Invalid)?;
+    let user = state.store.user(id).await?.ok_or(AuthError::Invalid)?;
     if let Some(until) = user.ban_in_force(now) {
-        return Err(AuthFailure::Banned(until).into());
+        return Err(AuthError::Banned(until));
     }
     if user.token_version != ver {
-        return Err(AuthFailure::Revoked.into());
+        return Err(AuthError::Revoked);
     }
     Ok(user)
 }

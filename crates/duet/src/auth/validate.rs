@@ -2,6 +2,8 @@
 
 use crate::http::error::{ApiError, FieldError};
 
+pub const USERNAME_MIN_CHARS: usize = 3;
+pub const USERNAME_MAX_CHARS: usize = 32;
 pub const PASSWORD_MIN_CHARS: usize = 8;
 pub const PASSWORD_MAX_CHARS: usize = 128;
 
@@ -9,8 +11,11 @@ pub const PASSWORD_MAX_CHARS: usize = 128;
 pub fn signup(username: &str, password: &str, email: Option<&str>) -> Result<(), ApiError> {
     let mut errors = Vec::new();
     let len = username.chars().count();
-    if !(3..=32).contains(&len) {
-        errors.push(FieldError::new("username", "must be 3 to 32 characters long"));
+    if !(USERNAME_MIN_CHARS..=USERNAME_MAX_CHARS).contains(&len) {
+        errors.push(FieldError::new(
+            "username",
+            format!("must be {USERNAME_MIN_CHARS} to {USERNAME_MAX_CHARS} characters long"),
+        ));
     } else if !username.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')) {
         errors.push(FieldError::new("username", "may contain only letters A-Z, digits and _ . -"));
     }

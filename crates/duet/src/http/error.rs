@@ -225,6 +225,18 @@ impl From<crate::room::RoomError> for ApiError {
     }
 }
 
+impl From<crate::auth::AuthError> for ApiError {
+    fn from(e: crate::auth::AuthError) -> Self {
+        use crate::auth::AuthError;
+        match e {
+            AuthError::Invalid => ApiError::unauthorized("missing, invalid or expired access token"),
+            AuthError::Revoked => ApiError::unauthorized("access token has been revoked"),
+            AuthError::Banned(until) => crate::auth::banned(until),
+            AuthError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<tokio::task::JoinError> for ApiError {
     fn from(e: tokio::task::JoinError) -> Self {
         ApiError::internal(format_args!("blocking task failed: {e}"))

@@ -1,5 +1,9 @@
-//! `/meta`: facts about the service clients need to build their forms.
+//! `/meta`: facts about the service clients need to build their forms: the vocabulary
+//! and the limits, as this server is configured.
 
+use axum::extract::State;
+use serde::Serialize;
+use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::error::ErrorBody;
@@ -7,10 +11,74 @@ use super::extract::AppJson;
 use super::ratelimit::LimitClass;
 use super::{limited, Routes};
 use crate::app::AppState;
+use crate::auth::validate;
+use crate::moderation::{ReportReason, MAX_DETAILS_CHARS};
+use crate::profile::validate as profile_rules;
 use crate::profile::vocabulary::{self, Vocabulary};
 
 pub fn routes(state: &AppState) -> Routes {
-    limited(state, LimitClass::Default, OpenApiRouter::new().routes(routes!(get_vocabulary)))
+    limited(
+        state,
+        LimitClass::Default,
+        OpenApiRouter::new().routes(routes!(get_vocabulary)).routes(routes!(get_limits)),
+    )
+}
+
+/// The limits a client checks before it sends, as this server is configured: forms and
+/// the composer read them here instead of copying the server's numbers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Limits {
+    /// Longest chat message, in characters after trimming (`--max-message-chars`).
+    pub message_max_chars: u32,
+    /// Chat frames a socket may send per second (`--msg-rate`), after a burst of
+    /// `chat_burst` (`--msg-burst`).
+    pub chat_rate_per_sec: u32,
+    pub chat_burst: u32,
+    pub username_min_chars: usize,
+    pub username_max_chars: usize,
+    pub password_min_chars: usize,
+    pub password_max_chars: usize,
+    pub nickname_max_chars: usize,
+    /// Most interests in a profile.
+    pub interests_max: usize,
+    /// Largest avatar upload, in bytes (`--max-avatar-bytes`).
+    pub avatar_max_bytes: u64,
+    /// Youngest age that may search (`--min-age`).
+    pub min_age: u32,
+    /// Seconds from a room's start (or the previous round) to a like round
+    /// (`--like-after`), and to answer one (`--like-answer-window`).
+    pub like_after_secs: u64,
+    pub like_answer_window_secs: u64,
+    /// The reasons a report may give, and the longest note it may add.
+    pub report_reasons: Vec<ReportReason>,
+    pub report_details_max_chars: usize,
+}
+
+/// The limits of this server's forms, messages and like rounds.
+#[utoipa::path(get, path = "/meta/limits", tag = "meta",
+    responses(
+        (status = 200, description = "The limits", body = Limits),
+        (status = 429, description = "Too many requests", body = ErrorBody),
+    ))]
+async fn get_limits(State(state): State<AppState>) -> AppJson<Limits> {
+    let s = &state.settings;
+    AppJson(Limits {
+        message_max_chars: s.realtime.max_message_chars,
+        chat_rate_per_sec: s.realtime.msg_rate,
+        chat_burst: s.realtime.msg_burst,
+        username_min_chars: validate::USERNAME_MIN_CHARS,
+        username_max_chars: validate::USERNAME_MAX_CHARS,
+        password_min_chars: validate::PASSWORD_MIN_CHARS,
+        password_max_chars: validate::PASSWORD_MAX_CHARS,
+        nickname_max_chars: profile_rules::NICKNAME_MAX_CHARS,
+        interests_max: profile_rules::MAX_INTERESTS,
+        avatar_max_bytes: s.profile.max_avatar_bytes,
+        min_age: s.profile.min_age,
+        like_after_secs: s.room.like_after.as_secs(),
+        like_answer_window_secs: s.room.like_answer_window.as_secs(),
+        report_reasons: ReportReason::ALL.to_vec(),
+        report_details_max_chars: MAX_DETAILS_CHARS,
+    })
 }
 
 /// Genders, needs and interests with their ids and Vietnamese and English labels.

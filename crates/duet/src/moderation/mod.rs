@@ -16,7 +16,7 @@ use crate::ids::UserId;
 use crate::room::{EndReason, Notice};
 use crate::store::UserRow;
 
-pub use reports::{report, ReportReason};
+pub use reports::{report, ReportReason, MAX_DETAILS_CHARS};
 
 /// Longest ban an administrator can set in one step.
 pub const MAX_BAN_DAYS: u32 = 3650;

@@ -25,6 +25,14 @@ pub enum ReportReason {
 }
 
 impl ReportReason {
+    pub const ALL: [ReportReason; 5] = [
+        ReportReason::Spam,
+        ReportReason::Harassment,
+        ReportReason::Underage,
+        ReportReason::Inappropriate,
+        ReportReason::Other,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ReportReason::Spam => "spam",
@@ -36,7 +44,8 @@ impl ReportReason {
     }
 }
 
-const MAX_DETAILS_CHARS: usize = 1000;
+/// Longest note a reporter may add.
+pub const MAX_DETAILS_CHARS: usize = 1000;
 
 /// Files `reporter`'s report about their partner in `room`; returns the report id and
 /// how many messages were copied. May ban the partner automatically.

@@ -26,6 +26,7 @@ use serde::Deserialize;
 use tracing::Instrument;
 
 use crate::app::AppState;
+use crate::auth::AuthError;
 use crate::http::error::{ApiError, ErrorCode};
 
 pub use broker::{Broker, InProcessBroker};
@@ -88,12 +89,12 @@ impl CloseCode {
 }
 
 /// How a failed authentication closes a socket (both sockets use this one mapping).
-impl From<&ApiError> for CloseCode {
-    fn from(e: &ApiError) -> Self {
-        match e.code() {
-            ErrorCode::Banned => CloseCode::Banned,
-            ErrorCode::InternalError => CloseCode::Internal,
-            _ => CloseCode::Unauthorized,
+impl From<&AuthError> for CloseCode {
+    fn from(e: &AuthError) -> Self {
+        match e {
+            AuthError::Invalid | AuthError::Revoked => CloseCode::Unauthorized,
+            AuthError::Banned(_) => CloseCode::Banned,
+            AuthError::Store(_) => CloseCode::Internal,
         }
     }
 }

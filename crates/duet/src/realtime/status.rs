@@ -17,7 +17,7 @@ use crate::profile;
 pub async fn run(state: AppState, mut socket: WebSocket, token: Option<String>) {
     let user = match token {
         Some(token) => crate::auth::authenticate(&state, &token).await,
-        None => Err(crate::http::error::ApiError::unauthorized("missing token")),
+        None => Err(crate::auth::AuthError::Invalid),
     };
     let user = match user {
         Ok(user) => user,

@@ -162,6 +162,7 @@ async fn the_api_document_lists_every_route_with_error_shapes() {
         ("/user/avatar/{user_id}", "get"),
         ("/user/status", "get"),
         ("/meta/vocabulary", "get"),
+        ("/meta/limits", "get"),
         ("/admin/users", "get"),
         ("/admin/users/{id}", "get"),
         ("/admin/users/{id}", "put"),
@@ -208,4 +209,17 @@ async fn the_api_document_lists_every_route_with_error_shapes() {
     let bundle = app.get("/docs/swagger-ui-bundle.js", None).await;
     assert_eq!(bundle.status(), StatusCode::OK);
     assert!(bundle.bytes().await.unwrap().len() > 100_000);
+}
+
+#[tokio::test]
+async fn the_limits_clients_check_are_the_servers_own_settings() {
+    let app = spawn_app_with(&["--max-message-chars=300", "--msg-rate=7", "--like-after=90s"]).await;
+    let limits: Value = app.get("/meta/limits", None).await.json().await.unwrap();
+    assert_eq!(limits["message_max_chars"], 300);
+    assert_eq!(limits["chat_rate_per_sec"], 7);
+    assert_eq!(limits["like_after_secs"], 90);
+    assert_eq!(limits["nickname_max_chars"], 32, "the profile rule, not the client's old 64");
+    assert_eq!(limits["interests_max"], 5);
+    assert_eq!(limits["avatar_max_bytes"], 5 * 1024 * 1024);
+    assert_eq!(limits["report_reasons"], json!(["spam", "harassment", "underage", "inappropriate", "other"]));
 }

@@ -21,6 +21,8 @@ const main = document.getElementById('main');
 const app = {
   profile: null,
   vocab: null,
+  // GET /meta/limits: the server's lengths, counts and timings, never copied here.
+  limits: null,
   status: null,
   statusSocket: null,
   view: null,
@@ -329,10 +331,10 @@ function renderTopbar() {
   document.querySelector('.skip-link').textContent = t('app.skip');
 }
 
-async function loadVocabulary() {
+async function loadMeta(path) {
   for (let attempt = 0; ; attempt += 1) {
     try {
-      return await api('GET', '/meta/vocabulary', undefined, { auth: false });
+      return await api('GET', path, undefined, { auth: false });
     } catch (error) {
       showBanner('offline', 'warn', errorText(error));
       await new Promise((resolve) => setTimeout(resolve, Math.min(10_000, 1000 * 2 ** attempt)));
@@ -348,7 +350,7 @@ async function boot() {
     rateLimited: (seconds) => showBanner('rate', 'warn', t('banner.rateLimited', { seconds }), seconds),
   });
   renderTopbar();
-  app.vocab = await loadVocabulary();
+  [app.vocab, app.limits] = await Promise.all([loadMeta('/meta/vocabulary'), loadMeta('/meta/limits')]);
   hideBanner('offline');
   window.addEventListener('hashchange', route);
   if (hasSession()) {

@@ -8,10 +8,10 @@ import { errorText, field, fieldErrorText } from '../ui.js';
 export function authView(app, mode) {
   const signup = mode === 'signup';
   const username = field('username', t('auth.username'),
-    h('input', { type: 'text', name: 'username', autocomplete: 'username', required: true, maxlength: 32, autocapitalize: 'none', spellcheck: 'false' }),
+    h('input', { type: 'text', name: 'username', autocomplete: 'username', required: true, maxlength: app.limits.username_max_chars, autocapitalize: 'none', spellcheck: 'false' }),
     signup ? t('auth.usernameHint') : null);
   const password = field('password', t('auth.password'),
-    h('input', { type: 'password', name: 'password', autocomplete: signup ? 'new-password' : 'current-password', required: true, maxlength: 128 }),
+    h('input', { type: 'password', name: 'password', autocomplete: signup ? 'new-password' : 'current-password', required: true, maxlength: app.limits.password_max_chars }),
     signup ? t('auth.passwordHint') : null);
   const email = signup ? field('email', t('auth.email'), h('input', { type: 'email', name: 'email', autocomplete: 'email' })) : null;
   const fields = { username, password, email };

@@ -14,7 +14,7 @@ export function profileView(app, mode) {
   const cleanups = [];
 
   const nickname = field('nickname', t('profile.nickname'),
-    h('input', { type: 'text', name: 'nickname', maxlength: 64, autocomplete: 'nickname', value: p.nickname || '' }), t('profile.nicknameHint'));
+    h('input', { type: 'text', name: 'nickname', maxlength: app.limits.nickname_max_chars, autocomplete: 'nickname', value: p.nickname || '' }), t('profile.nicknameHint'));
   const dob = field('dob', t('profile.dob'), h('input', { type: 'date', name: 'dob', value: p.dob || '', required: true }), t('profile.dobHint'));
   const gender = chips('gender', t('profile.gender'), vocab.genders, { multiple: false, selected: p.gender ? [p.gender] : [] });
   const genderField = field('gender', '', gender.el);
@@ -22,7 +22,7 @@ export function profileView(app, mode) {
   const preferredField = field('preferred_gender', '', preferred.el);
   const needs = chips('needs', t('profile.needs'), vocab.needs, { selected: p.needs });
   const needsField = field('needs', '', needs.el);
-  const interests = chips('interests', t('profile.interests'), vocab.interests, { max: 5, selected: p.interests });
+  const interests = chips('interests', t('profile.interests'), vocab.interests, { max: app.limits.interests_max, selected: p.interests });
   const count = h('p', { class: 'field-hint', 'aria-live': 'polite' });
   const updateCount = () => (count.textContent = t('profile.interestsCount', { n: interests.values().length }));
   interests.el.addEventListener('change', updateCount);
@@ -179,7 +179,7 @@ function deleteAccountSection(app) {
   const open = h('button', { type: 'button', class: 'btn btn-danger', id: 'delete-account', text: t('account.delete') });
   open.addEventListener('click', () => openDialog(t('account.deleteTitle'), (close) => {
     const password = field('password', t('auth.password'),
-      h('input', { type: 'password', name: 'password', autocomplete: 'current-password', required: true, maxlength: 128 }));
+      h('input', { type: 'password', name: 'password', autocomplete: 'current-password', required: true, maxlength: app.limits.password_max_chars }));
     const formError = h('p', { class: 'form-error', role: 'alert' });
     const confirm = h('button', { type: 'submit', class: 'btn btn-danger', text: t('account.deleteConfirm') });
     const form = h('form', { class: 'stack', novalidate: true },

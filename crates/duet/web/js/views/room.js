@@ -8,8 +8,6 @@ import { h } from '../dom.js';
 import { formatClock, getLang, t } from '../i18n.js';
 import { avatarEl, errorText, fieldErrorText, hideBanner, openDialog, partnerFacts, partnerName, showBanner } from '../ui.js';
 
-const MAX_CHARS = 1000;
-const REPORT_REASONS = ['spam', 'harassment', 'underage', 'inappropriate', 'other'];
 
 export function roomView(app, roomId) {
   const el = h('section', { class: 'screen screen-room', 'aria-busy': 'true' },
@@ -92,7 +90,7 @@ export function roomView(app, roomId) {
         h('p', { class: 'icebreaker-label', text: t('room.icebreaker') }),
         h('p', { class: 'icebreaker-text', text: icebreakerText })) : null);
     const typing = h('p', { class: 'typing', 'aria-live': 'polite' });
-    const input = h('textarea', { rows: 1, name: 'message', placeholder: t('room.placeholder'), 'aria-label': t('room.placeholder'), maxlength: MAX_CHARS * 2, enterkeyhint: 'send' });
+    const input = h('textarea', { rows: 1, name: 'message', placeholder: t('room.placeholder'), 'aria-label': t('room.placeholder'), maxlength: app.limits.message_max_chars * 2, enterkeyhint: 'send' });
     const send = h('button', { type: 'submit', class: 'btn btn-primary btn-send', 'aria-label': t('room.send') }, h('span', { text: t('room.send') }));
     const composerError = h('p', { class: 'composer-error', role: 'alert' });
     const composer = h('form', { class: 'composer' }, input, send);
@@ -261,8 +259,8 @@ export function roomView(app, roomId) {
       const content = input.value.trim();
       composerError.textContent = '';
       if (!content) return;
-      if ([...content].length > MAX_CHARS) {
-        composerError.textContent = t('room.tooLong');
+      if ([...content].length > app.limits.message_max_chars) {
+        composerError.textContent = t('room.tooLong', { max: app.limits.message_max_chars });
         return;
       }
       const item = chat.send(content);
@@ -370,11 +368,11 @@ export function roomView(app, roomId) {
   }
 
   async function openReport() {
-    const reasons = REPORT_REASONS.map((id, i) => {
+    const reasons = app.limits.report_reasons.map((id, i) => {
       const input = h('input', { type: 'radio', name: 'reason', value: id, checked: i === 0 });
       return h('label', { class: 'radio-row' }, input, h('span', { text: t(`report.${id}`) }));
     });
-    const details = h('textarea', { name: 'details', rows: 3, maxlength: 1000, id: 'report-details' });
+    const details = h('textarea', { name: 'details', rows: 3, maxlength: app.limits.report_details_max_chars, id: 'report-details' });
     const error = h('p', { class: 'form-error', role: 'alert' });
     await openDialog(t('report.title'), (close) => {
       const form = h('form', { class: 'stack', method: 'dialog' },
