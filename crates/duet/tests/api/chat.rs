@@ -11,7 +11,7 @@ use duet::room::EndReason;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{error_of, expect_event, png, spawn_app, spawn_app_with, TestApp};
+use crate::helpers::{error_of, expect_event, png, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn an_incomplete_profile_cannot_search() {
@@ -167,20 +167,11 @@ async fn a_search_times_out() {
     assert_eq!(app.status(&a.access).await["status"], "idle");
 }
 
-async fn matched_pair(app: &TestApp, tag: &str) -> (crate::helpers::Session, crate::helpers::Session, i64) {
-    let a = app.member(&format!("{tag}_a"), "male", &["female"], &["friends"], &["coffee"]).await;
-    let b = app.member(&format!("{tag}_b"), "female", &["male"], &["friends"], &["coffee"]).await;
-    app.search(&a.access, "chat").await;
-    let body: Value = app.search(&b.access, "chat").await.json().await.unwrap();
-    let room = body["room_id"].as_i64().expect("matched");
-    (a, b, room)
-}
-
 #[tokio::test]
 async fn ending_a_room_is_atomic_idempotent_and_announced_once() {
     let app = spawn_app().await;
     let mut events = app.state.events.subscribe();
-    let (a, b, room) = matched_pair(&app, "enders").await;
+    let (a, b, room) = app.pair("enders").await;
     let stranger = app.member("nosy", "female", &["any"], &["friends"], &["coffee"]).await;
     error_of(
         app.post_json(&format!("/chat/end/{room}"), json!({}), Some(&stranger.access)).await,
@@ -233,7 +224,7 @@ async fn ending_a_room_is_atomic_idempotent_and_announced_once() {
 #[tokio::test]
 async fn racing_ends_produce_one_end() {
     let app = spawn_app().await;
-    let (a, b, room) = matched_pair(&app, "racers").await;
+    let (a, b, room) = app.pair("racers").await;
     let path = format!("/chat/end/{room}");
     let (ra, rb) = tokio::join!(
         app.post_json(&path, json!({}), Some(&a.access)),
@@ -247,7 +238,7 @@ async fn racing_ends_produce_one_end() {
 #[tokio::test]
 async fn the_same_pair_is_not_matched_again_within_the_cooldown() {
     let app = spawn_app_with(&["--rematch-cooldown=10m"]).await;
-    let (a, b, room) = matched_pair(&app, "again").await;
+    let (a, b, room) = app.pair("again").await;
     app.post_json(&format!("/chat/end/{room}"), json!({}), Some(&a.access)).await;
     assert_eq!(app.search(&a.access, "chat").await.status(), StatusCode::ACCEPTED);
     assert_eq!(app.search(&b.access, "chat").await.status(), StatusCode::ACCEPTED);
@@ -264,7 +255,7 @@ async fn a_ban_ends_the_room_and_the_search() {
     let app = spawn_app().await;
     let mut events = app.state.events.subscribe();
     let admin = app.admin("warden").await;
-    let (a, b, room) = matched_pair(&app, "banned").await;
+    let (a, b, room) = app.pair("banned").await;
     let waiting = app.member("waiting", "male", &["male"], &["friends"], &["coffee"]).await;
     app.search(&waiting.access, "chat").await;
 
@@ -293,7 +284,7 @@ async fn a_ban_ends_the_room_and_the_search() {
 #[tokio::test]
 async fn logout_leaves_the_queue_but_not_the_room() {
     let app = spawn_app().await;
-    let (a, _b, room) = matched_pair(&app, "leaver").await;
+    let (a, _b, room) = app.pair("leaver").await;
     let c = app.member("queued", "male", &["female"], &["friends"], &["coffee"]).await;
     app.search(&c.access, "chat").await;
     app.post_json("/auth/logout", json!({}), Some(&c.access)).await;
@@ -306,7 +297,7 @@ async fn logout_leaves_the_queue_but_not_the_room() {
 #[tokio::test]
 async fn the_partner_sees_the_avatar_blurred_and_only_while_in_the_room() {
     let app = spawn_app().await;
-    let (a, b, room) = matched_pair(&app, "pics").await;
+    let (a, b, room) = app.pair("pics").await;
     assert_eq!(app.upload_avatar(&a.access, png(300, 300), "me.png").await.status(), StatusCode::OK);
     let view: Value = app.get("/chat/current-room", Some(&b.access)).await.json().await.unwrap();
     let url = view["partner"]["avatar_url"].as_str().expect("partner avatar url").to_owned();
@@ -478,7 +469,7 @@ async fn concurrent_searches_cancels_and_ends_keep_the_invariants() {
 async fn deleting_an_account_ends_its_room_and_keeps_reports() {
     let app = spawn_app().await;
     let mut events = app.state.events.subscribe();
-    let (a, b, room) = matched_pair(&app, "leaving").await;
+    let (a, b, room) = app.pair("leaving").await;
     app.state.rooms.post_message(room, UserId(a.id), None, "bye".into()).await.unwrap();
     let delete = |password: &'static str| {
         app.client

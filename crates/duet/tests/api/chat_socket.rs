@@ -12,35 +12,18 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::helpers::{spawn_app, spawn_app_with, Session, TestApp};
 use crate::ws::{close_code, expect_frame, next_frame, send, Socket};
 
-async fn chat(app: &TestApp, s: &Session, room: i64, after_seq: i64) -> Socket {
-    let url = format!(
-        "{}/ws/chat/{room}?token={}&after_seq={after_seq}",
-        app.base.replace("http://", "ws://"),
-        s.access
-    );
-    tokio_tungstenite::connect_async(url).await.expect("the socket opens").0
-}
-
-async fn pair(app: &TestApp, tag: &str) -> (Session, Session, i64) {
-    let a = app.member(&format!("{tag}_a"), "male", &["female"], &["friends"], &["coffee"]).await;
-    let b = app.member(&format!("{tag}_b"), "female", &["male"], &["friends"], &["coffee"]).await;
-    app.search(&a.access, "chat").await;
-    let body: Value = app.search(&b.access, "chat").await.json().await.unwrap();
-    (a, b, body["room_id"].as_i64().expect("matched"))
-}
-
 #[tokio::test]
 async fn messages_are_acked_ordered_and_delivered_to_both() {
     let app = spawn_app().await;
-    let (a, b, room) = pair(&app, "talk").await;
-    let mut sa = chat(&app, &a, room, 0).await;
+    let (a, b, room) = app.pair("talk").await;
+    let mut sa = app.chat_socket(&a, room, 0).await;
     let connection = next_frame(&mut sa).await;
     assert_eq!(connection["type"], "connection");
     assert_eq!(connection["room_id"], room);
     assert_eq!(connection["user_id"], a.id);
     assert_eq!(connection["last_seq"], 0);
     assert_eq!(connection["partner_online"], false, "b has no chat socket yet");
-    let mut sb = chat(&app, &b, room, 0).await;
+    let mut sb = app.chat_socket(&b, room, 0).await;
     let connection = next_frame(&mut sb).await;
     assert_eq!(connection["type"], "connection");
     assert_eq!(connection["partner_online"], true, "a is already here");
@@ -101,15 +84,15 @@ async fn messages_are_acked_ordered_and_delivered_to_both() {
 #[tokio::test]
 async fn a_reconnect_resumes_after_the_last_seen_seq() {
     let app = spawn_app().await;
-    let (a, b, room) = pair(&app, "resume").await;
-    let mut sa = chat(&app, &a, room, 0).await;
+    let (a, b, room) = app.pair("resume").await;
+    let mut sa = app.chat_socket(&a, room, 0).await;
     next_frame(&mut sa).await;
     for i in 1..=5 {
         send(&mut sa, json!({ "type": "message", "content": format!("m{i}"), "client_id": format!("c{i}") }))
             .await;
         expect_frame(&mut sa, "ack").await;
     }
-    let mut sb = chat(&app, &b, room, 2).await;
+    let mut sb = app.chat_socket(&b, room, 2).await;
     let connection = next_frame(&mut sb).await;
     assert_eq!(connection["last_seq"], 5);
     for seq in 3..=5 {
@@ -120,7 +103,7 @@ async fn a_reconnect_resumes_after_the_last_seen_seq() {
     let live = expect_frame(&mut sb, "message").await;
     assert_eq!(live["seq"], 6);
     // A client claiming to have seen more than exists still gets what comes next.
-    let mut ahead = chat(&app, &b, room, 99).await;
+    let mut ahead = app.chat_socket(&b, room, 99).await;
     assert_eq!(next_frame(&mut ahead).await["last_seq"], 6);
     send(&mut sa, json!({ "type": "message", "content": "after" })).await;
     assert_eq!(expect_frame(&mut ahead, "message").await["seq"], 7);
@@ -129,34 +112,34 @@ async fn a_reconnect_resumes_after_the_last_seen_seq() {
 #[tokio::test]
 async fn checks_close_with_the_spec_codes() {
     let app = spawn_app().await;
-    let (a, b, room) = pair(&app, "codes").await;
+    let (a, b, room) = app.pair("codes").await;
     let stranger = app.member("codes_x", "female", &["male"], &["friends"], &["film"]).await;
     let bad = Session { access: "nope".into(), ..a.clone() };
-    assert_eq!(close_code(&mut chat(&app, &bad, room, 0).await).await, 4001);
-    assert_eq!(close_code(&mut chat(&app, &stranger, room, 0).await).await, 4003);
-    assert_eq!(close_code(&mut chat(&app, &a, 999_999, 0).await).await, 4004);
+    assert_eq!(close_code(&mut app.chat_socket(&bad, room, 0).await).await, 4001);
+    assert_eq!(close_code(&mut app.chat_socket(&stranger, room, 0).await).await, 4003);
+    assert_eq!(close_code(&mut app.chat_socket(&a, 999_999, 0).await).await, 4004);
 
-    let mut first = chat(&app, &a, room, 0).await;
+    let mut first = app.chat_socket(&a, room, 0).await;
     next_frame(&mut first).await;
-    let mut second = chat(&app, &a, room, 0).await;
+    let mut second = app.chat_socket(&a, room, 0).await;
     next_frame(&mut second).await;
     assert_eq!(close_code(&mut first).await, 4007);
 
-    let mut sb = chat(&app, &b, room, 0).await;
+    let mut sb = app.chat_socket(&b, room, 0).await;
     next_frame(&mut sb).await;
     app.post_json(&format!("/chat/end/{room}"), json!({}), Some(&a.access)).await;
     let ended = expect_frame(&mut sb, "room_ended").await;
     assert_eq!(ended["reason"], "ended_by_user");
     assert_eq!(close_code(&mut sb).await, 1000);
     assert_eq!(close_code(&mut second).await, 1000);
-    assert_eq!(close_code(&mut chat(&app, &a, room, 0).await).await, 4005);
+    assert_eq!(close_code(&mut app.chat_socket(&a, room, 0).await).await, 4005);
 }
 
 #[tokio::test]
 async fn floods_are_rate_limited_and_junk_closes_with_4008() {
     let app = spawn_app_with(&["--msg-rate=1", "--msg-burst=3", "--max-invalid-frames=3"]).await;
-    let (a, _b, room) = pair(&app, "flood").await;
-    let mut sa = chat(&app, &a, room, 0).await;
+    let (a, _b, room) = app.pair("flood").await;
+    let mut sa = app.chat_socket(&a, room, 0).await;
     next_frame(&mut sa).await;
     for _ in 0..4 {
         send(&mut sa, json!({ "type": "heartbeat" })).await;
@@ -171,8 +154,8 @@ async fn floods_are_rate_limited_and_junk_closes_with_4008() {
     assert!(metrics.contains(r#"duet_rate_limited_total{class="chat_frames"} 1"#), "{metrics}");
 
     let app = spawn_app_with(&["--max-invalid-frames=3"]).await;
-    let (a, _b, room) = pair(&app, "junk").await;
-    let mut sa = chat(&app, &a, room, 0).await;
+    let (a, _b, room) = app.pair("junk").await;
+    let mut sa = app.chat_socket(&a, room, 0).await;
     next_frame(&mut sa).await;
     for text in ["not json", r#"{"type":"shout"}"#] {
         sa.send(Message::Text(text.into())).await.unwrap();
@@ -185,10 +168,10 @@ async fn floods_are_rate_limited_and_junk_closes_with_4008() {
 #[tokio::test]
 async fn like_rounds_play_out_on_the_socket() {
     let app = spawn_app_with(&["--abandon-grace=6h", "--inactivity-timeout=6h", "--access-ttl=1d"]).await;
-    let (a, b, room) = pair(&app, "sock_like").await;
-    let mut sa = chat(&app, &a, room, 0).await;
+    let (a, b, room) = app.pair("sock_like").await;
+    let mut sa = app.chat_socket(&a, room, 0).await;
     next_frame(&mut sa).await;
-    let mut sb = chat(&app, &b, room, 0).await;
+    let mut sb = app.chat_socket(&b, room, 0).await;
     next_frame(&mut sb).await;
     app.advance(Duration::from_secs(300));
     let prompt = expect_frame(&mut sa, "like_prompt").await;
@@ -221,13 +204,13 @@ async fn many_rooms_lose_nothing_and_keep_order() {
     let app = std::sync::Arc::new(spawn_app_with(&["--msg-rate=1000", "--msg-burst=1000"]).await);
     let mut rooms = Vec::new();
     for r in 0..ROOMS {
-        rooms.push(pair(&app, &format!("stress{r}")).await);
+        rooms.push(app.pair(&format!("stress{r}")).await);
     }
     let mut tasks = Vec::new();
     for (a, b, room) in rooms {
         let app = app.clone();
         tasks.push(tokio::spawn(async move {
-            let mut sockets = [chat(&app, &a, room, 0).await, chat(&app, &b, room, 0).await];
+            let mut sockets = [app.chat_socket(&a, room, 0).await, app.chat_socket(&b, room, 0).await];
             for s in &mut sockets {
                 next_frame(s).await;
             }
@@ -258,10 +241,10 @@ async fn many_rooms_lose_nothing_and_keep_order() {
 async fn a_ban_closes_the_banned_users_socket_with_4002_and_ends_the_room() {
     let app = spawn_app().await;
     let admin = app.admin("chat_admin").await;
-    let (a, b, room) = pair(&app, "banchat").await;
-    let mut sa = chat(&app, &a, room, 0).await;
+    let (a, b, room) = app.pair("banchat").await;
+    let mut sa = app.chat_socket(&a, room, 0).await;
     next_frame(&mut sa).await;
-    let mut sb = chat(&app, &b, room, 0).await;
+    let mut sb = app.chat_socket(&b, room, 0).await;
     next_frame(&mut sb).await;
     app.post_json(
         &format!("/admin/users/{}/ban", a.id),
@@ -273,18 +256,18 @@ async fn a_ban_closes_the_banned_users_socket_with_4002_and_ends_the_room() {
     assert_eq!(close_code(&mut sa).await, 4002);
     assert_eq!(expect_frame(&mut sb, "room_ended").await["reason"], "banned");
     assert_eq!(close_code(&mut sb).await, 1000);
-    assert_eq!(close_code(&mut chat(&app, &a, room, 0).await).await, 4002, "and refused at connect");
+    assert_eq!(close_code(&mut app.chat_socket(&a, room, 0).await).await, 4002, "and refused at connect");
 }
 
 #[tokio::test]
 async fn shutdown_closes_chat_sockets_with_1001_and_big_frames_with_1009() {
     let app = spawn_app_with(&["--max-frame-bytes=1KiB"]).await;
-    let (a, b, room) = pair(&app, "limits_sock").await;
-    let mut sa = chat(&app, &a, room, 0).await;
+    let (a, b, room) = app.pair("limits_sock").await;
+    let mut sa = app.chat_socket(&a, room, 0).await;
     next_frame(&mut sa).await;
     send(&mut sa, json!({ "type": "message", "content": "x".repeat(2000) })).await;
     assert_eq!(close_code(&mut sa).await, 1009);
-    let mut sb = chat(&app, &b, room, 0).await;
+    let mut sb = app.chat_socket(&b, room, 0).await;
     next_frame(&mut sb).await;
     app.state.shutdown.trigger();
     assert_eq!(close_code(&mut sb).await, 1001);
@@ -297,13 +280,13 @@ async fn shutdown_closes_chat_sockets_with_1001_and_big_frames_with_1009() {
 async fn a_reconnect_in_the_middle_of_a_stream_misses_nothing() {
     const TOTAL: i64 = 150;
     let app = std::sync::Arc::new(spawn_app_with(&["--msg-rate=1000", "--msg-burst=1000"]).await);
-    let (a, b, room) = pair(&app, "midstream").await;
-    let mut reader = chat(&app, &b, room, 0).await;
+    let (a, b, room) = app.pair("midstream").await;
+    let mut reader = app.chat_socket(&b, room, 0).await;
     next_frame(&mut reader).await;
     let sender = {
         let app = app.clone();
         tokio::spawn(async move {
-            let mut sa = chat(&app, &a, room, 0).await;
+            let mut sa = app.chat_socket(&a, room, 0).await;
             next_frame(&mut sa).await;
             for i in 0..TOTAL {
                 send(
@@ -326,7 +309,7 @@ async fn a_reconnect_in_the_middle_of_a_stream_misses_nothing() {
         }
     }
     drop(reader);
-    let mut reader = chat(&app, &b, room, *seen.last().unwrap()).await;
+    let mut reader = app.chat_socket(&b, room, *seen.last().unwrap()).await;
     assert_eq!(next_frame(&mut reader).await["type"], "connection");
     while seen.len() < TOTAL as usize {
         let frame = next_frame(&mut reader).await;
@@ -341,17 +324,17 @@ async fn a_reconnect_in_the_middle_of_a_stream_misses_nothing() {
 #[tokio::test]
 async fn logout_closes_the_users_chat_socket_with_4001_and_keeps_the_room() {
     let app = spawn_app().await;
-    let (a, b, room) = pair(&app, "bye_chat").await;
-    let mut sa = chat(&app, &a, room, 0).await;
+    let (a, b, room) = app.pair("bye_chat").await;
+    let mut sa = app.chat_socket(&a, room, 0).await;
     next_frame(&mut sa).await;
-    let mut sb = chat(&app, &b, room, 0).await;
+    let mut sb = app.chat_socket(&b, room, 0).await;
     next_frame(&mut sb).await;
     app.post_json("/auth/logout", json!({}), Some(&a.access)).await;
     assert_eq!(close_code(&mut sa).await, 4001);
     // The partner's socket stays, and learns that a went away; the room goes on.
     assert_eq!(expect_frame(&mut sb, "presence").await["online"], false);
     let again = app.login("bye_chat_a").await;
-    let mut back = chat(&app, &again, room, 0).await;
+    let mut back = app.chat_socket(&again, room, 0).await;
     assert_eq!(next_frame(&mut back).await["type"], "connection");
 }
 
@@ -392,7 +375,7 @@ async fn a_socket_that_falls_behind_is_closed_and_resumes_with_every_message_onc
     // Long messages, so that a few hundred are more than the kernel buffers between the
     // server and a client that stopped reading (megabytes on loopback).
     let app = spawn_app_with(&["--max-message-chars=16000"]).await;
-    let (a, b, room) = pair(&app, "laggard").await;
+    let (a, b, room) = app.pair("laggard").await;
     let mut sa = slow_chat(&app, &a, room, 0).await;
     assert_eq!(next_frame(&mut sa).await["type"], "connection");
     // B's messages pile up while A reads nothing: the server's writes to A block, A's
@@ -414,7 +397,7 @@ async fn a_socket_that_falls_behind_is_closed_and_resumes_with_every_message_onc
     assert_eq!(first, expected, "what it sent before closing has no gap and no duplicate");
     // Resuming from what the client has shows the rest, each once, then live traffic.
     let resume_from = *first.last().unwrap_or(&0);
-    let mut sa = chat(&app, &a, room, resume_from).await;
+    let mut sa = app.chat_socket(&a, room, resume_from).await;
     assert_eq!(next_frame(&mut sa).await["type"], "connection");
     let mut rest = Vec::new();
     while rest.len() < (total - resume_from) as usize {
@@ -429,8 +412,8 @@ async fn a_socket_that_falls_behind_is_closed_and_resumes_with_every_message_onc
 #[tokio::test]
 async fn errors_about_a_message_carry_its_client_id() {
     let app = spawn_app().await;
-    let (a, _b, room) = pair(&app, "errid").await;
-    let mut sa = chat(&app, &a, room, 0).await;
+    let (a, _b, room) = app.pair("errid").await;
+    let mut sa = app.chat_socket(&a, room, 0).await;
     assert_eq!(next_frame(&mut sa).await["type"], "connection");
     send(&mut sa, json!({ "type": "message", "content": "   ", "client_id": "blank-1" })).await;
     let error = expect_frame(&mut sa, "error").await;

@@ -247,6 +247,32 @@ impl TestApp {
         self.state.rooms.wake();
     }
 
+    /// Two members who match each other (a man and a woman, same need and interest,
+    /// usernames `{tag}_a` and `{tag}_b`), matched: both sessions and their room.
+    pub async fn pair(&self, tag: &str) -> (Session, Session, i64) {
+        let a = self.member(&format!("{tag}_a"), "male", &["female"], &["friends"], &["coffee"]).await;
+        let b = self.member(&format!("{tag}_b"), "female", &["male"], &["friends"], &["coffee"]).await;
+        self.search(&a.access, "chat").await;
+        let body: Value = self.search(&b.access, "chat").await.json().await.unwrap();
+        (a, b, body["room_id"].as_i64().expect("matched"))
+    }
+
+    /// A chat socket of `s` in `room`, resuming after `after_seq`.
+    pub async fn chat_socket(&self, s: &Session, room: i64, after_seq: i64) -> crate::ws::Socket {
+        let url = format!("{}/ws/chat/{room}?token={}&after_seq={after_seq}", self.ws_base(), s.access);
+        tokio_tungstenite::connect_async(url).await.expect("the socket opens").0
+    }
+
+    /// A status socket opened with `token`.
+    pub async fn status_socket(&self, token: &str) -> crate::ws::Socket {
+        let url = format!("{}/ws/status?token={token}", self.ws_base());
+        tokio_tungstenite::connect_async(url).await.expect("the socket opens").0
+    }
+
+    pub fn ws_base(&self) -> String {
+        self.base.replace("http://", "ws://")
+    }
+
     /// Signs up and sets a complete profile with the given gender, preference, needs
     /// and interests.
     pub async fn member(

@@ -29,14 +29,6 @@ async fn app_with(extra: &[&str]) -> TestApp {
     spawn_app_with(&args).await
 }
 
-async fn pair(app: &TestApp, tag: &str) -> (Session, Session, i64) {
-    let a = app.member(&format!("{tag}_a"), "male", &["female"], &["friends"], &["coffee"]).await;
-    let b = app.member(&format!("{tag}_b"), "female", &["male"], &["friends"], &["coffee"]).await;
-    app.search(&a.access, "chat").await;
-    let body: Value = app.search(&b.access, "chat").await.json().await.unwrap();
-    (a, b, body["room_id"].as_i64().expect("matched"))
-}
-
 async fn like(app: &TestApp, s: &Session, room: i64, answer: &str) -> reqwest::Response {
     app.post_json(&format!("/chat/like/{room}"), json!({ "response": answer }), Some(&s.access)).await
 }
@@ -56,7 +48,7 @@ fn ended(room: i64) -> impl Fn(&Event) -> bool {
 async fn a_mutual_like_reveals_the_photo_step_by_step() {
     let app = app_with(&[]).await;
     let mut events = app.state.events.subscribe();
-    let (a, b, room) = pair(&app, "likers").await;
+    let (a, b, room) = app.pair("likers").await;
     app.upload_avatar(&a.access, png(200, 200), "a.png").await;
     let body = error_of(like(&app, &a, room, "yes").await, StatusCode::CONFLICT).await;
     assert_eq!(body["code"], "no_open_round");
@@ -102,7 +94,7 @@ async fn a_mutual_like_reveals_the_photo_step_by_step() {
 async fn two_rounds_without_a_match_end_the_room() {
     let app = app_with(&[]).await;
     let mut events = app.state.events.subscribe();
-    let (a, b, room) = pair(&app, "nomatch").await;
+    let (a, b, room) = app.pair("nomatch").await;
     app.advance(Duration::from_secs(300));
     expect_event(&mut events, |e| matches!(e, Event::LikePrompt { round: 1, .. })).await;
     like(&app, &a, room, "yes").await;
@@ -132,7 +124,7 @@ async fn two_rounds_without_a_match_end_the_room() {
 async fn a_kept_room_outlives_inactivity_but_not_its_maximum_age() {
     let app = app_with(&["--like-after=1h", "--inactivity-timeout=15m", "--room-max-age=3h"]).await;
     let mut events = app.state.events.subscribe();
-    let (a, b, room) = pair(&app, "keepers").await;
+    let (a, b, room) = app.pair("keepers").await;
     let view: Value = app
         .post_json(&format!("/chat/keep/{room}"), json!({ "keep_active": true }), Some(&a.access))
         .await
@@ -162,7 +154,7 @@ async fn a_kept_room_outlives_inactivity_but_not_its_maximum_age() {
 async fn a_silent_room_ends_as_inactive() {
     let app = app_with(&["--like-after=1h", "--inactivity-timeout=15m"]).await;
     let mut events = app.state.events.subscribe();
-    let (a, _b, room) = pair(&app, "silent").await;
+    let (a, _b, room) = app.pair("silent").await;
     app.advance(Duration::from_secs(14 * 60));
     app.state.rooms.post_message(room, UserId(a.id), None, "still here?".into()).await.unwrap();
     app.advance(Duration::from_secs(14 * 60));
@@ -177,7 +169,7 @@ async fn a_silent_room_ends_as_inactive() {
 async fn a_room_nobody_uses_is_abandoned() {
     let app = app_with(&["--like-after=1h", "--abandon-grace=10m"]).await;
     let mut events = app.state.events.subscribe();
-    let (_a, b, room) = pair(&app, "ghosts").await;
+    let (_a, b, room) = app.pair("ghosts").await;
     app.advance(Duration::from_secs(5 * 60));
     // Using the room (until sockets exist, any room call) restarts the grace.
     assert_eq!(app.get("/chat/current-room", Some(&b.access)).await.status(), StatusCode::OK);
@@ -191,7 +183,7 @@ async fn a_room_nobody_uses_is_abandoned() {
 #[tokio::test]
 async fn messages_page_by_seq_and_are_erased_with_the_room() {
     let app = app_with(&[]).await;
-    let (a, b, room) = pair(&app, "talkers").await;
+    let (a, b, room) = app.pair("talkers").await;
     for i in 1..=5 {
         let from = if i % 2 == 0 { UserId(b.id) } else { UserId(a.id) };
         let (message, fresh) = app
@@ -249,7 +241,7 @@ async fn messages_page_by_seq_and_are_erased_with_the_room() {
 async fn reports_copy_evidence_once_per_reporter_and_room() {
     let app = app_with(&[]).await;
     let admin = app.admin("moderator").await;
-    let (a, b, room) = pair(&app, "reporting").await;
+    let (a, b, room) = app.pair("reporting").await;
     for i in 0..3 {
         app.state.rooms.post_message(room, UserId(b.id), None, format!("rude {i}")).await.unwrap();
     }
@@ -295,7 +287,7 @@ async fn reports_copy_evidence_once_per_reporter_and_room() {
 #[tokio::test]
 async fn reports_close_after_the_window() {
     let app = app_with(&["--report-window=1h"]).await;
-    let (a, _b, room) = pair(&app, "late").await;
+    let (a, _b, room) = app.pair("late").await;
     app.post_json(&format!("/chat/end/{room}"), json!({}), Some(&a.access)).await;
     app.advance(Duration::from_secs(3601));
     let body = error_of(
@@ -347,8 +339,8 @@ async fn admins_list_end_and_count_rooms() {
     let app = app_with(&[]).await;
     let mut events = app.state.events.subscribe();
     let admin = app.admin("operator").await;
-    let (a, _b, room) = pair(&app, "watched").await;
-    let (_c, _d, other) = pair(&app, "other").await;
+    let (a, _b, room) = app.pair("watched").await;
+    let (_c, _d, other) = app.pair("other").await;
     app.post_json(&format!("/chat/end/{other}"), json!({}), Some(&_c.access)).await;
     let waiting = app.member("queued", "male", &["male"], &["friends"], &["coffee"]).await;
     app.search(&waiting.access, "voice").await;
@@ -405,7 +397,7 @@ async fn admins_list_end_and_count_rooms() {
 #[tokio::test]
 async fn overdue_room_timers_fire_in_order_after_a_restart() {
     let app = app_with(&["--abandon-grace=10m", "--inactivity-timeout=15m"]).await;
-    let (a, _b, room) = pair(&app, "restarted").await;
+    let (a, _b, room) = app.pair("restarted").await;
     let start = room_info(&app, &a, room).await;
     let started = chrono::DateTime::parse_from_rfc3339(start["start_time"].as_str().unwrap()).unwrap();
     // The server is down for two hours (this instance is not woken), then a new one
@@ -428,7 +420,7 @@ async fn overdue_room_timers_fire_in_order_after_a_restart() {
 #[tokio::test]
 async fn shutdown_stops_room_owners_and_loops() {
     let app = app_with(&[]).await;
-    let (a, _b, room) = pair(&app, "closing").await;
+    let (a, _b, room) = app.pair("closing").await;
     // A room call starts the room's owner task.
     room_info(&app, &a, room).await;
     let settings =
@@ -453,7 +445,7 @@ async fn shutdown_stops_room_owners_and_loops() {
 async fn a_late_answer_is_refused_but_the_round_still_closes() {
     let app = app_with(&[]).await;
     let mut events = app.state.events.subscribe();
-    let (a, b, room) = pair(&app, "late_answer").await;
+    let (a, b, room) = app.pair("late_answer").await;
     app.advance(Duration::from_secs(300));
     expect_event(&mut events, |e| matches!(e, Event::LikePrompt { .. })).await;
     // The answer window passes without the lifecycle loop noticing; the late answer
@@ -470,7 +462,7 @@ async fn a_late_answer_is_refused_but_the_round_still_closes() {
 #[tokio::test]
 async fn messages_are_trimmed_and_limited() {
     let app = app_with(&["--max-message-chars=10"]).await;
-    let (a, _b, room) = pair(&app, "limits").await;
+    let (a, _b, room) = app.pair("limits").await;
     let post = |content: &str| app.state.rooms.post_message(room, UserId(a.id), None, content.to_owned());
     assert_eq!(post("  spaced  ").await.unwrap().0.content, "spaced");
     assert_eq!(post("1234567890").await.unwrap().0.seq, 2);
@@ -482,7 +474,7 @@ async fn messages_are_trimmed_and_limited() {
 #[tokio::test]
 async fn a_room_asked_during_shutdown_is_unavailable_not_ended() {
     let app = app_with(&[]).await;
-    let (a, _b, room) = pair(&app, "closing").await;
+    let (a, _b, room) = app.pair("closing").await;
     app.state.shutdown.trigger();
     let err = app.state.rooms.post_message(room, UserId(a.id), None, "hello?".into()).await.unwrap_err();
     assert!(matches!(err, duet::room::RoomError::Unavailable), "{err}");
@@ -494,7 +486,7 @@ async fn a_room_asked_during_shutdown_is_unavailable_not_ended() {
 #[tokio::test]
 async fn a_failed_batch_stores_nothing_so_seq_values_stay_contiguous() {
     let app = app_with(&[]).await;
-    let (a, _b, room) = pair(&app, "contiguous").await;
+    let (a, _b, room) = app.pair("contiguous").await;
     let at = app.clock.now();
     let message = |seq: i64| duet::store::NewMessage {
         room_id: room,

@@ -10,20 +10,15 @@ use serde_json::json;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::{spawn_app, TestApp};
-use crate::ws::{close_code, expect_frame, next_frame, Socket};
-
-async fn status_socket(app: &TestApp, token: &str) -> Socket {
-    let url = format!("{}/ws/status?token={token}", app.base.replace("http://", "ws://"));
-    tokio_tungstenite::connect_async(url).await.expect("the socket opens").0
-}
+use crate::helpers::spawn_app;
+use crate::ws::{close_code, expect_frame, next_frame};
 
 #[tokio::test]
 async fn the_status_socket_pushes_matches_and_status() {
     let app = spawn_app().await;
     let a = app.member("sock_a", "male", &["female"], &["friends"], &["film"]).await;
     let b = app.member("sock_b", "female", &["male"], &["friends"], &["film"]).await;
-    let mut socket = status_socket(&app, &a.access).await;
+    let mut socket = app.status_socket(&a.access).await;
     let first = next_frame(&mut socket).await;
     assert_eq!(first, json!({ "type": "status_update", "status": "idle", "current_room_id": null }));
     assert_eq!(app.status(&a.access).await["online"], true, "online while the status socket is open");
@@ -59,7 +54,7 @@ async fn the_status_socket_pushes_matches_and_status() {
 async fn search_timeouts_are_pushed() {
     let app = spawn_app().await;
     let a = app.member("timer_a", "male", &["female"], &["friends"], &["film"]).await;
-    let mut socket = status_socket(&app, &a.access).await;
+    let mut socket = app.status_socket(&a.access).await;
     next_frame(&mut socket).await;
     app.search(&a.access, "chat").await;
     app.advance(Duration::from_secs(300));
@@ -70,7 +65,7 @@ async fn search_timeouts_are_pushed() {
 #[tokio::test]
 async fn bad_tokens_close_with_4001_and_banned_users_with_4002() {
     let app = spawn_app().await;
-    let mut socket = status_socket(&app, "not-a-token").await;
+    let mut socket = app.status_socket("not-a-token").await;
     assert_eq!(close_code(&mut socket).await, 4001);
     let url = format!("{}/ws/status", app.base.replace("http://", "ws://"));
     let mut socket = tokio_tungstenite::connect_async(url).await.unwrap().0;
@@ -78,7 +73,7 @@ async fn bad_tokens_close_with_4001_and_banned_users_with_4002() {
 
     let admin = app.admin("socket_admin").await;
     let user = app.signup("to_ban").await;
-    let mut open = status_socket(&app, &user.access).await;
+    let mut open = app.status_socket(&user.access).await;
     next_frame(&mut open).await;
     app.post_json(
         &format!("/admin/users/{}/ban", user.id),
@@ -89,7 +84,7 @@ async fn bad_tokens_close_with_4001_and_banned_users_with_4002() {
     let banned = expect_frame(&mut open, "banned").await;
     assert!(banned["until"].is_string());
     assert_eq!(close_code(&mut open).await, 4002, "a ban closes the open socket");
-    let mut again = status_socket(&app, &user.access).await;
+    let mut again = app.status_socket(&user.access).await;
     assert_eq!(close_code(&mut again).await, 4002, "and refuses new ones");
 }
 
@@ -131,9 +126,9 @@ async fn foreign_origins_are_refused_before_the_upgrade() {
 async fn a_newer_socket_replaces_the_older_with_4007() {
     let app = spawn_app().await;
     let user = app.signup("twice").await;
-    let mut first = status_socket(&app, &user.access).await;
+    let mut first = app.status_socket(&user.access).await;
     next_frame(&mut first).await;
-    let mut second = status_socket(&app, &user.access).await;
+    let mut second = app.status_socket(&user.access).await;
     next_frame(&mut second).await;
     assert_eq!(close_code(&mut first).await, 4007);
     assert_eq!(app.status(&user.access).await["online"], true, "the newer one stays");
@@ -145,7 +140,7 @@ async fn a_newer_socket_replaces_the_older_with_4007() {
 async fn shutdown_closes_sockets_with_1001() {
     let app = spawn_app().await;
     let user = app.signup("goodbye").await;
-    let mut socket = status_socket(&app, &user.access).await;
+    let mut socket = app.status_socket(&user.access).await;
     next_frame(&mut socket).await;
     app.state.shutdown.trigger();
     assert_eq!(close_code(&mut socket).await, 1001);
@@ -155,7 +150,7 @@ async fn shutdown_closes_sockets_with_1001() {
 async fn logout_closes_the_status_socket_with_4001() {
     let app = spawn_app().await;
     let user = app.signup("logging_out").await;
-    let mut socket = status_socket(&app, &user.access).await;
+    let mut socket = app.status_socket(&user.access).await;
     next_frame(&mut socket).await;
     app.post_json("/auth/logout", json!({}), Some(&user.access)).await;
     assert_eq!(close_code(&mut socket).await, 4001);
@@ -165,7 +160,7 @@ async fn logout_closes_the_status_socket_with_4001() {
 async fn frames_over_the_limit_close_with_1009() {
     let app = crate::helpers::spawn_app_with(&["--max-frame-bytes=1KiB"]).await;
     let user = app.signup("too_big").await;
-    let mut socket = status_socket(&app, &user.access).await;
+    let mut socket = app.status_socket(&user.access).await;
     next_frame(&mut socket).await;
     let big = format!(r#"{{"type":"heartbeat","padding":"{}"}}"#, "x".repeat(2048));
     socket.send(Message::Text(big.into())).await.unwrap();
