@@ -17,16 +17,14 @@
 //!
 //! `curl` walkthroughs (docs/api.md) are left out: they need a running session.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
 use sqlx::Connection;
 
-use crate::helpers::PASSWORD;
+use crate::helpers::{ServerProcess, PASSWORD};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("the repository root")
@@ -130,65 +128,26 @@ fn example_config() -> String {
 
 /// A `duet` process started as the docs say, logging JSON on a free port.
 struct Served {
-    child: Child,
-    lines: mpsc::Receiver<String>,
+    process: ServerProcess,
     addr: String,
 }
 
 impl Served {
     fn start(run: &CargoRun, cwd: &Path) -> Served {
         let mut command = Command::new(env!("CARGO_BIN_EXE_duet"));
-        command.args(&run.args).current_dir(cwd).env_remove("DATABASE_URL").stdout(Stdio::piped());
+        command.args(&run.args).current_dir(cwd).env_remove("DATABASE_URL");
         // The documented command as it is, but on a free port and with JSON logs, which
         // the flags (none given) leave to these variables.
         assert!(!run.args.iter().any(|a| a.starts_with("--bind") || a.starts_with("--log-format")));
         command.env("DUET_BIND", "127.0.0.1:0").env("DUET_LOG_FORMAT", "json");
         command.envs(run.env.iter().map(|(k, v)| (k, v)));
-        let mut child = command.spawn().expect("the duet binary starts");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut served = Served { child, lines, addr: String::new() };
-        loop {
-            let line = served.lines.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| {
-                panic!("`{}` logged no 'duet is listening' line", run.args.join(" "));
-            });
-            let value: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
-            if value["message"] == "duet is listening" {
-                served.addr = value["addr"].as_str().unwrap().to_owned();
-                return served;
-            }
-        }
+        let (process, addr) = ServerProcess::spawn(command);
+        Served { process, addr }
     }
 
     /// SIGTERM, then the exit status must be success.
-    fn terminate(mut self) {
-        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
-        assert!(status.success());
-        for _ in 0..300 {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "duet exited with {status} after SIGTERM");
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        panic!("duet did not stop within 30 s of SIGTERM");
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+    fn terminate(self) {
+        self.process.terminate();
     }
 }
 

@@ -376,14 +376,19 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `duet serve` on a free port with `args`; returns it and its address.
     pub fn start(args: &[String]) -> (ServerProcess, String) {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_duet"))
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_duet"));
+        command
             .args(["serve", "--bind=127.0.0.1:0", "--log-format=json"])
             .args(args)
             .env_remove("DATABASE_URL")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the duet binary starts");
+            .stderr(Stdio::null());
+        Self::spawn(command)
+    }
+
+    /// Starts a `duet serve` command that logs JSON lines to its stdout; returns it once
+    /// it is listening, and its address.
+    pub fn spawn(mut command: std::process::Command) -> (ServerProcess, String) {
+        let mut child = command.stdout(Stdio::piped()).spawn().expect("the duet binary starts");
         let stdout = child.stdout.take().unwrap();
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -414,6 +419,20 @@ impl ServerProcess {
 }
 
 impl ServerProcess {
+    /// SIGTERM, then the exit status must be success within 30 s.
+    pub fn terminate(mut self) {
+        let pid = self.child.id().to_string();
+        assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        for _ in 0..300 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "duet exited with {status} after SIGTERM");
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("duet did not stop within 30 s of SIGTERM");
+    }
+
     /// Kills the process with SIGKILL: no shutdown, no flushing.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
