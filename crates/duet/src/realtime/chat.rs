@@ -19,13 +19,13 @@ use std::time::{Duration, Instant};
 
 use axum::extract::ws::{Message, WebSocket};
 use futures_util::stream::FuturesOrdered;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{Sink, SinkExt, StreamExt};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use super::broker::{Delivery, Topic};
 use super::fanout::message_frame;
 use super::protocol::{ClientFrame, FrameErrorCode, LikeAnswer, LikeRoundInfo, ServerFrame};
-use super::socket::{close_frame, keepalive, send, Step, PING_EVERY};
+use super::socket::{close_frame, drive, send, SocketKind, Step, Stops};
 use super::CloseCode;
 use crate::app::AppState;
 use crate::clock::Timestamp;
@@ -88,24 +88,9 @@ pub async fn run(
     if let Ok(handle) = opened {
         let mut chat = Chat::new(state.clone(), user_id, address, handle, after_seq);
         step = greet(&mut chat, &mut sink).await;
-        let mut ping = tokio::time::interval(PING_EVERY);
-        ping.tick().await;
-        let mut last_heard = tokio::time::Instant::now();
-        while let Step::Continue = step {
-            // Biased: an answer is written before a push that came after it, so the
-            // sender's `ack` precedes its own echo (the owner answers before pushing).
-            step = tokio::select! {
-                biased;
-                _ = state.shutdown.requested() => Step::Close(CloseCode::GoingAway),
-                _ = &mut registration.replaced => Step::Close(CloseCode::Replaced),
-                Some(answer) = chat.in_flight.next(), if !chat.in_flight.is_empty() => send(&mut sink, &answer).await,
-                delivery = pushes.receiver.recv() => chat.on_push(&mut sink, delivery).await,
-                incoming = stream.next(), if chat.in_flight.len() < MAX_IN_FLIGHT => {
-                    last_heard = tokio::time::Instant::now();
-                    chat.on_incoming(&mut sink, incoming).await
-                }
-                _ = ping.tick() => keepalive(&mut sink, last_heard).await,
-            };
+        if let Step::Continue = step {
+            let stops = Stops { shutdown: &state.shutdown, replaced: &mut registration.replaced };
+            step = drive(&mut sink, &mut stream, &mut pushes.receiver, stops, &mut chat).await;
         }
         // Closing a socket never ends a room; it starts the abandonment grace (unless a
         // newer socket of the same user took over). The owner tells the partner.
@@ -180,11 +165,13 @@ impl Chat {
             in_flight: FuturesOrdered::new(),
         }
     }
+}
 
+impl SocketKind for Chat {
     /// A push from the room's topic (None: the broker dropped this socket as too slow).
     async fn on_push<S>(&mut self, sink: &mut S, delivery: Option<Delivery>) -> Step
     where
-        S: futures_util::Sink<Message> + Unpin,
+        S: Sink<Message> + Unpin + Send,
     {
         let Some(delivery) = delivery else {
             tracing::warn!("chat socket fell behind its push queue; closing it");
@@ -222,7 +209,7 @@ impl Chat {
     /// What the client sent (None: the connection ended).
     async fn on_incoming<S>(&mut self, sink: &mut S, incoming: Option<Result<Message, axum::Error>>) -> Step
     where
-        S: futures_util::Sink<Message> + Unpin,
+        S: Sink<Message> + Unpin + Send,
     {
         let text = match incoming {
             Some(Ok(Message::Text(text))) => text,
@@ -252,6 +239,17 @@ impl Chat {
         }
     }
 
+    /// The acks (or errors) of messages in flight, in sending order.
+    async fn next_answer(&mut self) -> Option<ServerFrame> {
+        self.in_flight.next().await
+    }
+
+    fn reading(&self) -> bool {
+        self.in_flight.len() < MAX_IN_FLIGHT
+    }
+}
+
+impl Chat {
     /// Records an invalid frame; true once the socket has sent too many within a minute.
     fn count_invalid(&mut self) -> bool {
         let now = Instant::now();

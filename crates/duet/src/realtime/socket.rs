@@ -1,11 +1,91 @@
-//! What the socket loops share: the outcome of one turn of a loop, sending a frame,
-//! and the close frame for a code.
+//! What the socket loops share: [`drive`], the one loop both sockets run (shutdown,
+//! replacement, answers, pushes, the client's frames and the keepalive, in that order
+//! of preference), the outcome of one turn of it, sending a frame, and the close frame
+//! for a code. What differs between the sockets is a [`SocketKind`]. The loop is generic
+//! over the sink and the stream, so tests drive it with plain collections.
+
+use std::future::Future;
 
 use axum::extract::ws::{CloseFrame, Message};
-use futures_util::SinkExt;
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use tokio::sync::{mpsc, oneshot};
 
+use super::broker::Delivery;
 use super::protocol::ServerFrame;
 use super::CloseCode;
+use crate::shutdown::Shutdown;
+
+/// What one kind of socket does with what comes to it.
+pub(super) trait SocketKind: Send {
+    /// A push from the broker (None: the broker dropped this socket as too slow).
+    fn on_push<S>(&mut self, sink: &mut S, delivery: Option<Delivery>) -> impl Future<Output = Step> + Send
+    where
+        S: Sink<Message> + Unpin + Send;
+
+    /// What the client sent (None: the connection ended).
+    fn on_incoming<S>(
+        &mut self,
+        sink: &mut S,
+        incoming: Option<Result<Message, axum::Error>>,
+    ) -> impl Future<Output = Step> + Send
+    where
+        S: Sink<Message> + Unpin + Send;
+
+    /// The next frame that answers something the client sent earlier (a chat `ack`);
+    /// None when nothing is waiting.
+    fn next_answer(&mut self) -> impl Future<Output = Option<ServerFrame>> + Send {
+        std::future::ready(None)
+    }
+
+    /// Whether the loop reads the client's next frame now (a kind may hold back while
+    /// too much is waiting).
+    fn reading(&self) -> bool {
+        true
+    }
+}
+
+/// Where a socket's loop is stopped from: the server's shutdown, and a newer socket of
+/// the same user.
+pub(super) struct Stops<'a> {
+    pub shutdown: &'a Shutdown,
+    pub replaced: &'a mut oneshot::Receiver<()>,
+}
+
+/// Runs a socket until a turn does not continue; returns how it ended (the caller
+/// sends the close frame). Biased: an answer is written before a push that came after
+/// it (the chat socket's `ack` before the sender's own echo).
+pub(super) async fn drive<S, R, K>(
+    sink: &mut S,
+    stream: &mut R,
+    pushes: &mut mpsc::Receiver<Delivery>,
+    stops: Stops<'_>,
+    kind: &mut K,
+) -> Step
+where
+    S: Sink<Message> + Unpin + Send,
+    R: Stream<Item = Result<Message, axum::Error>> + Unpin + Send,
+    K: SocketKind,
+{
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.tick().await;
+    let mut last_heard = tokio::time::Instant::now();
+    let mut step = Step::Continue;
+    while let Step::Continue = step {
+        step = tokio::select! {
+            biased;
+            _ = stops.shutdown.requested() => Step::Close(CloseCode::GoingAway),
+            _ = &mut *stops.replaced => Step::Close(CloseCode::Replaced),
+            Some(answer) = kind.next_answer() => send(sink, &answer).await,
+            delivery = pushes.recv() => kind.on_push(sink, delivery).await,
+            incoming = stream.next(), if kind.reading() => {
+                last_heard = tokio::time::Instant::now();
+                kind.on_incoming(sink, incoming).await
+            }
+            _ = ping.tick() => keepalive(sink, last_heard).await,
+        };
+    }
+    step
+}
 
 /// How often the server pings; a peer silent for two intervals is dropped.
 pub(super) const PING_EVERY: std::time::Duration = std::time::Duration::from_secs(30);

@@ -3,11 +3,11 @@
 //! what to push is decided by the bridge from the event channel.
 
 use axum::extract::ws::{Message, WebSocket};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{Sink, SinkExt, StreamExt};
 
-use super::broker::Topic;
+use super::broker::{Delivery, Topic};
 use super::protocol::{FrameErrorCode, ServerFrame, StatusClientFrame};
-use super::socket::{close_frame, keepalive, send, Step, PING_EVERY};
+use super::socket::{close_frame, drive, send, SocketKind, Step, Stops};
 use super::CloseCode;
 use crate::app::AppState;
 use crate::profile;
@@ -42,51 +42,10 @@ pub async fn run(state: AppState, mut socket: WebSocket, token: Option<String>) 
         Err(_) => ServerFrame::error(FrameErrorCode::Internal, "status unavailable"),
     };
     let (mut sink, mut stream) = socket.split();
-    let mut ping = tokio::time::interval(PING_EVERY);
-    ping.tick().await;
-    let mut last_heard = tokio::time::Instant::now();
     let mut step = send(&mut sink, &first).await;
-    while let Step::Continue = step {
-        step = tokio::select! {
-            _ = state.shutdown.requested() => Step::Close(CloseCode::GoingAway),
-            _ = &mut registration.replaced => Step::Close(CloseCode::Replaced),
-            delivery = pushes.receiver.recv() => match delivery {
-                Some(delivery) => {
-                    let sent = match &delivery.frame {
-                        Some(frame) => send(&mut sink, frame).await,
-                        None => Step::Continue,
-                    };
-                    match (sent, delivery.close) {
-                        (Step::Continue, Some(code)) => Step::Close(CloseCode::from_u16(code)),
-                        (sent, _) => sent,
-                    }
-                }
-                // Dropped by the broker as too slow: close; the client reconnects.
-                None => {
-                    tracing::warn!("status socket fell behind its push queue; closing it");
-                    Step::Close(CloseCode::GoingAway)
-                }
-            },
-            incoming = stream.next() => {
-                last_heard = tokio::time::Instant::now();
-                match incoming {
-                    Some(Ok(Message::Text(text))) => {
-                        let reply = match serde_json::from_str::<StatusClientFrame>(&text) {
-                            Ok(StatusClientFrame::Heartbeat) => ServerFrame::Heartbeat,
-                            Err(_) => ServerFrame::error(
-                                FrameErrorCode::InvalidFrame,
-                                "the status socket takes only heartbeat frames",
-                            ),
-                        };
-                        send(&mut sink, &reply).await
-                    }
-                    Some(Ok(Message::Close(_))) | None => Step::Gone,
-                    Some(Ok(_)) => Step::Continue,
-                    Some(Err(e)) => super::read_error(e).into(),
-                }
-            },
-            _ = ping.tick() => keepalive(&mut sink, last_heard).await,
-        };
+    if let Step::Continue = step {
+        let stops = Stops { shutdown: &state.shutdown, replaced: &mut registration.replaced };
+        step = drive(&mut sink, &mut stream, &mut pushes.receiver, stops, &mut StatusSocket).await;
     }
     if let Step::Close(code) = step {
         let _ = sink.send(close_frame(code)).await;
@@ -94,4 +53,131 @@ pub async fn run(state: AppState, mut socket: WebSocket, token: Option<String>) 
     }
     state.connections.unregister_status(user_id, registration.id);
     state.metrics.sockets.with_label_values(&["status"]).dec();
+}
+
+/// The status socket's side of the loop: pushes are written as they come (a close
+/// code ends the socket after its frame); the client may only send heartbeats.
+pub(super) struct StatusSocket;
+
+impl SocketKind for StatusSocket {
+    async fn on_push<S>(&mut self, sink: &mut S, delivery: Option<Delivery>) -> Step
+    where
+        S: Sink<Message> + Unpin + Send,
+    {
+        // Dropped by the broker as too slow: close; the client reconnects.
+        let Some(delivery) = delivery else {
+            tracing::warn!("status socket fell behind its push queue; closing it");
+            return Step::Close(CloseCode::GoingAway);
+        };
+        if let Some(frame) = &delivery.frame {
+            if let Step::Gone = send(sink, frame).await {
+                return Step::Gone;
+            }
+        }
+        delivery.close.map_or(Step::Continue, |code| Step::Close(CloseCode::from_u16(code)))
+    }
+
+    async fn on_incoming<S>(&mut self, sink: &mut S, incoming: Option<Result<Message, axum::Error>>) -> Step
+    where
+        S: Sink<Message> + Unpin + Send,
+    {
+        match incoming {
+            Some(Ok(Message::Text(text))) => {
+                let reply = match serde_json::from_str::<StatusClientFrame>(&text) {
+                    Ok(StatusClientFrame::Heartbeat) => ServerFrame::Heartbeat,
+                    Err(_) => ServerFrame::error(
+                        FrameErrorCode::InvalidFrame,
+                        "the status socket takes only heartbeat frames",
+                    ),
+                };
+                send(sink, &reply).await
+            }
+            Some(Ok(Message::Close(_))) | None => Step::Gone,
+            Some(Ok(_)) => Step::Continue,
+            Some(Err(e)) => super::read_error(e).into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::extract::ws::Message;
+    use tokio::sync::{mpsc, oneshot};
+
+    use super::super::broker::Delivery;
+    use super::super::protocol::ServerFrame;
+    use super::super::socket::{drive, Step, Stops};
+    use super::super::CloseCode;
+    use super::StatusSocket;
+    use crate::shutdown::Shutdown;
+
+    fn text(s: &str) -> Result<Message, axum::Error> {
+        Ok(Message::Text(s.into()))
+    }
+
+    fn texts(sent: &[Message]) -> Vec<String> {
+        sent.iter()
+            .filter_map(|m| if let Message::Text(t) = m { Some(t.to_string()) } else { None })
+            .collect()
+    }
+
+    /// The one socket loop, driven with a list of client frames and a Vec as the sink.
+    #[tokio::test]
+    async fn the_loop_answers_heartbeats_writes_pushes_and_ends_with_the_client() {
+        let shutdown = Shutdown::new();
+        let (_keep, mut replaced) = oneshot::channel();
+        let (push, mut pushes) = mpsc::channel(4);
+        push.try_send(Delivery::frame(ServerFrame::SearchTimeout)).unwrap();
+        let mut stream = futures_util::stream::iter(vec![
+            text(r#"{"type":"heartbeat"}"#),
+            text("nonsense"),
+            Ok(Message::Close(None)),
+        ]);
+        let mut sink: Vec<Message> = Vec::new();
+        let stops = Stops { shutdown: &shutdown, replaced: &mut replaced };
+        let step = drive(&mut sink, &mut stream, &mut pushes, stops, &mut StatusSocket).await;
+        assert!(matches!(step, Step::Gone), "the client's close ends the loop");
+        let sent = texts(&sink);
+        assert_eq!(sent[0], r#"{"type":"search_timeout"}"#, "a queued push goes before the client's frames");
+        assert_eq!(sent[1], r#"{"type":"heartbeat"}"#);
+        assert!(sent[2].contains("invalid_frame"), "{}", sent[2]);
+    }
+
+    #[tokio::test]
+    async fn shutdown_and_replacement_close_the_socket() {
+        let shutdown = Shutdown::new();
+        let (_keep, mut replaced) = oneshot::channel::<()>();
+        let (_push, mut pushes) = mpsc::channel(4);
+        shutdown.trigger();
+        let mut stream = futures_util::stream::pending();
+        let mut sink: Vec<Message> = Vec::new();
+        let stops = Stops { shutdown: &shutdown, replaced: &mut replaced };
+        let step = drive(&mut sink, &mut stream, &mut pushes, stops, &mut StatusSocket).await;
+        assert!(matches!(step, Step::Close(CloseCode::GoingAway)));
+
+        let shutdown = Shutdown::new();
+        let (newer, mut replaced) = oneshot::channel();
+        newer.send(()).unwrap();
+        let stops = Stops { shutdown: &shutdown, replaced: &mut replaced };
+        let step = drive(&mut sink, &mut stream, &mut pushes, stops, &mut StatusSocket).await;
+        assert!(matches!(step, Step::Close(CloseCode::Replaced)));
+    }
+
+    #[tokio::test]
+    async fn a_push_with_a_close_code_ends_the_socket_after_its_frame() {
+        let shutdown = Shutdown::new();
+        let (_keep, mut replaced) = oneshot::channel();
+        let (push, mut pushes) = mpsc::channel(4);
+        push.try_send(Delivery {
+            close: Some(CloseCode::Banned as u16),
+            ..Delivery::frame(ServerFrame::SearchTimeout)
+        })
+        .unwrap();
+        let mut stream = futures_util::stream::pending();
+        let mut sink: Vec<Message> = Vec::new();
+        let stops = Stops { shutdown: &shutdown, replaced: &mut replaced };
+        let step = drive(&mut sink, &mut stream, &mut pushes, stops, &mut StatusSocket).await;
+        assert!(matches!(step, Step::Close(CloseCode::Banned)));
+        assert_eq!(texts(&sink), [r#"{"type":"search_timeout"}"#]);
+    }
 }
