@@ -15,7 +15,7 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::config::Settings;
 use crate::events::Events;
 use crate::http::{self, ratelimit::RateLimits};
-use crate::matching::Matchmaker;
+use crate::matching::{MatchDeps, Matchmaker};
 use crate::metrics::Metrics;
 use crate::realtime::{self, Broker, Connections, Fanout, InProcessBroker};
 use crate::room::writer::MessageWriter;
@@ -74,7 +74,6 @@ impl App {
         let keys = Keys::new(&secret, &settings.auth.jwt_issuer, settings.auth.access_ttl);
         let metrics = Metrics::new();
         let limits = RateLimits::new(&settings.rate_limits);
-        let matchmaker = Matchmaker::new(settings.matching.fallback_after, settings.matching.search_timeout);
         let shutdown = Shutdown::new();
         let events = Events::new();
         let broker: Arc<dyn Broker> = Arc::new(InProcessBroker::default());
@@ -87,6 +86,19 @@ impl App {
                 max_message_chars: settings.realtime.max_message_chars as usize,
                 writer,
                 outbox: Arc::new(Fanout::new(broker.clone())),
+                events: events.clone(),
+                metrics: metrics.clone(),
+            },
+            &shutdown,
+        );
+        let matchmaker = Matchmaker::spawn(
+            MatchDeps {
+                store: store.clone(),
+                clock: clock.clone(),
+                settings: settings.matching.clone(),
+                min_age: settings.profile.min_age,
+                like_after: settings.room.like_after,
+                rooms: rooms.clone(),
                 events: events.clone(),
                 metrics: metrics.clone(),
             },
@@ -111,11 +123,7 @@ impl App {
         let socket_events = state.events.subscribe();
         // Waiting tickets come back before the first request; overdue expiries and
         // fallback crossings fire at the matcher's first tick.
-        state
-            .matchmaker
-            .restore(&state)
-            .await
-            .map_err(|e| anyhow::anyhow!("reloading search tickets: {e}"))?;
+        state.matchmaker.restore().await.map_err(|e| anyhow::anyhow!("reloading search tickets: {e}"))?;
         // Room timers resume: every active room's next deadline is filed; overdue
         // ones fire as soon as the lifecycle loop starts.
         let active = state.rooms.restore().await.map_err(|e| anyhow::anyhow!("reloading rooms: {e}"))?;
@@ -126,8 +134,6 @@ impl App {
             .map_err(|e| anyhow::anyhow!("cannot listen on {} (--bind): {e}", state.settings.server.bind))?;
         let addr = listener.local_addr()?;
         spawn_housekeeping(&state);
-        let matching = state.clone();
-        state.shutdown.spawn(async move { matching.matchmaker.run(matching.clone()).await });
         state.shutdown.spawn(realtime::bridge::run(state.clone(), socket_events));
         Ok(App { listener, router, state, addr })
     }

@@ -113,10 +113,6 @@ pub enum AuthError {
     Store(#[from] sqlx::Error),
 }
 
-pub fn banned(until: Timestamp) -> ApiError {
-    ApiError::new(ErrorCode::Banned, format!("account banned until {}", until.to_datetime().to_rfc3339()))
-}
-
 /// Checks an access token and loads its user. The ban check comes before the version
 /// check so a banned user learns about the ban rather than seeing a revoked token.
 pub async fn authenticate(state: &AppState, token: &str) -> Result<UserRow, AuthError> {
@@ -163,7 +159,7 @@ pub async fn login(state: &AppState, req: LoginRequest) -> Result<TokenResponse,
     let now = state.clock.now();
     // Only now, after a correct password, may the ban be revealed.
     if let Some(until) = user.ban_in_force(now) {
-        return Err(banned(until));
+        return Err(ApiError::banned(until));
     }
     state.metrics.auth_events.with_label_values(&["login"]).inc();
     start_session(state, &user, now).await
@@ -195,13 +191,13 @@ pub async fn refresh(state: &AppState, req: RefreshRequest) -> Result<TokenRespo
         }
         Rotation::Revoked { user_id, reason: RevokeReason::Ban } => {
             let user = state.store.user(user_id).await?.ok_or_else(invalid)?;
-            return Err(user.ban_in_force(now).map(banned).unwrap_or_else(invalid));
+            return Err(user.ban_in_force(now).map(ApiError::banned).unwrap_or_else(invalid));
         }
         Rotation::Revoked { .. } | Rotation::Expired | Rotation::Unknown => return Err(invalid()),
     };
     let user = state.store.user(user_id).await?.ok_or_else(invalid)?;
     if let Some(until) = user.ban_in_force(now) {
-        return Err(banned(until));
+        return Err(ApiError::banned(until));
     }
     state.metrics.auth_events.with_label_values(&["refresh"]).inc();
     Ok(token_response(state, &user, refresh_token, now))
@@ -215,7 +211,7 @@ pub async fn logout(state: &AppState, user: &UserRow, req: LogoutRequest) -> Res
         None => None,
     };
     state.store.logout(user.user_id(), family.as_deref(), state.clock.now()).await?;
-    state.matchmaker.cancel(state, user.user_id()).await?;
+    state.matchmaker.cancel(user.user_id()).await?;
     state.events.publish(crate::events::Event::TokensRevoked { user: user.user_id() });
     state.metrics.auth_events.with_label_values(&["logout"]).inc();
     Ok(())
@@ -238,7 +234,7 @@ pub async fn delete_account(
     if !password::verify(req.password, Some(user.password_hash.clone())).await? {
         return Err(ApiError::field("password", "is incorrect"));
     }
-    state.matchmaker.cancel(state, user.user_id()).await?;
+    state.matchmaker.cancel(user.user_id()).await?;
     // Re-read after the search is gone: a match made meanwhile has a room to end too.
     let current = state.store.user(user.user_id()).await?.and_then(|u| u.current_room_id);
     if let Some(room_id) = current {

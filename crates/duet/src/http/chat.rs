@@ -59,7 +59,7 @@ async fn search(
     AuthUser(user): AuthUser,
     AppJson(req): AppJson<SearchRequest>,
 ) -> Result<(StatusCode, AppJson<SearchResponse>), ApiError> {
-    match state.matchmaker.search(&state, &user, req.kind).await? {
+    match state.matchmaker.search(&user, req.kind).await? {
         SearchOutcome::Room(room) => {
             let view = room_view(&state, &room, &user).await?;
             Ok((
@@ -97,7 +97,7 @@ async fn cancel_search(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
 ) -> Result<AppJson<serde_json::Value>, ApiError> {
-    if !state.matchmaker.cancel(&state, user.user_id()).await? {
+    if !state.matchmaker.cancel(user.user_id()).await? {
         return Err(ApiError::new(ErrorCode::NotSearching, "not searching"));
     }
     Ok(AppJson(serde_json::json!({ "status": "idle" })))

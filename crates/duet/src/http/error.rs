@@ -146,6 +146,11 @@ impl ApiError {
         ApiError::new(ErrorCode::Unauthorized, detail)
     }
 
+    /// 403 `banned`, saying until when.
+    pub fn banned(until: crate::clock::Timestamp) -> Self {
+        ApiError::new(ErrorCode::Banned, format!("account banned until {}", until.to_datetime().to_rfc3339()))
+    }
+
     pub fn rate_limited(retry_after_secs: u64) -> Self {
         ApiError {
             retry_after_secs: Some(retry_after_secs.max(1)),
@@ -231,8 +236,23 @@ impl From<crate::auth::AuthError> for ApiError {
         match e {
             AuthError::Invalid => ApiError::unauthorized("missing, invalid or expired access token"),
             AuthError::Revoked => ApiError::unauthorized("access token has been revoked"),
-            AuthError::Banned(until) => crate::auth::banned(until),
+            AuthError::Banned(until) => ApiError::banned(until),
             AuthError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::matching::SearchError> for ApiError {
+    fn from(e: crate::matching::SearchError) -> Self {
+        use crate::matching::SearchError;
+        let detail = e.to_string();
+        match e {
+            SearchError::Banned(until) => ApiError::banned(until),
+            SearchError::AlreadySearching => ApiError::new(ErrorCode::AlreadySearching, detail),
+            SearchError::IncompleteProfile(_) => ApiError::new(ErrorCode::IncompleteProfile, detail),
+            SearchError::UnknownUser => ApiError::not_found("user"),
+            SearchError::CorruptProfile => ApiError::internal(detail),
+            SearchError::Store(e) => e.into(),
         }
     }
 }

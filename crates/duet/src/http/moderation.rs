@@ -275,7 +275,7 @@ async fn status(State(state): State<AppState>, _admin: AdminUser) -> AppJson<Tas
     let (next_room, scheduled_rooms, room_owners) = state.rooms.load();
     let deadline = "at the next deadline".to_owned();
     AppJson(TasksStatus {
-        matching: state.matchmaker.stats.report(
+        matching: state.matchmaker.stats().report(
             stopping,
             deadline.clone(),
             state.matchmaker.next_deadline().await,

@@ -11,5 +11,5 @@ pub mod service;
 pub mod ticket;
 
 pub use self::core::{EnqueueError, Match, MatchConfig, Matcher, TickOutcome};
-pub use service::{Matchmaker, SearchOutcome};
+pub use service::{MatchDeps, Matchmaker, SearchError, SearchOutcome};
 pub use ticket::{ChatKind, Gender, GenderSet, Ticket};

@@ -3,7 +3,10 @@
 //! matcher; every change to the waiting set (search, cancel, logout, ban, expiry)
 //! goes through its lock, so the store and the matcher never disagree about who
 //! waits. A match is written in one transaction ([`crate::store::Store::create_match`]).
+//! [`Matchmaker::spawn`] builds it with exactly what it uses ([`MatchDeps`]) and starts
+//! its lifecycle loop; it answers with [`SearchError`], which the HTTP edge maps.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::thread_rng;
@@ -12,23 +15,71 @@ use tokio::sync::{Mutex, Notify};
 use super::icebreakers::{self, Icebreaker};
 use super::ticket::{gender_of, gender_set, interest_bits, interest_ids, need_bits, ChatKind, Ticket};
 use super::{Match, MatchConfig, Matcher};
-use crate::app::AppState;
-use crate::clock::Timestamp;
-use crate::events::Event;
-use crate::http::error::{ApiError, ErrorCode};
+use crate::clock::{SharedClock, Timestamp};
+use crate::config::MatchingSettings;
+use crate::events::{Event, Events};
 use crate::ids::UserId;
+use crate::metrics::Metrics;
 use crate::profile::missing_fields;
-use crate::store::{list_ids, Constraint, NewRoom, RoomRow, StoreError, TicketRow, UserRow};
+use crate::room::Rooms;
+use crate::shutdown::Shutdown;
+use crate::store::{list_ids, Constraint, NewRoom, RoomRow, Store, StoreError, TicketRow, UserRow};
 use crate::tasks::TaskStats;
 
 /// Eligible candidates read per queue in one examination (see `core`).
 const WINDOW: usize = 32;
 
-pub struct Matchmaker {
+/// What the matchmaker is built with.
+pub struct MatchDeps {
+    pub store: Store,
+    pub clock: SharedClock,
+    pub settings: MatchingSettings,
+    /// Youngest age that may search (`--min-age`).
+    pub min_age: u32,
+    /// When a new room's first like round opens (`--like-after`).
+    pub like_after: Duration,
+    /// New rooms are handed to their lifecycle here.
+    pub rooms: Rooms,
+    pub events: Events,
+    pub metrics: Metrics,
+}
+
+/// Why a search (or a re-filing) was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    #[error("account banned until {}", .0.to_datetime().to_rfc3339())]
+    Banned(Timestamp),
+    #[error("already searching; cancel first")]
+    AlreadySearching,
+    /// The profile lacks these fields (or the user is too young: `dob`).
+    #[error("complete your profile first: {} missing", .0.join(", "))]
+    IncompleteProfile(Vec<&'static str>),
+    /// The account is gone (deleted meanwhile).
+    #[error("user not found")]
+    UnknownUser,
+    /// A stored profile the ticket cannot be built from: a bug or a bad migration.
+    #[error("the stored profile does not parse")]
+    CorruptProfile,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for SearchError {
+    fn from(e: sqlx::Error) -> Self {
+        SearchError::Store(StoreError::Db(e))
+    }
+}
+
+/// The matchmaker; a cheap handle.
+#[derive(Clone)]
+pub struct Matchmaker(Arc<Shared>);
+
+struct Shared {
+    deps: MatchDeps,
     matcher: Mutex<Matcher>,
     /// Wakes the lifecycle loop when the next deadline may have moved earlier.
     wake: Notify,
-    pub stats: TaskStats,
+    stats: TaskStats,
 }
 
 /// What a search led to.
@@ -42,31 +93,45 @@ pub enum SearchOutcome {
 }
 
 impl Matchmaker {
-    pub fn new(fallback_after: Duration, search_timeout: Duration) -> Self {
-        Matchmaker {
-            matcher: Mutex::new(Matcher::new(MatchConfig { fallback_after, search_timeout, window: WINDOW })),
+    /// Builds the matchmaker and starts its lifecycle loop (stopped by `shutdown`).
+    pub fn spawn(deps: MatchDeps, shutdown: &Shutdown) -> Matchmaker {
+        let config = MatchConfig {
+            fallback_after: deps.settings.fallback_after,
+            search_timeout: deps.settings.search_timeout,
+            window: WINDOW,
+        };
+        let matchmaker = Matchmaker(Arc::new(Shared {
+            deps,
+            matcher: Mutex::new(Matcher::new(config)),
             wake: Notify::new(),
             stats: TaskStats::default(),
-        }
+        }));
+        shutdown.spawn(matchmaker.clone().run(shutdown.clone()));
+        matchmaker
+    }
+
+    fn deps(&self) -> &MatchDeps {
+        &self.0.deps
     }
 
     /// Reloads stored tickets at start. Tickets of users who may no longer search
     /// (banned, in a room, profile no longer complete) are dropped.
-    pub async fn restore(&self, state: &AppState) -> Result<(), ApiError> {
-        let mut matcher = self.matcher.lock().await;
-        let now = state.clock.now();
-        for row in state.store.all_tickets().await? {
+    pub async fn restore(&self) -> Result<(), SearchError> {
+        let deps = self.deps();
+        let mut matcher = self.0.matcher.lock().await;
+        let now = deps.clock.now();
+        for row in deps.store.all_tickets().await? {
             let user = UserId(row.user_id);
-            let eligible = match state.store.user(user).await? {
+            let eligible = match deps.store.user(user).await? {
                 Some(u) => {
                     u.ban_in_force(now).is_none()
                         && u.current_room_id.is_none()
-                        && missing_fields(&u, state.settings.profile.min_age, now).is_empty()
+                        && missing_fields(&u, deps.min_age, now).is_empty()
                 }
                 None => false,
             };
             let ticket = match eligible {
-                true => ticket_from_row(&row, self.avoid(state, user, now).await?),
+                true => ticket_from_row(&row, self.avoid(user, now).await?),
                 false => None,
             };
             match ticket {
@@ -74,132 +139,121 @@ impl Matchmaker {
                     let _ = matcher.restore(ticket);
                 }
                 None => {
-                    state.store.delete_ticket(user).await?;
+                    deps.store.delete_ticket(user).await?;
                 }
             }
         }
-        self.publish_waiting(state, &matcher);
-        self.wake.notify_one();
+        self.publish_waiting(&matcher);
+        self.0.wake.notify_one();
         Ok(())
     }
 
     /// `POST /chat/search`.
-    pub async fn search(
-        &self,
-        state: &AppState,
-        user: &UserRow,
-        kind: ChatKind,
-    ) -> Result<SearchOutcome, ApiError> {
-        let mut matcher = self.matcher.lock().await;
+    pub async fn search(&self, user: &UserRow, kind: ChatKind) -> Result<SearchOutcome, SearchError> {
+        let deps = self.deps();
+        let mut matcher = self.0.matcher.lock().await;
         // The user row is re-read under the lock: a match made a moment ago by another
         // request must be seen.
-        let user = state.store.user(user.user_id()).await?.ok_or_else(|| ApiError::not_found("user"))?;
-        if let Some(until) = user.ban_in_force(state.clock.now()) {
+        let user = deps.store.user(user.user_id()).await?.ok_or(SearchError::UnknownUser)?;
+        if let Some(until) = user.ban_in_force(deps.clock.now()) {
             // Banned between authentication and now: no ticket may be filed.
-            return Err(crate::auth::banned(until));
+            return Err(SearchError::Banned(until));
         }
         if let Some(room_id) = user.current_room_id {
-            if let Some(room) = state.store.room(room_id).await?.filter(RoomRow::is_active) {
+            if let Some(room) = deps.store.room(room_id).await?.filter(RoomRow::is_active) {
                 return Ok(SearchOutcome::Room(Box::new(room)));
             }
         }
         if matcher.ticket(user.user_id()).is_some() {
-            return Err(ApiError::new(ErrorCode::AlreadySearching, "already searching; cancel first"));
+            return Err(SearchError::AlreadySearching);
         }
-        let now = state.clock.now();
-        let missing = missing_fields(&user, state.settings.profile.min_age, now);
+        let now = deps.clock.now();
+        let missing = missing_fields(&user, deps.min_age, now);
         if !missing.is_empty() {
-            return Err(ApiError::new(
-                ErrorCode::IncompleteProfile,
-                format!("complete your profile first: {} missing", missing.join(", ")),
-            ));
+            return Err(SearchError::IncompleteProfile(missing));
         }
-        let avoid = self.avoid(state, user.user_id(), now).await?;
-        let ticket = ticket_for(&user, kind, now, avoid)
-            .ok_or_else(|| ApiError::internal("stored profile does not parse"))?;
-        match state.store.insert_ticket(user.user_id(), kind.as_str(), now).await {
-            Err(StoreError::Conflict(Constraint::Ticket)) => {
-                return Err(ApiError::new(ErrorCode::AlreadySearching, "already searching; cancel first"))
-            }
+        let avoid = self.avoid(user.user_id(), now).await?;
+        let ticket = ticket_for(&user, kind, now, avoid).ok_or(SearchError::CorruptProfile)?;
+        match deps.store.insert_ticket(user.user_id(), kind.as_str(), now).await {
+            Err(StoreError::Conflict(Constraint::Ticket)) => return Err(SearchError::AlreadySearching),
             other => other?,
         }
-        let found = matcher
-            .enqueue(ticket, now)
-            .map_err(|_| ApiError::new(ErrorCode::AlreadySearching, "already searching"))?;
+        let found = matcher.enqueue(ticket, now).map_err(|_| SearchError::AlreadySearching)?;
         let outcome = match found {
-            Some(m) => match self.store_match(state, &mut matcher, m, now).await? {
+            Some(m) => match self.store_match(&mut matcher, m, now).await? {
                 Some(room) => SearchOutcome::Room(Box::new(room)),
                 None => SearchOutcome::Waiting { kind, since: now },
             },
             None => SearchOutcome::Waiting { kind, since: now },
         };
         if let SearchOutcome::Waiting { .. } = outcome {
-            state.events.publish(Event::SearchStarted { user: user.user_id() });
+            deps.events.publish(Event::SearchStarted { user: user.user_id() });
         }
-        self.publish_waiting(state, &matcher);
-        self.wake.notify_one();
+        self.publish_waiting(&matcher);
+        self.0.wake.notify_one();
         Ok(outcome)
     }
 
     /// Re-files a waiting user's ticket after a profile change, keeping its place in
     /// the queue: the matcher never pairs on a profile the user has since changed.
-    pub async fn refile(&self, state: &AppState, user: &UserRow) -> Result<(), ApiError> {
-        let mut matcher = self.matcher.lock().await;
+    pub async fn refile(&self, user: &UserRow) -> Result<(), SearchError> {
+        let mut matcher = self.0.matcher.lock().await;
         let Some(old) = matcher.cancel(user.user_id()) else { return Ok(()) };
-        let now = state.clock.now();
-        let avoid = self.avoid(state, user.user_id(), now).await?;
-        let ticket = ticket_for(user, old.kind, old.enqueued_at, avoid)
-            .ok_or_else(|| ApiError::internal("stored profile does not parse"))?;
-        if let Some(m) = matcher.enqueue(ticket, now).map_err(|_| ApiError::internal("ticket filed twice"))? {
-            self.store_match(state, &mut matcher, m, now).await?;
+        let now = self.deps().clock.now();
+        let avoid = self.avoid(user.user_id(), now).await?;
+        let ticket = ticket_for(user, old.kind, old.enqueued_at, avoid).ok_or(SearchError::CorruptProfile)?;
+        // The old ticket was just taken out, so this one cannot be a second.
+        if let Ok(Some(m)) = matcher.enqueue(ticket, now) {
+            self.store_match(&mut matcher, m, now).await?;
         }
-        self.publish_waiting(state, &matcher);
-        self.wake.notify_one();
+        self.publish_waiting(&matcher);
+        self.0.wake.notify_one();
         Ok(())
     }
 
     /// Withdraws the user's ticket; false when there was none.
-    pub async fn cancel(&self, state: &AppState, user: UserId) -> Result<bool, ApiError> {
-        let mut matcher = self.matcher.lock().await;
+    pub async fn cancel(&self, user: UserId) -> Result<bool, SearchError> {
+        let mut matcher = self.0.matcher.lock().await;
         let in_matcher = matcher.cancel(user).is_some();
-        let in_store = state.store.delete_ticket(user).await?;
-        self.publish_waiting(state, &matcher);
+        let in_store = self.deps().store.delete_ticket(user).await?;
+        self.publish_waiting(&matcher);
         if in_matcher || in_store {
-            state.events.publish(Event::SearchCancelled { user });
+            self.deps().events.publish(Event::SearchCancelled { user });
         }
         Ok(in_matcher || in_store)
     }
 
     /// Expires old tickets and examines those crossing the fallback threshold.
-    pub async fn tick(&self, state: &AppState) -> Result<(), ApiError> {
-        let mut matcher = self.matcher.lock().await;
-        let now = state.clock.now();
-        self.stats.ran(now);
+    pub async fn tick(&self) -> Result<(), SearchError> {
+        let deps = self.deps();
+        let mut matcher = self.0.matcher.lock().await;
+        let now = deps.clock.now();
+        self.0.stats.ran(now);
         let outcome = matcher.tick(now);
         for ticket in outcome.expired {
-            if state.store.delete_ticket(ticket.user).await? {
-                state.events.publish(Event::SearchTimeout { user: ticket.user });
+            if deps.store.delete_ticket(ticket.user).await? {
+                deps.events.publish(Event::SearchTimeout { user: ticket.user });
             }
         }
         for m in outcome.matches {
-            self.store_match(state, &mut matcher, m, now).await?;
+            self.store_match(&mut matcher, m, now).await?;
         }
-        self.publish_waiting(state, &matcher);
+        self.publish_waiting(&matcher);
         Ok(())
     }
 
     /// The lifecycle loop: sleeps until the next expiry or fallback crossing (or a
     /// wake-up), then ticks. Runs until shutdown.
-    pub async fn run(&self, state: AppState) {
+    async fn run(self, shutdown: Shutdown) {
         loop {
-            let next = self.matcher.lock().await.next_deadline();
-            let wait = next.map_or(Duration::from_secs(3600), |at| state.clock.now().until(at));
+            let next = self.0.matcher.lock().await.next_deadline();
+            let wait = next.map_or(Duration::from_secs(3600), |at| self.deps().clock.now().until(at));
             tokio::select! {
-                _ = state.shutdown.requested() => break,
-                _ = self.wake.notified() => {},
+                _ = shutdown.requested() => break,
+                _ = self.0.wake.notified() => {},
                 _ = tokio::time::sleep(wait) => {},
             }
-            if let Err(e) = self.tick(&state).await {
+            if let Err(e) = self.tick().await {
                 tracing::error!(error = %e, "matching tick failed");
             }
         }
@@ -207,34 +261,39 @@ impl Matchmaker {
 
     /// The users the matcher holds tickets for, sorted (for checks against the store).
     pub async fn waiting_users(&self) -> Vec<UserId> {
-        let mut users: Vec<UserId> = self.matcher.lock().await.waiting_users().collect();
+        let mut users: Vec<UserId> = self.0.matcher.lock().await.waiting_users().collect();
         users.sort();
         users
     }
 
     /// When the matcher next has an expiry or a fallback crossing.
     pub async fn next_deadline(&self) -> Option<Timestamp> {
-        self.matcher.lock().await.next_deadline()
+        self.0.matcher.lock().await.next_deadline()
     }
 
     /// Asks the lifecycle loop to look at the clock again (tests move a manual clock).
     pub fn wake(&self) {
-        self.wake.notify_one();
+        self.0.wake.notify_one();
+    }
+
+    /// The lifecycle loop's bookkeeping, for `/admin/status`.
+    pub fn stats(&self) -> &TaskStats {
+        &self.0.stats
     }
 
     /// Writes a match; if it lost a race in the store, the tickets that still exist
     /// go back to the matcher and nothing else happens.
     async fn store_match(
         &self,
-        state: &AppState,
         matcher: &mut Matcher,
         m: Match,
         now: Timestamp,
-    ) -> Result<Option<RoomRow>, ApiError> {
+    ) -> Result<Option<RoomRow>, SearchError> {
+        let deps = self.deps();
         let common = interest_ids(m.a.interests & m.b.interests);
         let icebreaker: Icebreaker = icebreakers::draw(&common, &mut thread_rng());
         let icebreaker = serde_json::to_string(&icebreaker).expect("icebreakers serialise");
-        let room = state
+        let room = deps
             .store
             .create_match(&NewRoom {
                 kind: m.a.kind.as_str(),
@@ -243,29 +302,29 @@ impl Matchmaker {
                 score: m.score,
                 fallback: m.fallback,
                 now,
-                first_like_at: now.plus(state.settings.room.like_after),
+                first_like_at: now.plus(deps.like_after),
             })
             .await?;
         let Some(room) = room else {
             tracing::warn!(a = m.a.user.0, b = m.b.user.0, "match lost a race in the store; re-queueing");
             for ticket in [m.a, m.b] {
-                if state.store.ticket(ticket.user).await?.is_some() {
+                if deps.store.ticket(ticket.user).await?.is_some() {
                     let _ = matcher.restore(ticket);
                 }
             }
             return Ok(None);
         };
         let mode = if m.fallback { "fallback" } else { "scored" };
-        state.metrics.matches.with_label_values(&[mode]).inc();
+        deps.metrics.matches.with_label_values(&[mode]).inc();
         for waited in
             [now.as_millis() - m.a.enqueued_at.as_millis(), now.as_millis() - m.b.enqueued_at.as_millis()]
         {
-            state.metrics.time_to_match.with_label_values(&[mode]).observe(waited.max(0) as f64 / 1000.0);
+            deps.metrics.time_to_match.with_label_values(&[mode]).observe(waited.max(0) as f64 / 1000.0);
         }
-        state.metrics.rooms_active.inc();
-        state.rooms.track(&room);
+        deps.metrics.rooms_active.inc();
+        deps.rooms.track(&room);
         tracing::info!(room_id = room.id, fallback = m.fallback, "match found");
-        state.events.publish(Event::MatchFound {
+        deps.events.publish(Event::MatchFound {
             room_id: room.id,
             users: room.participants(),
             fallback: m.fallback,
@@ -273,13 +332,14 @@ impl Matchmaker {
         Ok(Some(room))
     }
 
-    async fn avoid(&self, state: &AppState, user: UserId, now: Timestamp) -> Result<Vec<UserId>, ApiError> {
-        Ok(state.store.avoid_list(user, now.minus(state.settings.matching.rematch_cooldown)).await?)
+    async fn avoid(&self, user: UserId, now: Timestamp) -> Result<Vec<UserId>, SearchError> {
+        let since = now.minus(self.deps().settings.rematch_cooldown);
+        Ok(self.deps().store.avoid_list(user, since).await?)
     }
 
-    fn publish_waiting(&self, state: &AppState, matcher: &Matcher) {
+    fn publish_waiting(&self, matcher: &Matcher) {
         for kind in ChatKind::ALL {
-            state.metrics.waiting.with_label_values(&[kind.as_str()]).set(matcher.waiting(kind) as i64);
+            self.deps().metrics.waiting.with_label_values(&[kind.as_str()]).set(matcher.waiting(kind) as i64);
         }
     }
 }

@@ -38,7 +38,7 @@ pub async fn ban_for(
         state.store.ban_user(user, until, reason, now).await?.ok_or_else(|| ApiError::not_found("user"))?;
     tracing::info!(user_id = user.0, until = %until.to_datetime(), "user banned");
     // Tokens are revoked already; the ban also ends the user's search and room.
-    state.matchmaker.cancel(state, user).await?;
+    state.matchmaker.cancel(user).await?;
     state.events.publish(Event::Banned { user, until, room_id: row.current_room_id });
     if let Some(room_id) = row.current_room_id {
         // Through the room's owner, so the ban reaches the room's sockets before its end.

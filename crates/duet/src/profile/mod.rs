@@ -36,7 +36,7 @@ pub async fn update_profile(
         .await?
         .ok_or_else(|| ApiError::not_found("user"))?;
     // A waiting search follows the new profile.
-    state.matchmaker.refile(state, &row).await?;
+    state.matchmaker.refile(&row).await?;
     Ok(OwnProfile::from_row(&row, &state.settings, now))
 }
 

@@ -131,7 +131,7 @@ async fn hard_rules_keep_incompatible_people_apart() {
     assert_eq!(app.search(&d.access, "voice").await.status(), StatusCode::ACCEPTED, "another type");
     app.advance(Duration::from_secs(60));
     // Not even the fallback relaxes a hard rule.
-    app.state.matchmaker.tick(&app.state).await.unwrap();
+    app.state.matchmaker.tick().await.unwrap();
     for s in [&a, &b, &c, &d] {
         assert_eq!(app.status(&s.access).await["status"], "searching");
     }
@@ -146,7 +146,7 @@ async fn without_a_shared_need_the_fallback_matches_after_thirty_seconds() {
     assert_eq!(app.search(&a.access, "chat").await.status(), StatusCode::ACCEPTED);
     assert_eq!(app.search(&b.access, "chat").await.status(), StatusCode::ACCEPTED);
     app.advance(Duration::from_secs(29));
-    app.state.matchmaker.tick(&app.state).await.unwrap();
+    app.state.matchmaker.tick().await.unwrap();
     assert_eq!(app.status(&a.access).await["status"], "searching");
     app.advance(Duration::from_secs(1));
     let event = expect_event(&mut events, |e| matches!(e, Event::MatchFound { .. })).await;
