@@ -41,4 +41,5 @@ pub mod shutdown;
 pub mod store;
 pub mod tasks;
 pub mod telemetry;
+pub mod validation;
 pub mod web;

@@ -1,6 +1,6 @@
 //! Rules for account fields: usernames, passwords and email addresses.
 
-use crate::http::error::{ApiError, FieldError};
+use crate::validation::{FieldError, FieldErrors};
 
 pub const USERNAME_MIN_CHARS: usize = 3;
 pub const USERNAME_MAX_CHARS: usize = 32;
@@ -8,7 +8,7 @@ pub const PASSWORD_MIN_CHARS: usize = 8;
 pub const PASSWORD_MAX_CHARS: usize = 128;
 
 /// All failing fields at once, so a form can mark each.
-pub fn signup(username: &str, password: &str, email: Option<&str>) -> Result<(), ApiError> {
+pub fn signup(username: &str, password: &str, email: Option<&str>) -> Result<(), FieldErrors> {
     let mut errors = Vec::new();
     let len = username.chars().count();
     if !(USERNAME_MIN_CHARS..=USERNAME_MAX_CHARS).contains(&len) {
@@ -34,7 +34,7 @@ pub fn signup(username: &str, password: &str, email: Option<&str>) -> Result<(),
     if errors.is_empty() {
         Ok(())
     } else {
-        Err(ApiError::validation(errors))
+        Err(FieldErrors(errors))
     }
 }
 
@@ -77,8 +77,7 @@ mod tests {
     #[test]
     fn all_bad_fields_are_listed() {
         let err = signup("x", "short", Some("nope")).unwrap_err();
-        let body = err.body(None);
-        let fields: Vec<_> = body.errors.iter().map(|e| e.field.as_str()).collect();
+        let fields: Vec<_> = err.0.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["username", "password", "email"]);
     }
 }

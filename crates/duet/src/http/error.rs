@@ -80,19 +80,7 @@ impl ErrorCode {
     }
 }
 
-/// One invalid field of a request.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
-pub struct FieldError {
-    /// The field's name as sent, e.g. `interests`.
-    pub field: String,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError { field: field.into(), message: message.into() }
-    }
-}
+pub use crate::validation::FieldError;
 
 /// The body of every error response.
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -254,6 +242,12 @@ impl From<crate::matching::SearchError> for ApiError {
             SearchError::CorruptProfile => ApiError::internal(detail),
             SearchError::Store(e) => e.into(),
         }
+    }
+}
+
+impl From<crate::validation::FieldErrors> for ApiError {
+    fn from(e: crate::validation::FieldErrors) -> Self {
+        ApiError::validation(e.0)
     }
 }
 

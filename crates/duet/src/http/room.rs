@@ -36,13 +36,13 @@ pub fn routes(state: &AppState) -> Routes {
 /// A participant's room, after noting that they used it: an HTTP call counts as a
 /// moment of presence, like a chat socket opened and closed, for the abandonment rule.
 async fn participant_room(state: &AppState, room_id: i64, user: &UserRow) -> Result<RoomRow, ApiError> {
-    let room = room::room_of_participant(state, room_id, user.user_id()).await?;
+    let room = room::room_of_participant(&state.store, room_id, user.user_id()).await?;
     if room.is_active() {
         match state.rooms.apply(room_id, RoomEvent::Seen { user: user.user_id() }).await {
             Ok(_) | Err(RoomError::Ended) => {}
             Err(e) => return Err(e.into()),
         }
-        return room::room_of_participant(state, room_id, user.user_id()).await;
+        return Ok(room::room_of_participant(&state.store, room_id, user.user_id()).await?);
     }
     Ok(room)
 }
@@ -191,7 +191,7 @@ async fn keep(
 ) -> Result<AppJson<RoomView>, ApiError> {
     participant_room(&state, room_id, &user).await?;
     state.rooms.apply(room_id, RoomEvent::Keep { from: user.user_id(), keep: req.keep_active }).await?;
-    let room = room::room_of_participant(&state, room_id, user.user_id()).await?;
+    let room = room::room_of_participant(&state.store, room_id, user.user_id()).await?;
     Ok(AppJson(room_view(&state, &room, &user).await?))
 }
 
@@ -254,9 +254,9 @@ async fn end_room(
     AuthUser(user): AuthUser,
     AppPath(room_id): AppPath<i64>,
 ) -> Result<AppJson<EndResponse>, ApiError> {
-    room::room_of_participant(&state, room_id, user.user_id()).await?;
+    room::room_of_participant(&state.store, room_id, user.user_id()).await?;
     let ended_now = state.rooms.end(room_id, EndReason::EndedByUser).await?;
-    let room = room::room_of_participant(&state, room_id, user.user_id()).await?;
+    let room = room::room_of_participant(&state.store, room_id, user.user_id()).await?;
     Ok(AppJson(EndResponse {
         room_id,
         already_ended: !ended_now,

@@ -6,8 +6,8 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::vocabulary;
-use crate::http::error::{ApiError, FieldError};
 use crate::store::ProfileFields;
+use crate::validation::{FieldError, FieldErrors};
 
 pub const NICKNAME_MAX_CHARS: usize = 32;
 pub const MAX_INTERESTS: usize = 5;
@@ -43,7 +43,7 @@ pub fn profile_update(
     update: &ProfileUpdate,
     today: NaiveDate,
     min_age: u32,
-) -> Result<ProfileFields, ApiError> {
+) -> Result<ProfileFields, FieldErrors> {
     let mut errors = Vec::new();
     let mut fields = ProfileFields::default();
 
@@ -91,7 +91,7 @@ pub fn profile_update(
     if errors.is_empty() {
         Ok(fields)
     } else {
-        Err(ApiError::validation(errors))
+        Err(FieldErrors(errors))
     }
 }
 
@@ -166,8 +166,7 @@ mod tests {
     }
 
     fn check(update: ProfileUpdate) -> Result<ProfileFields, Vec<String>> {
-        profile_update(&update, today(), 18)
-            .map_err(|e| e.body(None).errors.into_iter().map(|f| f.field).collect())
+        profile_update(&update, today(), 18).map_err(|e| e.0.into_iter().map(|f| f.field).collect())
     }
 
     #[test]

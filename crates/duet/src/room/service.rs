@@ -1,18 +1,12 @@
 //! Finding a participant's room. Every change to a room goes through its owner
 //! ([`super::Rooms`]).
 
-use crate::app::AppState;
-use crate::http::error::ApiError;
+use super::RoomError;
 use crate::ids::UserId;
-use crate::store::RoomRow;
+use crate::store::{RoomRow, Store};
 
-/// The room if `user` is one of its participants; otherwise 404 whether or not it
-/// exists, so room ids leak nothing.
-pub async fn room_of_participant(state: &AppState, room_id: i64, user: UserId) -> Result<RoomRow, ApiError> {
-    state
-        .store
-        .room(room_id)
-        .await?
-        .filter(|room| room.partner_of(user).is_some())
-        .ok_or_else(|| ApiError::not_found("room"))
+/// The room if `user` is one of its participants; otherwise `NotParticipant` whether or
+/// not it exists (the HTTP edge answers 404 for both, so room ids leak nothing).
+pub async fn room_of_participant(store: &Store, room_id: i64, user: UserId) -> Result<RoomRow, RoomError> {
+    store.room(room_id).await?.filter(|room| room.partner_of(user).is_some()).ok_or(RoomError::NotParticipant)
 }

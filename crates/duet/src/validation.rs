@@ -1,0 +1,25 @@
+//! Invalid input, in words every layer can use: a field's name as the client sent it
+//! and what is wrong with it. Validation (`profile::validate`, `auth::validate`,
+//! reports) returns [`FieldErrors`]; the HTTP edge turns them into a 400
+//! `validation_error` that lists each field.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// One invalid field of a request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    /// The field's name as sent, e.g. `interests`.
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError { field: field.into(), message: message.into() }
+    }
+}
+
+/// Every invalid field of one request, so a form can mark each at once.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FieldErrors(pub Vec<FieldError>);
