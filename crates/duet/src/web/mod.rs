@@ -42,7 +42,9 @@ const FILES: &[(&str, &[u8])] = assets![
     "js/views/auth.js",
     "js/views/ended.js",
     "js/views/like-round.js",
+    "js/views/message-list.js",
     "js/views/profile.js",
+    "js/views/report-dialog.js",
     "js/views/room.js",
     "js/views/search.js",
 ];

@@ -4,9 +4,11 @@
 import { api, avatarBlobUrl } from '../api.js';
 import { ChatRoom } from '../chat-socket.js';
 import { likeRound } from './like-round.js';
+import { messageList } from './message-list.js';
+import { openReportDialog } from './report-dialog.js';
 import { h } from '../dom.js';
-import { formatClock, getLang, t } from '../i18n.js';
-import { avatarEl, errorText, fieldErrorText, hideBanner, openDialog, partnerFacts, partnerName, showBanner } from '../ui.js';
+import { getLang, t } from '../i18n.js';
+import { avatarEl, errorText, hideBanner, openDialog, partnerFacts, partnerName, showBanner } from '../ui.js';
 
 
 export function roomView(app, roomId) {
@@ -135,7 +137,7 @@ export function roomView(app, roomId) {
     renderReveal(room.reveal_level);
 
     // --- report and end ---
-    reportButton.addEventListener('click', () => openReport());
+    reportButton.addEventListener('click', () => openReportDialog(app, roomId));
     endButton.addEventListener('click', async () => {
       const confirmed = await openDialog(t('end.title'), (close) => h('div', { class: 'stack' },
         h('p', { text: t('end.body') }),
@@ -152,39 +154,7 @@ export function roomView(app, roomId) {
     });
 
     // --- messages ---
-    const pendingEls = new Map(); // client_id -> li
-    const nearBottom = () => list.scrollHeight - list.scrollTop - list.clientHeight < 80;
-    const scrollDown = () => (list.scrollTop = list.scrollHeight);
-    const stateText = { sending: t('room.sending'), sent: t('room.sent'), read: t('room.read') };
-    const stateIcon = { sending: '◷', sent: '✓', read: '✓✓' };
-    const renderMessage = (msg) => {
-      const meta = h('span', { class: 'msg-meta' }, h('time', { datetime: msg.timestamp || msg.created, text: formatClock(msg.timestamp || msg.created) }));
-      if (msg.mine) meta.append(h('span', { class: 'msg-state', title: stateText[msg.state], 'aria-label': stateText[msg.state], text: stateIcon[msg.state] }));
-      return h('li', { class: `msg ${msg.mine ? 'msg-mine' : 'msg-theirs'}`, data: { seq: msg.seq ?? '', clientId: msg.client_id || '', state: msg.state || '' } },
-        msg.mine ? null : h('span', { class: 'sr-only', text: `${name}: ` }),
-        h('p', { class: 'bubble', dir: 'auto', text: msg.content }),
-        meta);
-    };
-    const insertConfirmed = (li) => {
-      const firstPending = list.querySelector('.msg[data-seq=""]');
-      list.insertBefore(li, firstPending);
-    };
-    // A pending message becomes the stored one in place: replacing its element would
-    // make the log announce it a second time.
-    const confirmPending = (li, msg) => {
-      li.dataset.seq = msg.seq;
-      li.querySelector('time').replaceWith(h('time', { datetime: msg.timestamp, text: formatClock(msg.timestamp) }));
-      updateState(msg);
-    };
-    const updateState = (msg) => {
-      const li = list.querySelector(`.msg[data-seq="${msg.seq}"]`);
-      if (!li) return;
-      li.dataset.state = msg.state;
-      const icon = li.querySelector('.msg-state');
-      icon.textContent = stateIcon[msg.state];
-      icon.title = stateText[msg.state];
-      icon.setAttribute('aria-label', stateText[msg.state]);
-    };
+    const { pendingEls, nearBottom, scrollDown, renderMessage, insertConfirmed, confirmPending, updateState } = messageList(list, name);
 
     const chat = new ChatRoom(roomId, app.profile.id, {
       connected: (frame) => {
@@ -365,39 +335,6 @@ export function roomView(app, roomId) {
       }
     }
     app.ended(roomId, reason);
-  }
-
-  async function openReport() {
-    const reasons = app.limits.report_reasons.map((id, i) => {
-      const input = h('input', { type: 'radio', name: 'reason', value: id, checked: i === 0 });
-      return h('label', { class: 'radio-row' }, input, h('span', { text: t(`report.${id}`) }));
-    });
-    const details = h('textarea', { name: 'details', rows: 3, maxlength: app.limits.report_details_max_chars, id: 'report-details' });
-    const error = h('p', { class: 'form-error', role: 'alert' });
-    await openDialog(t('report.title'), (close) => {
-      const form = h('form', { class: 'stack', method: 'dialog' },
-        h('fieldset', { class: 'radio-group' }, h('legend', { text: t('report.reason') }), reasons),
-        h('div', { class: 'field' }, h('label', { for: 'report-details', text: t('report.details') }), details),
-        error,
-        h('div', { class: 'form-actions' },
-          h('button', { type: 'button', class: 'btn btn-ghost', text: t('common.cancel'), on: { click: () => close(null) } }),
-          h('button', { type: 'submit', class: 'btn btn-danger', text: t('report.submit') })));
-      form.addEventListener('submit', async (event) => {
-        event.preventDefault();
-        const reason = form.querySelector('input[name=reason]:checked').value;
-        const body = { reason };
-        if (details.value.trim()) body.details = details.value.trim();
-        try {
-          await api('POST', `/chat/report/${roomId}`, body);
-          close(true);
-          showBanner('report', 'info', t('report.done'), 6);
-        } catch (e) {
-          const message = e.fieldError('details');
-          error.textContent = message ? fieldErrorText('details', message) : errorText(e);
-        }
-      });
-      return form;
-    });
   }
 
   return { el, destroy: cleanup };
