@@ -53,7 +53,8 @@ pub struct RoomDeps {
 /// A message stored (`fresh`) or recognised as a retry of a stored one.
 pub type Posted = (MessageRow, bool);
 
-/// What must reach a room's sockets before its end (a ban, revoked tokens).
+/// What must reach a room's sockets before its end (a ban: the banned user's socket
+/// closes with 4002 before the partner hears of the end).
 #[derive(Clone, Copy, Debug)]
 pub enum Notice {
     Banned { user: UserId, until: Timestamp },
