@@ -85,6 +85,7 @@ pub async fn run(
         Ok(_) => Step::Continue,
         Err(code) => Step::Close(*code),
     };
+    let mut opened_handle = None;
     if let Ok(handle) = opened {
         let mut chat = Chat::new(state.clone(), user_id, address, handle, after_seq);
         step = greet(&mut chat, &mut sink).await;
@@ -92,18 +93,21 @@ pub async fn run(
             let stops = Stops { shutdown: &state.shutdown, replaced: &mut registration.replaced };
             step = drive(&mut sink, &mut stream, &mut pushes.receiver, stops, &mut chat).await;
         }
-        // Closing a socket never ends a room; it starts the abandonment grace (unless a
-        // newer socket of the same user took over). The owner tells the partner.
-        if !matches!(step, Step::Close(CloseCode::Replaced)) {
-            let _ = chat.handle.apply(RoomEvent::SocketClosed { user: user_id }).await;
-        }
+        opened_handle = Some(chat.handle);
     }
+    let replaced = matches!(step, Step::Close(CloseCode::Replaced));
     if let Step::Close(code) = step {
         let _ = sink.send(close_frame(code)).await;
         let _ = sink.close().await;
     }
     state.connections.unregister_chat(user_id, room_id, registration.id);
     state.metrics.sockets.with_label_values(&["chat"]).dec();
+    // Closing a socket never ends a room; it starts the abandonment grace (unless a
+    // newer socket of the same user took over). The owner tells the partner, after this
+    // socket is no longer registered, so a partner connecting now reads it as gone.
+    if let (Some(handle), false) = (opened_handle, replaced) {
+        let _ = handle.apply(RoomEvent::SocketClosed { user: user_id }).await;
+    }
 }
 
 /// The checks before the socket is used, each with its close code; the room's
