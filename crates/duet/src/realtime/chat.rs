@@ -25,7 +25,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use super::broker::{Delivery, Topic};
 use super::fanout::message_frame;
 use super::protocol::{ClientFrame, FrameErrorCode, LikeAnswer, LikeRoundInfo, ServerFrame};
-use super::socket::{close_frame, drive, send, SocketKind, Step, Stops};
+use super::socket::{close_frame, drive, frame_then_close, send, SocketKind, Step, Stops};
 use super::CloseCode;
 use crate::app::AppState;
 use crate::clock::Timestamp;
@@ -202,12 +202,7 @@ impl SocketKind for Chat {
                 }
             }
         }
-        if let Some(frame) = &delivery.frame {
-            if let Step::Gone = send(sink, frame).await {
-                return Step::Gone;
-            }
-        }
-        delivery.close.map_or(Step::Continue, |code| Step::Close(CloseCode::from_u16(code)))
+        frame_then_close(sink, &delivery).await
     }
 
     /// What the client sent (None: the connection ended).

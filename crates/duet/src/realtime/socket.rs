@@ -115,6 +115,20 @@ where
     }
 }
 
+/// Writes a push's frame, if it has one, then ends the socket with the push's close
+/// code, if it has one (a ban, a revoke, the room's end).
+pub(super) async fn frame_then_close<S>(sink: &mut S, delivery: &Delivery) -> Step
+where
+    S: futures_util::Sink<Message> + Unpin,
+{
+    if let Some(frame) = &delivery.frame {
+        if let Step::Gone = send(sink, frame).await {
+            return Step::Gone;
+        }
+    }
+    delivery.close.map_or(Step::Continue, |code| Step::Close(CloseCode::from_u16(code)))
+}
+
 /// The keepalive turn: drop a peer silent for two ping intervals, else ping it.
 pub(super) async fn keepalive<S>(sink: &mut S, last_heard: tokio::time::Instant) -> Step
 where

@@ -7,7 +7,7 @@ use futures_util::{Sink, SinkExt, StreamExt};
 
 use super::broker::{Delivery, Topic};
 use super::protocol::{FrameErrorCode, ServerFrame, StatusClientFrame};
-use super::socket::{close_frame, drive, send, SocketKind, Step, Stops};
+use super::socket::{close_frame, drive, frame_then_close, send, SocketKind, Step, Stops};
 use super::CloseCode;
 use crate::app::AppState;
 use crate::profile;
@@ -69,12 +69,7 @@ impl SocketKind for StatusSocket {
             tracing::warn!("status socket fell behind its push queue; closing it");
             return Step::Close(CloseCode::GoingAway);
         };
-        if let Some(frame) = &delivery.frame {
-            if let Step::Gone = send(sink, frame).await {
-                return Step::Gone;
-            }
-        }
-        delivery.close.map_or(Step::Continue, |code| Step::Close(CloseCode::from_u16(code)))
+        frame_then_close(sink, &delivery).await
     }
 
     async fn on_incoming<S>(&mut self, sink: &mut S, incoming: Option<Result<Message, axum::Error>>) -> Step
