@@ -37,7 +37,7 @@ if [ "${PREV_REV:-}" != "none" ]; then
   # The server's code only: web-client commits also touch crates/duet but would give a
   # "previous" server identical to this one.
   PREV_REV=${PREV_REV:-$(git rev-list -n1 HEAD -- crates/duet/src crates/duet/migrations \
-    crates/duet/Cargo.toml ':!crates/duet/src/web')~1}
+    crates/duet/Cargo.toml ':!crates/duet/src/http/web.rs')~1}
   PREV_SHA=$(git rev-parse --short "$PREV_REV")
   PREV_DIR=$OUT/prev-src
   PREV_TARGET=$PWD/target/bench-prev

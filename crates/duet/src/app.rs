@@ -4,53 +4,26 @@
 //! tasks. `main` and the integration tests take the same path.
 
 use std::net::SocketAddr;
-use std::ops::Deref;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::net::TcpListener;
 
+use crate::accounts::{AccountDeps, Accounts, ProfileDeps, Profiles};
 use crate::auth::{self, Keys};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Settings;
 use crate::events::Events;
-use crate::http::{self, ratelimit::RateLimits};
+pub use crate::http::AppState;
+use crate::http::{self, ratelimit::RateLimits, Inner};
 use crate::matching::{MatchDeps, Matchmaker};
 use crate::metrics::Metrics;
-use crate::realtime::{self, Broker, Connections, Fanout, InProcessBroker};
+use crate::moderation::{Moderation, ModerationDeps};
+use crate::realtime::{self, Broker, Connections, Fanout, InProcessBroker, Realtime, RealtimeDeps};
 use crate::room::writer::MessageWriter;
 use crate::room::{RoomDeps, Rooms};
 use crate::shutdown::Shutdown;
 use crate::store::Store;
-use crate::tasks::TaskStats;
-
-/// Everything a request handler or background task needs; cheap to clone.
-#[derive(Clone)]
-pub struct AppState(Arc<Inner>);
-
-pub struct Inner {
-    pub settings: Settings,
-    pub store: Store,
-    pub clock: SharedClock,
-    pub keys: Keys,
-    pub metrics: Metrics,
-    pub limits: RateLimits,
-    pub shutdown: Shutdown,
-    pub events: Events,
-    pub matchmaker: Matchmaker,
-    pub rooms: Rooms,
-    pub housekeeping: TaskStats,
-    pub broker: Arc<dyn Broker>,
-    pub connections: Connections,
-}
-
-impl Deref for AppState {
-    type Target = Inner;
-
-    fn deref(&self) -> &Inner {
-        &self.0
-    }
-}
+use crate::tasks::{TaskStats, HOUSEKEEPING_INTERVAL};
 
 /// A built server, bound to its port, not yet serving.
 pub struct App {
@@ -104,7 +77,44 @@ impl App {
             },
             &shutdown,
         );
-        let state = AppState(Arc::new(Inner {
+        let accounts = Accounts::new(AccountDeps {
+            store: store.clone(),
+            clock: clock.clone(),
+            keys: keys.clone(),
+            refresh_ttl: settings.auth.refresh_ttl,
+            min_age: settings.profile.min_age,
+            matchmaker: matchmaker.clone(),
+            rooms: rooms.clone(),
+            events: events.clone(),
+            metrics: metrics.clone(),
+        });
+        let profiles = Profiles::new(ProfileDeps {
+            store: store.clone(),
+            clock: clock.clone(),
+            min_age: settings.profile.min_age,
+            matchmaker: matchmaker.clone(),
+        });
+        let moderation = Moderation::new(ModerationDeps {
+            store: store.clone(),
+            clock: clock.clone(),
+            settings: settings.moderation.clone(),
+            report_window: settings.room.report_window,
+            matchmaker: matchmaker.clone(),
+            rooms: rooms.clone(),
+            events: events.clone(),
+        });
+        let realtime = Realtime::new(RealtimeDeps {
+            accounts: accounts.clone(),
+            store: store.clone(),
+            clock: clock.clone(),
+            rooms: rooms.clone(),
+            broker: broker.clone(),
+            connections: Connections::default(),
+            settings: settings.realtime.clone(),
+            metrics: metrics.clone(),
+            shutdown: shutdown.clone(),
+        });
+        let state = AppState::new(Inner {
             settings,
             store,
             clock,
@@ -117,8 +127,11 @@ impl App {
             rooms,
             housekeeping: TaskStats::default(),
             broker,
-            connections: Connections::default(),
-        }));
+            accounts,
+            profiles,
+            moderation,
+            realtime,
+        });
         // Subscribed before anything can publish, so the sockets miss no event.
         let socket_events = state.events.subscribe();
         // Waiting tickets come back before the first request; overdue expiries and
@@ -134,7 +147,7 @@ impl App {
             .map_err(|e| anyhow::anyhow!("cannot listen on {} (--bind): {e}", state.settings.server.bind))?;
         let addr = listener.local_addr()?;
         spawn_housekeeping(&state);
-        state.shutdown.spawn(realtime::bridge::run(state.clone(), socket_events));
+        state.shutdown.spawn(realtime::bridge::run(state.realtime.clone(), socket_events));
         Ok(App { listener, router, state, addr })
     }
 
@@ -184,9 +197,6 @@ impl App {
         Ok(())
     }
 }
-
-/// How often housekeeping runs.
-pub const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Periodic clean-up: forget idle rate-limit keys, delete expired refresh tokens.
 fn spawn_housekeeping(state: &AppState) {

@@ -9,7 +9,7 @@ use tokio::sync::broadcast;
 
 use crate::clock::Timestamp;
 use crate::ids::UserId;
-use crate::room::{EndReason, LikeOutcome};
+use crate::types::{EndReason, LikeOutcome};
 
 /// Room and matching events, in the order they happened. Room events carry both
 /// participants so the real-time layer can route them without a lookup.

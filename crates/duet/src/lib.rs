@@ -1,29 +1,31 @@
 //! Duet: an anonymous, matched one-to-one chat server.
 //!
-//! Module map:
-//! - [`config`]: every setting (flags, `DUET_*` variables, TOML file), validated once.
-//! - [`app`]: startup ([`app::App::build`]), the shared [`app::AppState`], shutdown order.
+//! Module map, lowest layer first (a module imports only from layers below it; the
+//! `layers` integration test checks it):
+//! - [`types`], [`ids`], [`clock`], [`config`], [`shutdown`], [`metrics`],
+//!   [`validation`]: shared value types, identifiers, time, settings, stopping,
+//!   numbers, field errors; then [`events`] (the internal channel of room and matching
+//!   events), [`tasks`] (bookkeeping of the background loops), [`telemetry`] (logs).
 //! - [`store`]: the database (SQLite or PostgreSQL), migrations and all SQL.
-//! - [`auth`]: accounts, passwords, access and refresh tokens.
-//! - [`profile`]: vocabulary, profile validation and views, avatars.
-//! - [`matching`]: the pure matcher core (indexed tickets, bounded window), ticket
-//!   bitsets and icebreakers.
+//! - [`auth`]: passwords, access tokens, the signing secret, sign-up rules.
+//! - [`profile`]: vocabulary, profile validation and views, avatar processing.
 //! - [`room`]: the room state machine (like rounds, keep, timers, ends) and the
 //!   deadline queue, both pure; the owner task per room, which pushes its room's
 //!   traffic through an outbox, and the batched message writer.
+//! - [`matching`]: the pure matcher core (indexed tickets, bounded window), ticket
+//!   bitsets and icebreakers, and the `Matchmaker` service.
+//! - [`accounts`]: the account and profile use cases ([`accounts::Accounts`],
+//!   [`accounts::Profiles`]).
 //! - [`moderation`]: bans, reports with evidence, automatic bans.
-//! - [`http`]: routers, extractors, middleware, the one error type, API docs.
-//! - [`realtime`]: WebSocket endpoints, the broker seam, the rooms' fan-out and the
+//! - [`realtime`]: the socket tasks, the broker seam, the rooms' fan-out and the
 //!   bridge from matching and account events to status sockets.
-//! - [`web`]: the web client (HTML, CSS, JavaScript modules) embedded in the binary,
-//!   served at `/` and `/app/`.
-//! - [`events`]: the internal channel of room and matching events.
-//! - [`tasks`]: bookkeeping of the background loops for `/admin/status`.
-//! - [`clock`], [`shutdown`], [`telemetry`], [`metrics`], [`ids`]: time, stopping,
-//!   logs, numbers, identifier types.
+//! - [`http`]: `AppState`, routers, extractors, middleware, the one error type, API
+//!   docs, the socket upgrades and the embedded web client.
+//! - [`app`]: startup ([`app::App::build`]), shutdown order.
 //!
 //! Still to come: a broker for several instances, behind `realtime::Broker`.
 
+pub mod accounts;
 pub mod app;
 pub mod auth;
 pub mod clock;
@@ -41,5 +43,5 @@ pub mod shutdown;
 pub mod store;
 pub mod tasks;
 pub mod telemetry;
+pub mod types;
 pub mod validation;
-pub mod web;

@@ -51,9 +51,9 @@ async fn serve(settings: duet::config::Settings) -> anyhow::Result<()> {
 async fn create_admin(username: &str, storage: duet::config::StorageSettings) -> anyhow::Result<()> {
     let password = read_password()?;
     let store = store::Store::connect(&storage).await?;
-    let id = duet::auth::create_admin(&store, username, password, SystemClock.now())
+    let id = duet::accounts::create_admin(&store, username, password, SystemClock.now())
         .await
-        .map_err(|e| anyhow::anyhow!("{}", e.body(None).detail))?;
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     store.close().await;
     println!("created administrator {username} (id {id})");
     Ok(())

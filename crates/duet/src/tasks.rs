@@ -43,3 +43,6 @@ impl TaskStats {
         }
     }
 }
+
+/// How often housekeeping (idle rate-limit keys, expired refresh tokens) runs.
+pub const HOUSEKEEPING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);

@@ -23,3 +23,21 @@ impl FieldError {
 /// Every invalid field of one request, so a form can mark each at once.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FieldErrors(pub Vec<FieldError>);
+
+impl FieldErrors {
+    /// One invalid field.
+    pub fn one(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldErrors(vec![FieldError::new(field, message)])
+    }
+}
+
+impl std::fmt::Display for FieldErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.as_slice() {
+            [one] => write!(f, "invalid {}: {}", one.field, one.message),
+            many => write!(f, "{} fields are invalid", many.len()),
+        }
+    }
+}
+
+impl std::error::Error for FieldErrors {}

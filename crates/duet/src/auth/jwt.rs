@@ -34,6 +34,7 @@ pub enum TokenError {
 }
 
 /// Signing and checking of access tokens.
+#[derive(Clone)]
 pub struct Keys {
     encoding: EncodingKey,
     decoding: DecodingKey,

@@ -8,12 +8,12 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::error::{ApiError, ErrorBody, FieldError};
 use super::extract::{AdminUser, AppJson, AppPath, AppQuery};
 use super::ratelimit::LimitClass;
+use super::AppState;
 use super::{limited, Routes};
-use crate::app::AppState;
 use crate::auth::Role;
 use crate::clock::Timestamp;
 use crate::ids::UserId;
-use crate::moderation::{self, MAX_BAN_DAYS};
+use crate::moderation::MAX_BAN_DAYS;
 use crate::profile::{self, OwnProfile, Status};
 use crate::store::{AdminUserUpdate, UserFilter, UserRow, UserStatusFilter};
 
@@ -76,8 +76,8 @@ impl AdminUserView {
         let now = state.clock.now();
         let banned = row.ban_in_force(now);
         Ok(AdminUserView {
-            profile: profile::own_profile(state, row),
-            status: profile::status(state, row).await?.status,
+            profile: state.profiles.own(row),
+            status: state.profiles.status(row, false).await?.status,
             current_room_id: row.current_room_id,
             banned_until: banned.map(Timestamp::to_datetime),
             ban_reason: banned.and(row.ban_reason.clone()),
@@ -270,7 +270,7 @@ async fn ban_user(
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
-    let row = moderation::ban_user(&state, UserId(id), req.days, reason).await?;
+    let row = state.moderation.ban(UserId(id), req.days, reason).await?;
     Ok(AppJson(AdminUserView::new(&state, &row).await?))
 }
 
@@ -288,6 +288,6 @@ async fn unban_user(
     _admin: AdminUser,
     AppPath(id): AppPath<i64>,
 ) -> Result<AppJson<AdminUserView>, ApiError> {
-    let row = moderation::unban_user(&state, UserId(id)).await?;
+    let row = state.moderation.unban(UserId(id)).await?;
     Ok(AppJson(AdminUserView::new(&state, &row).await?))
 }

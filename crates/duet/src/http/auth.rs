@@ -8,9 +8,9 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::error::{ApiError, ErrorBody, ErrorCode};
 use super::extract::{AppJson, AuthUser};
 use super::ratelimit::LimitClass;
+use super::AppState;
 use super::{limited, Routes};
-use crate::app::AppState;
-use crate::auth::{self, LoginRequest, LogoutRequest, RefreshRequest, SignupRequest, TokenResponse};
+use crate::accounts::{LoginRequest, LogoutRequest, RefreshRequest, SignupRequest, TokenResponse};
 
 pub fn routes(state: &AppState) -> Routes {
     OpenApiRouter::new()
@@ -35,7 +35,7 @@ async fn signup(
     State(state): State<AppState>,
     AppJson(req): AppJson<SignupRequest>,
 ) -> Result<(StatusCode, AppJson<TokenResponse>), ApiError> {
-    Ok((StatusCode::CREATED, AppJson(auth::signup(&state, req).await?)))
+    Ok((StatusCode::CREATED, AppJson(state.accounts.signup(req).await?)))
 }
 
 /// Sign in with username and password.
@@ -51,7 +51,7 @@ async fn login(
     State(state): State<AppState>,
     AppJson(req): AppJson<LoginRequest>,
 ) -> Result<AppJson<TokenResponse>, ApiError> {
-    Ok(AppJson(auth::login(&state, req).await?))
+    Ok(AppJson(state.accounts.login(req).await?))
 }
 
 /// Exchange a refresh token for a new pair. The old refresh token is revoked;
@@ -67,7 +67,7 @@ async fn refresh(
     State(state): State<AppState>,
     AppJson(req): AppJson<RefreshRequest>,
 ) -> Result<AppJson<TokenResponse>, ApiError> {
-    Ok(AppJson(auth::refresh(&state, req).await?))
+    Ok(AppJson(state.accounts.refresh(req).await?))
 }
 
 /// Sign out: revokes this login's refresh tokens (all of them when none is given)
@@ -91,6 +91,6 @@ async fn logout(
         serde_json::from_slice(&body)
             .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("invalid JSON body: {e}")))?
     };
-    auth::logout(&state, &user, req).await?;
+    state.accounts.logout(&user, req).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -245,6 +245,67 @@ impl From<crate::matching::SearchError> for ApiError {
     }
 }
 
+impl From<crate::accounts::AccountError> for ApiError {
+    fn from(e: crate::accounts::AccountError) -> Self {
+        use crate::accounts::AccountError;
+        let detail = e.to_string();
+        match e {
+            AccountError::Invalid(fields) => fields.into(),
+            AccountError::InvalidCredentials => ApiError::new(ErrorCode::InvalidCredentials, detail),
+            AccountError::InvalidRefreshToken => ApiError::new(ErrorCode::InvalidRefreshToken, detail),
+            AccountError::RefreshTokenReused => ApiError::new(ErrorCode::RefreshTokenReused, detail),
+            AccountError::Banned(until) => ApiError::banned(until),
+            AccountError::Search(e) => e.into(),
+            AccountError::Room(e) => e.into(),
+            AccountError::Store(e) => e.into(),
+            AccountError::Hashing(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::accounts::ProfileError> for ApiError {
+    fn from(e: crate::accounts::ProfileError) -> Self {
+        use crate::accounts::ProfileError;
+        match e {
+            ProfileError::Invalid(fields) => fields.into(),
+            ProfileError::InvalidImage(e) => ApiError::new(ErrorCode::InvalidImage, e.to_string()),
+            ProfileError::NotFound(what) => ApiError::not_found(what),
+            ProfileError::Search(e) => e.into(),
+            ProfileError::Store(e) => e.into(),
+            ProfileError::Processing(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::moderation::BanError> for ApiError {
+    fn from(e: crate::moderation::BanError) -> Self {
+        use crate::moderation::BanError;
+        match e {
+            BanError::UnknownUser => ApiError::not_found("user"),
+            BanError::Search(e) => e.into(),
+            BanError::Room(e) => e.into(),
+            BanError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// A report about a room the caller is not in is told "room not found", as rooms are.
+impl From<crate::moderation::ReportError> for ApiError {
+    fn from(e: crate::moderation::ReportError) -> Self {
+        use crate::moderation::ReportError;
+        let detail = e.to_string();
+        match e {
+            ReportError::NotParticipant => ApiError::not_found("room"),
+            ReportError::Invalid(fields) => fields.into(),
+            ReportError::WindowClosed => ApiError::new(ErrorCode::ReportWindowClosed, detail),
+            ReportError::AlreadyReported => ApiError::new(ErrorCode::AlreadyReported, detail),
+            // The report is stored; the ban it set off failed: ours, not the caller's.
+            ReportError::Autoban(e) => ApiError::internal(format_args!("automatic ban after a report: {e}")),
+            ReportError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<crate::validation::FieldErrors> for ApiError {
     fn from(e: crate::validation::FieldErrors) -> Self {
         ApiError::validation(e.0)

@@ -11,9 +11,9 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::error::{ApiError, ErrorCode};
-use crate::app::AppState;
-use crate::auth::{self, Role};
+use super::AppState;
 use crate::store::UserRow;
+use crate::types::Role;
 
 /// A JSON body; a bad one is the app's 400 (or 413) rather than axum's plain text.
 #[derive(FromRequest)]
@@ -78,7 +78,7 @@ impl FromRequestParts<AppState> for AuthUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer_token(parts).ok_or_else(|| ApiError::unauthorized("missing bearer token"))?;
-        let user = auth::authenticate(state, token).await?;
+        let user = state.accounts.authenticate(token).await?;
         tracing::Span::current().record("user_id", user.id);
         Ok(AuthUser(user))
     }

@@ -19,7 +19,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tracing::Instrument;
 
 use super::error::{ApiError, ErrorBody, ErrorCode, InternalCause};
-use crate::app::AppState;
+use super::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 

@@ -2,9 +2,10 @@
 //! passes through, and the OpenAPI document generated from the same route list.
 //!
 //! Handlers are thin: extract ([`extract::AuthUser`], [`extract::AppJson`]), call one
-//! domain function, shape the reply. Errors are [`error::ApiError`]. WebSocket routes
-//! of the real-time layer (`realtime::routes`) and the web client's files
-//! (`web::routes`, the page at `/` and its files under `/app/`) merge in here too.
+//! service, shape the reply. Errors are [`error::ApiError`], made from each domain
+//! error by one `From` impl in [`error`]. The socket upgrades ([`sockets`], which
+//! hand the socket to the real-time layer) and the web client's files ([`web`], the
+//! page at `/` and its files under `/app/`) merge in here too.
 
 pub mod admin;
 pub mod auth;
@@ -18,14 +19,17 @@ pub mod moderation;
 pub mod ops;
 pub mod ratelimit;
 pub mod room;
+pub mod sockets;
+mod state;
 pub mod user;
+pub mod web;
 
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::app::AppState;
 use ratelimit::LimitClass;
+pub use state::{AppState, Inner};
 
 /// An area's routes, each group carrying its rate-limit class.
 pub type Routes = OpenApiRouter<AppState>;
@@ -50,9 +54,9 @@ pub fn router(state: AppState) -> Router {
     let app = Router::new()
         .merge(api)
         .merge(ops::routes())
-        .merge(crate::realtime::routes())
+        .merge(sockets::routes())
         .merge(docs::routes(openapi))
-        .merge(crate::web::routes())
+        .merge(web::routes())
         .fallback(middleware::not_found)
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(state.clone());

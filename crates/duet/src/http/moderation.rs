@@ -11,12 +11,13 @@ use super::admin::{page_and_limit, Page};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{AdminUser, AppJson, AppPath, AppQuery};
 use super::ratelimit::LimitClass;
+use super::AppState;
 use super::{limited, Routes};
-use crate::app::{AppState, HOUSEKEEPING_INTERVAL};
 use crate::clock::Timestamp;
 use crate::room::EndReason;
 use crate::store::{ReportRow, RoomFilter, RoomRow};
 use crate::tasks::TaskReport;
+use crate::tasks::HOUSEKEEPING_INTERVAL;
 
 pub fn routes(state: &AppState) -> Routes {
     limited(

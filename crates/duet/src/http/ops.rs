@@ -9,7 +9,7 @@ use axum::Router;
 use serde_json::json;
 
 use super::extract::AppJson;
-use crate::app::AppState;
+use super::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/health", get(health)).route("/ready", get(ready)).route("/metrics", get(metrics))

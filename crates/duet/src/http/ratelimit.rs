@@ -14,7 +14,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use super::error::ApiError;
 use super::extract::{bearer_token, client_ip};
-use crate::app::AppState;
+use super::AppState;
 use crate::config::{Rate, RateLimitSettings};
 use crate::ids::UserId;
 

@@ -12,9 +12,9 @@ use super::chat::room_view;
 use super::error::{ApiError, ErrorBody, FieldError};
 use super::extract::{AppJson, AppPath, AppQuery, AuthUser};
 use super::ratelimit::LimitClass;
+use super::AppState;
 use super::{limited, Routes};
-use crate::app::AppState;
-use crate::moderation::{self, ReportReason};
+use crate::moderation::ReportReason;
 use crate::room::{self, EndReason, MessageView, RoomError, RoomEvent, RoomView};
 use crate::store::{RoomRow, UserRow};
 
@@ -229,7 +229,7 @@ async fn report(
 ) -> Result<(StatusCode, AppJson<ReportResponse>), ApiError> {
     let room = participant_room(&state, room_id, &user).await?;
     let (report_id, evidence_messages) =
-        moderation::report(&state, &room, user.user_id(), req.reason, req.details.as_deref()).await?;
+        state.moderation.report(&room, user.user_id(), req.reason, req.details.as_deref()).await?;
     Ok((StatusCode::CREATED, AppJson(ReportResponse { report_id, evidence_messages })))
 }
 

@@ -11,11 +11,11 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::error::{ApiError, ErrorBody, ErrorCode};
 use super::extract::{AppJson, AppPath, AppQuery, AuthUser};
 use super::ratelimit::LimitClass;
+use super::AppState;
 use super::{limited, Routes};
-use crate::app::AppState;
-use crate::auth::{self, DeleteAccountRequest};
+use crate::accounts::DeleteAccountRequest;
 use crate::ids::UserId;
-use crate::profile::{self, OwnProfile, ProfileUpdate, StatusView};
+use crate::profile::{OwnProfile, ProfileUpdate, StatusView};
 
 /// Multipart framing around the file itself.
 const MULTIPART_OVERHEAD: u64 = 64 * 1024;
@@ -44,7 +44,7 @@ pub fn routes(state: &AppState) -> Routes {
         (status = 403, description = "`banned`", body = ErrorBody),
     ))]
 async fn get_profile(State(state): State<AppState>, AuthUser(user): AuthUser) -> AppJson<OwnProfile> {
-    AppJson(profile::own_profile(&state, &user))
+    AppJson(state.profiles.own(&user))
 }
 
 /// Update the caller's profile. Fields left out stay unchanged; every invalid field
@@ -60,7 +60,7 @@ async fn update_profile(
     AuthUser(user): AuthUser,
     AppJson(update): AppJson<ProfileUpdate>,
 ) -> Result<AppJson<OwnProfile>, ApiError> {
-    Ok(AppJson(profile::update_profile(&state, &user, update).await?))
+    Ok(AppJson(state.profiles.update(&user, update).await?))
 }
 
 /// Erase the caller's account (password required): ends its room and search, revokes
@@ -76,7 +76,7 @@ async fn delete_account(
     AuthUser(user): AuthUser,
     AppJson(req): AppJson<DeleteAccountRequest>,
 ) -> Result<StatusCode, ApiError> {
-    auth::delete_account(&state, &user, req).await?;
+    state.accounts.delete_account(&user, req).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -119,7 +119,7 @@ async fn upload_avatar(
             }
             bytes.extend_from_slice(&chunk);
         }
-        return Ok(AppJson(profile::upload_avatar(&state, &user, bytes).await?));
+        return Ok(AppJson(state.profiles.upload_avatar(&user, bytes).await?));
     }
     Err(ApiError::field("file", "a multipart part named `file` is required"))
 }
@@ -164,7 +164,7 @@ async fn get_avatar(
     AppQuery(_version): AppQuery<AvatarQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (bytes, version, variant) = profile::avatar_for(&state, &viewer, UserId(owner)).await?;
+    let (bytes, version, variant) = state.profiles.avatar_for(&viewer, UserId(owner)).await?;
     let etag = format!("\"{version}-{variant:?}\"");
     let cache = [
         (header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache")),
@@ -187,5 +187,5 @@ async fn get_status(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
 ) -> Result<AppJson<StatusView>, ApiError> {
-    Ok(AppJson(profile::status(&state, &user).await?))
+    Ok(AppJson(state.profiles.status(&user, state.realtime.connections.is_online(user.user_id())).await?))
 }

@@ -2,43 +2,10 @@
 //! and needs and interests as bitsets, so compatibility and scoring are a few bit
 //! operations.
 
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-
 use crate::clock::Timestamp;
 use crate::ids::UserId;
 use crate::profile::vocabulary::{GENDERS, INTERESTS, NEEDS};
-
-/// What the two people want to do: text chat or a voice call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ChatKind {
-    Chat,
-    Voice,
-}
-
-impl ChatKind {
-    pub const ALL: [ChatKind; 2] = [ChatKind::Chat, ChatKind::Voice];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChatKind::Chat => "chat",
-            ChatKind::Voice => "voice",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<ChatKind> {
-        match text {
-            "chat" => Some(ChatKind::Chat),
-            "voice" => Some(ChatKind::Voice),
-            _ => None,
-        }
-    }
-
-    pub(super) fn index(self) -> usize {
-        self as usize
-    }
-}
+pub use crate::types::ChatKind;
 
 /// A gender as its index in the vocabulary (0 male, 1 female, 2 other).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

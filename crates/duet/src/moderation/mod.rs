@@ -1,4 +1,4 @@
-//! Moderation: bans, and reports with evidence and automatic bans ([`reports`]).
+//! Moderation: bans, and reports with evidence and automatic bans (`reports.rs`).
 //!
 //! A ban is one transaction in the store (ban fields set, token version moved, refresh
 //! tokens revoked), so every token of the user stops working the moment it commits;
@@ -7,50 +7,91 @@
 
 mod reports;
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::app::AppState;
-use crate::events::Event;
-use crate::http::error::ApiError;
+use crate::clock::SharedClock;
+use crate::config::ModerationSettings;
+use crate::events::{Event, Events};
 use crate::ids::UserId;
-use crate::room::{EndReason, Notice};
-use crate::store::UserRow;
+use crate::matching::{Matchmaker, SearchError};
+use crate::room::{Notice, RoomError, Rooms};
+use crate::store::{Store, StoreError, UserRow};
+use crate::types::EndReason;
 
-pub use reports::{report, ReportReason, MAX_DETAILS_CHARS};
+pub use reports::{ReportError, ReportReason, MAX_DETAILS_CHARS};
 
 /// Longest ban an administrator can set in one step.
 pub const MAX_BAN_DAYS: u32 = 3650;
 
-pub async fn ban_user(state: &AppState, user: UserId, days: u32, reason: &str) -> Result<UserRow, ApiError> {
-    ban_for(state, user, Duration::from_secs(u64::from(days) * 86_400), reason).await
+/// Why a ban or an unban did not go through.
+#[derive(Debug, thiserror::Error)]
+pub enum BanError {
+    #[error("user not found")]
+    UnknownUser,
+    /// The ban is stored; withdrawing the search failed.
+    #[error(transparent)]
+    Search(#[from] SearchError),
+    /// The ban is stored; ending the room failed.
+    #[error(transparent)]
+    Room(#[from] RoomError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
-/// Bans `user` for `length`: tokens revoked, search withdrawn, room ended, announced.
-pub async fn ban_for(
-    state: &AppState,
-    user: UserId,
-    length: Duration,
-    reason: &str,
-) -> Result<UserRow, ApiError> {
-    let now = state.clock.now();
-    let until = now.plus(length);
-    let row =
-        state.store.ban_user(user, until, reason, now).await?.ok_or_else(|| ApiError::not_found("user"))?;
-    tracing::info!(user_id = user.0, until = %until.to_datetime(), "user banned");
-    // Tokens are revoked already; the ban also ends the user's search and room.
-    state.matchmaker.cancel(user).await?;
-    state.events.publish(Event::Banned { user, until, room_id: row.current_room_id });
-    if let Some(room_id) = row.current_room_id {
-        // Through the room's owner, so the ban reaches the room's sockets before its end.
-        state.rooms.end_after(room_id, EndReason::Banned, Some(Notice::Banned { user, until })).await?;
+impl From<sqlx::Error> for BanError {
+    fn from(e: sqlx::Error) -> Self {
+        BanError::Store(StoreError::Db(e))
     }
-    let row = state.store.user(user).await?.ok_or_else(|| ApiError::not_found("user"))?;
-    Ok(row)
 }
 
-pub async fn unban_user(state: &AppState, user: UserId) -> Result<UserRow, ApiError> {
-    let row =
-        state.store.unban_user(user, state.clock.now()).await?.ok_or_else(|| ApiError::not_found("user"))?;
-    tracing::info!(user_id = user.0, "user unbanned");
-    Ok(row)
+/// What moderation needs, handed in at start-up.
+pub struct ModerationDeps {
+    pub store: Store,
+    pub clock: SharedClock,
+    pub settings: ModerationSettings,
+    /// How long after its end a room may still be reported (`--report-window`).
+    pub report_window: Duration,
+    /// A ban withdraws the search and ends the room.
+    pub matchmaker: Matchmaker,
+    pub rooms: Rooms,
+    /// `Banned` goes out here; the sockets close on it.
+    pub events: Events,
+}
+
+/// Bans, unbans and reports; a cheap handle.
+#[derive(Clone)]
+pub struct Moderation(Arc<ModerationDeps>);
+
+impl Moderation {
+    pub fn new(deps: ModerationDeps) -> Moderation {
+        Moderation(Arc::new(deps))
+    }
+
+    pub async fn ban(&self, user: UserId, days: u32, reason: &str) -> Result<UserRow, BanError> {
+        self.ban_for(user, Duration::from_secs(u64::from(days) * 86_400), reason).await
+    }
+
+    /// Bans `user` for `length`: tokens revoked, search withdrawn, room ended, announced.
+    pub async fn ban_for(&self, user: UserId, length: Duration, reason: &str) -> Result<UserRow, BanError> {
+        let deps = &self.0;
+        let now = deps.clock.now();
+        let until = now.plus(length);
+        let row = deps.store.ban_user(user, until, reason, now).await?.ok_or(BanError::UnknownUser)?;
+        tracing::info!(user_id = user.0, until = %until.to_datetime(), "user banned");
+        // Tokens are revoked already; the ban also ends the user's search and room.
+        deps.matchmaker.cancel(user).await?;
+        deps.events.publish(Event::Banned { user, until, room_id: row.current_room_id });
+        if let Some(room_id) = row.current_room_id {
+            // Through the room's owner, so the ban reaches the room's sockets before its end.
+            deps.rooms.end_after(room_id, EndReason::Banned, Some(Notice::Banned { user, until })).await?;
+        }
+        deps.store.user(user).await?.ok_or(BanError::UnknownUser)
+    }
+
+    pub async fn unban(&self, user: UserId) -> Result<UserRow, BanError> {
+        let row = self.0.store.unban_user(user, self.0.clock.now()).await?.ok_or(BanError::UnknownUser)?;
+        tracing::info!(user_id = user.0, "user unbanned");
+        Ok(row)
+    }
 }

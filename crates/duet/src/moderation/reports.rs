@@ -7,11 +7,12 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::app::AppState;
-use crate::http::error::{ApiError, ErrorCode, FieldError};
+use super::{BanError, Moderation};
+use crate::clock::Timestamp;
 use crate::ids::UserId;
 use crate::room::MessageView;
 use crate::store::{Constraint, NewReport, RoomRow, StoreError};
+use crate::validation::FieldErrors;
 
 /// Why someone is reported.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -47,81 +48,96 @@ impl ReportReason {
 /// Longest note a reporter may add.
 pub const MAX_DETAILS_CHARS: usize = 1000;
 
-/// Files `reporter`'s report about their partner in `room`; returns the report id and
-/// how many messages were copied. May ban the partner automatically.
-pub async fn report(
-    state: &AppState,
-    room: &RoomRow,
-    reporter: UserId,
-    reason: ReportReason,
-    details: Option<&str>,
-) -> Result<(i64, usize), ApiError> {
-    let reported = room.partner_of(reporter).ok_or_else(|| ApiError::not_found("room"))?;
-    let details = details.map(str::trim).filter(|d| !d.is_empty());
-    if details.is_some_and(|d| d.chars().count() > MAX_DETAILS_CHARS) {
-        return Err(ApiError::validation(vec![FieldError::new(
-            "details",
-            format!("must be at most {MAX_DETAILS_CHARS} characters"),
-        )]));
-    }
-    let now = state.clock.now();
-    if let Some(ended) = room.end_time {
-        let window = state.settings.room.report_window;
-        if crate::clock::Timestamp::from_millis(ended).plus(window) < now {
-            return Err(ApiError::new(
-                ErrorCode::ReportWindowClosed,
-                "this room ended too long ago to report",
-            ));
-        }
-    }
-    let evidence = state
-        .store
-        .last_messages(room.id, i64::from(state.settings.moderation.report_evidence_messages))
-        .await?;
-    let evidence: Vec<MessageView> = evidence.iter().map(MessageView::from).collect();
-    let evidence_json = serde_json::to_string(&evidence).expect("messages serialise");
-    let stored = state
-        .store
-        .insert_report(&NewReport {
-            reporter,
-            reported,
-            room_id: room.id,
-            reason: reason.as_str(),
-            details,
-            evidence: &evidence_json,
-            now,
-        })
-        .await;
-    let report = match stored {
-        Ok(report) => report,
-        Err(StoreError::Conflict(Constraint::Report)) => {
-            return Err(ApiError::new(ErrorCode::AlreadyReported, "you already reported this room"))
-        }
-        Err(e) => return Err(e.into()),
-    };
-    tracing::info!(report_id = report.id, room_id = room.id, reason = reason.as_str(), "report filed");
-    autoban(state, reported).await?;
-    Ok((report.id, evidence.len()))
+/// Why a report was not filed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// The reporter is not in the room (told as "room not found").
+    #[error("room not found")]
+    NotParticipant,
+    #[error(transparent)]
+    Invalid(#[from] FieldErrors),
+    #[error("this room ended too long ago to report")]
+    WindowClosed,
+    #[error("you already reported this room")]
+    AlreadyReported,
+    /// The report is stored; the automatic ban it triggered failed.
+    #[error("automatic ban: {0}")]
+    Autoban(#[from] BanError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
-/// Bans `user` for `autoban_days` when `autoban_reporters` distinct people reported
-/// them within `autoban_window`, unless a ban is already in force.
-async fn autoban(state: &AppState, user: UserId) -> Result<(), ApiError> {
-    let settings = &state.settings.moderation;
-    let now = state.clock.now();
-    let reporters = state.store.distinct_reporters(user, now.minus(settings.autoban_window)).await?;
-    if reporters < i64::from(settings.autoban_reporters) {
-        return Ok(());
+impl From<sqlx::Error> for ReportError {
+    fn from(e: sqlx::Error) -> Self {
+        ReportError::Store(StoreError::Db(e))
     }
-    let Some(row) = state.store.user(user).await? else { return Ok(()) };
-    if row.ban_in_force(now).is_some() {
-        return Ok(());
+}
+
+impl Moderation {
+    /// Files `reporter`'s report about their partner in `room`; returns the report id
+    /// and how many messages were copied. May ban the partner automatically.
+    pub async fn report(
+        &self,
+        room: &RoomRow,
+        reporter: UserId,
+        reason: ReportReason,
+        details: Option<&str>,
+    ) -> Result<(i64, usize), ReportError> {
+        let deps = &self.0;
+        let reported = room.partner_of(reporter).ok_or(ReportError::NotParticipant)?;
+        let details = details.map(str::trim).filter(|d| !d.is_empty());
+        if details.is_some_and(|d| d.chars().count() > MAX_DETAILS_CHARS) {
+            let message = format!("must be at most {MAX_DETAILS_CHARS} characters");
+            return Err(FieldErrors::one("details", message).into());
+        }
+        let now = deps.clock.now();
+        if room.end_time.is_some_and(|ended| Timestamp::from_millis(ended).plus(deps.report_window) < now) {
+            return Err(ReportError::WindowClosed);
+        }
+        let evidence =
+            deps.store.last_messages(room.id, i64::from(deps.settings.report_evidence_messages)).await?;
+        let evidence: Vec<MessageView> = evidence.iter().map(MessageView::from).collect();
+        let evidence_json = serde_json::to_string(&evidence).expect("messages serialise");
+        let report = deps
+            .store
+            .insert_report(&NewReport {
+                reporter,
+                reported,
+                room_id: room.id,
+                reason: reason.as_str(),
+                details,
+                evidence: &evidence_json,
+                now,
+            })
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(Constraint::Report) => ReportError::AlreadyReported,
+                other => other.into(),
+            })?;
+        tracing::info!(report_id = report.id, room_id = room.id, reason = reason.as_str(), "report filed");
+        self.autoban(reported).await?;
+        Ok((report.id, evidence.len()))
     }
-    let reason = format!(
-        "automatic: reported by {reporters} people within {}",
-        humantime::format_duration(settings.autoban_window)
-    );
-    super::ban_for(state, user, Duration::from_secs(u64::from(settings.autoban_days) * 86_400), &reason)
-        .await?;
-    Ok(())
+
+    /// Bans `user` for `autoban_days` when `autoban_reporters` distinct people reported
+    /// them within `autoban_window`, unless a ban is already in force.
+    async fn autoban(&self, user: UserId) -> Result<(), BanError> {
+        let deps = &self.0;
+        let settings = &deps.settings;
+        let now = deps.clock.now();
+        let reporters = deps.store.distinct_reporters(user, now.minus(settings.autoban_window)).await?;
+        if reporters < i64::from(settings.autoban_reporters) {
+            return Ok(());
+        }
+        let Some(row) = deps.store.user(user).await? else { return Ok(()) };
+        if row.ban_in_force(now).is_some() {
+            return Ok(());
+        }
+        let reason = format!(
+            "automatic: reported by {reporters} people within {}",
+            humantime::format_duration(settings.autoban_window)
+        );
+        self.ban_for(user, Duration::from_secs(u64::from(settings.autoban_days) * 86_400), &reason).await?;
+        Ok(())
+    }
 }

@@ -6,10 +6,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::validate::age_on;
-use crate::auth::Role;
 use crate::clock::Timestamp;
-use crate::config::Settings;
 use crate::store::{list_ids, UserRow};
+use crate::types::Role;
 
 /// The caller's own account and profile.
 #[derive(Debug, Serialize, ToSchema)]
@@ -37,8 +36,9 @@ pub struct OwnProfile {
 }
 
 impl OwnProfile {
-    pub fn from_row(row: &UserRow, settings: &Settings, now: Timestamp) -> Self {
-        let missing = missing_fields(row, settings.profile.min_age, now);
+    /// `min_age` is the youngest age that may search (`--min-age`).
+    pub fn from_row(row: &UserRow, min_age: u32, now: Timestamp) -> Self {
+        let missing = missing_fields(row, min_age, now);
         OwnProfile {
             id: row.id,
             username: row.username.clone(),
@@ -121,6 +121,22 @@ pub struct StatusView {
     /// Present while searching.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub search: Option<SearchInfo>,
+}
+
+impl StatusView {
+    /// The status of `user`: `connected` when in a room, `searching` when holding a
+    /// `ticket` (its kind and since when), `idle` otherwise.
+    pub fn new(user: &UserRow, ticket: Option<(String, i64)>, online: bool) -> StatusView {
+        let status = match (user.current_room_id, &ticket) {
+            (Some(_), _) => Status::Connected,
+            (None, Some(_)) => Status::Searching,
+            (None, None) => Status::Idle,
+        };
+        let search = ticket
+            .filter(|_| status == Status::Searching)
+            .map(|(kind, since)| SearchInfo { kind, since: Timestamp::from_millis(since).to_datetime() });
+        StatusView { status, online, current_room_id: user.current_room_id, search }
+    }
 }
 
 /// The running search.

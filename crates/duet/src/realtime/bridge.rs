@@ -9,11 +9,10 @@ use tokio::sync::broadcast;
 use super::broker::{Delivery, Topic};
 use super::protocol::ServerFrame;
 use super::CloseCode;
-use crate::app::AppState;
+use super::Realtime;
 use crate::events::Event;
-use crate::http::error::ApiError;
 use crate::ids::UserId;
-use crate::profile;
+use crate::profile::StatusView;
 use crate::room::PartnerView;
 
 /// Runs until shutdown. `events` is subscribed before the server starts, so nothing
@@ -21,7 +20,7 @@ use crate::room::PartnerView;
 /// themselves), so the reads this loop makes for a match or a status delay no chat
 /// message; a lag here loses only status pushes, which the next status update or a
 /// reconnect restores.
-pub async fn run(state: AppState, mut events: broadcast::Receiver<Event>) {
+pub async fn run(state: Realtime, mut events: broadcast::Receiver<Event>) {
     loop {
         let event = tokio::select! {
             _ = state.shutdown.requested() => break,
@@ -42,7 +41,7 @@ pub async fn run(state: AppState, mut events: broadcast::Receiver<Event>) {
 }
 
 /// What users hear on their status sockets.
-async fn to_users(state: &AppState, event: Event) -> Result<(), ApiError> {
+async fn to_users(state: &Realtime, event: Event) -> Result<(), sqlx::Error> {
     match event {
         Event::MatchFound { room_id, users, .. } => {
             let Some(room) = state.store.room(room_id).await? else { return Ok(()) };
@@ -105,23 +104,15 @@ fn revoked(user: UserId) -> Delivery {
     Delivery { close: Some(CloseCode::Unauthorized as u16), only: Some(user), ..Delivery::default() }
 }
 
-fn push(state: &AppState, user: UserId, frame: ServerFrame) {
+fn push(state: &Realtime, user: UserId, frame: ServerFrame) {
     state.broker.publish(Topic::User(user), Delivery::frame(frame));
 }
 
 /// The user's status as it is now (a deleted account has none).
-async fn push_status(state: &AppState, user: UserId) -> Result<(), ApiError> {
+async fn push_status(state: &Realtime, user: UserId) -> Result<(), sqlx::Error> {
     if let Some(row) = state.store.user(user).await? {
-        let view = profile::status(state, &row).await?;
-        push(
-            state,
-            user,
-            ServerFrame::StatusUpdate {
-                status: view.status,
-                current_room_id: view.current_room_id,
-                search: view.search,
-            },
-        );
+        let ticket = state.store.ticket(user).await?;
+        push(state, user, StatusView::new(&row, ticket, true).into());
     }
     Ok(())
 }

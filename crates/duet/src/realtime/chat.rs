@@ -26,8 +26,7 @@ use super::broker::{Delivery, Topic};
 use super::fanout::message_frame;
 use super::protocol::{ClientFrame, FrameErrorCode, LikeAnswer, LikeRoundInfo, ServerFrame};
 use super::socket::{close_frame, drive, frame_then_close, send, SocketKind, Step, Stops};
-use super::CloseCode;
-use crate::app::AppState;
+use super::{CloseCode, Realtime};
 use crate::clock::Timestamp;
 use crate::ids::UserId;
 use crate::room::{RoomAddress, RoomError, RoomEvent, RoomHandle};
@@ -45,7 +44,7 @@ type Answer = Pin<Box<dyn Future<Output = ServerFrame> + Send>>;
 
 /// One open chat socket's state between turns of its loop.
 struct Chat {
-    state: AppState,
+    state: Realtime,
     user: UserId,
     address: RoomAddress,
     handle: RoomHandle,
@@ -58,7 +57,7 @@ struct Chat {
 
 /// Runs one chat socket until it closes.
 pub async fn run(
-    state: AppState,
+    state: Realtime,
     mut socket: WebSocket,
     token: Option<String>,
     room_id: i64,
@@ -113,12 +112,12 @@ pub async fn run(
 /// The checks before the socket is used, each with its close code; the room's
 /// participants as this socket renders replayed messages.
 async fn admit(
-    state: &AppState,
+    state: &Realtime,
     token: Option<String>,
     room_id: i64,
 ) -> Result<(UserRow, RoomAddress), CloseCode> {
     let token = token.ok_or(CloseCode::Unauthorized)?;
-    let user = crate::auth::authenticate(state, &token).await.map_err(|e| CloseCode::from(&e))?;
+    let user = state.accounts.authenticate(&token).await.map_err(|e| CloseCode::from(&e))?;
     let room: RoomRow =
         state.store.room(room_id).await.map_err(|_| CloseCode::Internal)?.ok_or(CloseCode::RoomNotFound)?;
     let partner = room.partner_of(user.user_id()).ok_or(CloseCode::NotParticipant)?;
@@ -134,7 +133,7 @@ async fn admit(
 }
 
 /// The room's owner, told that this user's socket is open.
-async fn open(state: &AppState, room_id: i64, user: UserId) -> Result<RoomHandle, CloseCode> {
+async fn open(state: &Realtime, room_id: i64, user: UserId) -> Result<RoomHandle, CloseCode> {
     let handle = state.rooms.open(room_id).await.map_err(|e| close_code(&e))?;
     handle.apply(RoomEvent::SocketOpened { user }).await.map_err(|e| close_code(&e))?;
     Ok(handle)
@@ -154,8 +153,8 @@ fn close_code(e: &RoomError) -> CloseCode {
 }
 
 impl Chat {
-    fn new(state: AppState, user: UserId, address: RoomAddress, handle: RoomHandle, after_seq: i64) -> Self {
-        let settings = &state.settings.realtime;
+    fn new(state: Realtime, user: UserId, address: RoomAddress, handle: RoomHandle, after_seq: i64) -> Self {
+        let settings = &state.settings;
         let quota = Quota::per_second(NonZeroU32::new(settings.msg_rate).unwrap_or(NonZeroU32::MIN))
             .allow_burst(NonZeroU32::new(settings.msg_burst).unwrap_or(NonZeroU32::MIN));
         Chat {
@@ -256,7 +255,7 @@ impl Chat {
         while self.invalid.front().is_some_and(|t| now.duration_since(*t) > Duration::from_secs(60)) {
             self.invalid.pop_front();
         }
-        self.invalid.len() >= self.state.settings.realtime.max_invalid_frames as usize
+        self.invalid.len() >= self.state.settings.max_invalid_frames as usize
     }
 
     /// What a client frame does; the reply to send now, if any.

@@ -5,8 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::profile::SearchInfo;
-use crate::profile::Status;
+use crate::profile::{SearchInfo, Status, StatusView};
 use crate::room::{EndReason, LikeOutcome, PartnerView, RoomError};
 
 /// What a client may send on a chat socket.
@@ -187,6 +186,18 @@ impl ServerFrame {
 
     pub fn to_text(&self) -> String {
         serde_json::to_string(self).expect("server frames serialise")
+    }
+}
+
+/// A status view as the `status_update` push (which leaves out `online`: the
+/// receiving socket is the user's online presence).
+impl From<StatusView> for ServerFrame {
+    fn from(view: StatusView) -> Self {
+        ServerFrame::StatusUpdate {
+            status: view.status,
+            current_room_id: view.current_room_id,
+            search: view.search,
+        }
     }
 }
 

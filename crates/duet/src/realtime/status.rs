@@ -8,15 +8,14 @@ use futures_util::{Sink, SinkExt, StreamExt};
 use super::broker::{Delivery, Topic};
 use super::protocol::{FrameErrorCode, ServerFrame, StatusClientFrame};
 use super::socket::{close_frame, drive, frame_then_close, send, SocketKind, Step, Stops};
-use super::CloseCode;
-use crate::app::AppState;
-use crate::profile;
+use super::{CloseCode, Realtime};
+use crate::profile::StatusView;
 
 /// Runs one status socket until it closes. `token` was taken from the query or the
 /// subprotocol before the upgrade.
-pub async fn run(state: AppState, mut socket: WebSocket, token: Option<String>) {
+pub async fn run(state: Realtime, mut socket: WebSocket, token: Option<String>) {
     let user = match token {
-        Some(token) => crate::auth::authenticate(&state, &token).await,
+        Some(token) => state.accounts.authenticate(&token).await,
         None => Err(crate::auth::AuthError::Invalid),
     };
     let user = match user {
@@ -33,12 +32,8 @@ pub async fn run(state: AppState, mut socket: WebSocket, token: Option<String>) 
     let mut pushes = state.broker.subscribe(Topic::User(user_id));
     let mut registration = state.connections.register_status(user_id);
     state.metrics.sockets.with_label_values(&["status"]).inc();
-    let first = match profile::status(&state, &user).await {
-        Ok(view) => ServerFrame::StatusUpdate {
-            status: view.status,
-            current_room_id: view.current_room_id,
-            search: view.search,
-        },
+    let first = match state.store.ticket(user_id).await {
+        Ok(ticket) => StatusView::new(&user, ticket, true).into(),
         Err(_) => ServerFrame::error(FrameErrorCode::Internal, "status unavailable"),
     };
     let (mut sink, mut stream) = socket.split();

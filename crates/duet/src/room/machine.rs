@@ -6,63 +6,9 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-
 use crate::clock::Timestamp;
 use crate::ids::UserId;
-
-/// Why a room ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum EndReason {
-    EndedByUser,
-    Admin,
-    Banned,
-    AccountDeleted,
-    NoMutualLike,
-    Inactive,
-    Expired,
-    Abandoned,
-}
-
-impl EndReason {
-    pub const ALL: [EndReason; 8] = [
-        EndReason::EndedByUser,
-        EndReason::Admin,
-        EndReason::Banned,
-        EndReason::AccountDeleted,
-        EndReason::NoMutualLike,
-        EndReason::Inactive,
-        EndReason::Expired,
-        EndReason::Abandoned,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EndReason::EndedByUser => "ended_by_user",
-            EndReason::Admin => "admin",
-            EndReason::Banned => "banned",
-            EndReason::AccountDeleted => "account_deleted",
-            EndReason::NoMutualLike => "no_mutual_like",
-            EndReason::Inactive => "inactive",
-            EndReason::Expired => "expired",
-            EndReason::Abandoned => "abandoned",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<EndReason> {
-        EndReason::ALL.into_iter().find(|r| r.as_str() == text)
-    }
-}
-
-/// The outcome of a like round.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum LikeOutcome {
-    Mutual,
-    NoMatch,
-}
+pub use crate::types::{EndReason, LikeOutcome};
 
 /// Which participant: the room stores its two users in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -9,10 +9,10 @@ use utoipa::ToSchema;
 use super::EndReason;
 use crate::clock::Timestamp;
 use crate::ids::UserId;
-use crate::matching::ChatKind;
 use crate::profile::partner_avatar_url;
 use crate::profile::validate::age_on;
 use crate::store::{list_ids, MessageRow, RoomRow, UserRow};
+use crate::types::ChatKind;
 
 /// A partner as the other participant sees them.
 #[derive(Debug, Serialize, ToSchema)]

@@ -36,7 +36,7 @@ pub use users::{AdminUserUpdate, NewUser, ProfileFields, UserFilter, UserRow, Us
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A unique key is taken; which one.
-    #[error("{0:?} is already taken")]
+    #[error("{} is already taken", .0.what())]
     Conflict(Constraint),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
@@ -61,6 +61,18 @@ pub enum Constraint {
 }
 
 impl Constraint {
+    /// What is taken, in words.
+    pub fn what(self) -> &'static str {
+        match self {
+            Constraint::Username => "username",
+            Constraint::Email => "email",
+            Constraint::Ticket => "a search ticket",
+            Constraint::Report => "a report of this room",
+            Constraint::MessageClientId => "a message's client_id",
+            Constraint::MessageSeq => "a message's seq",
+        }
+    }
+
     /// Text that names this key in SQLite's and PostgreSQL's violation reports (the
     /// column list, or the generated constraint name).
     fn marker(self) -> &'static str {

@@ -222,7 +222,7 @@ impl TestApp {
 
     /// Creates an administrator directly (as `duet admin create` does) and signs in.
     pub async fn admin(&self, username: &str) -> Session {
-        duet::auth::create_admin(&self.state.store, username, PASSWORD.into(), self.clock.now())
+        duet::accounts::create_admin(&self.state.store, username, PASSWORD.into(), self.clock.now())
             .await
             .expect("admin created");
         self.login(username).await

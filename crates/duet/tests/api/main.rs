@@ -10,6 +10,7 @@ mod chat_socket;
 mod config;
 mod docs;
 mod helpers;
+mod layers;
 mod logs;
 mod ops;
 mod profile;

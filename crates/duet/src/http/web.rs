@@ -3,7 +3,7 @@
 //! the binary, served at `GET /` (the page) and `GET /app/{path}` (everything else).
 //! It owns only the serving: content types, cache headers and ETags. The client talks
 //! to the API and the sockets like any other client; the page runs under the default
-//! `Content-Security-Policy` of `http::middleware`. `http::router` merges [`routes`].
+//! `Content-Security-Policy` of [`super::middleware`]. [`super::router`] merges [`routes`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,7 +15,7 @@ use axum::routing::get;
 use axum::Router;
 use sha2::{Digest, Sha256};
 
-use crate::http::error::ApiError;
+use super::error::ApiError;
 
 /// Every file of the client: its path under `/app/` (and under `crates/duet/web/`) and
 /// its bytes. A file added to `web/` must be listed here; a unit test checks that the
