@@ -45,93 +45,17 @@ impl App {
         let store = Store::connect(&settings.storage).await?;
         let secret = auth::load_signing_secret(&settings, &store, clock.now()).await?;
         let keys = Keys::new(&secret, &settings.auth.jwt_issuer, settings.auth.access_ttl);
-        let metrics = Metrics::new();
-        let limits = RateLimits::new(&settings.rate_limits);
-        let shutdown = Shutdown::new();
-        let events = Events::new();
-        let broker: Arc<dyn Broker> = Arc::new(InProcessBroker::default());
-        let writer = MessageWriter::spawn(store.clone(), &shutdown);
-        let rooms = Rooms::spawn(
-            RoomDeps {
-                store: store.clone(),
-                clock: clock.clone(),
-                settings: settings.room.clone(),
-                max_message_chars: settings.realtime.max_message_chars as usize,
-                writer,
-                outbox: Arc::new(Fanout::new(broker.clone())),
-                events: events.clone(),
-                metrics: metrics.clone(),
-            },
-            &shutdown,
-        );
-        let matchmaker = Matchmaker::spawn(
-            MatchDeps {
-                store: store.clone(),
-                clock: clock.clone(),
-                settings: settings.matching.clone(),
-                min_age: settings.profile.min_age,
-                like_after: settings.room.like_after,
-                rooms: rooms.clone(),
-                events: events.clone(),
-                metrics: metrics.clone(),
-            },
-            &shutdown,
-        );
-        let accounts = Accounts::new(AccountDeps {
-            store: store.clone(),
-            clock: clock.clone(),
-            keys: keys.clone(),
-            refresh_ttl: settings.auth.refresh_ttl,
-            min_age: settings.profile.min_age,
-            matchmaker: matchmaker.clone(),
-            rooms: rooms.clone(),
-            events: events.clone(),
-            metrics: metrics.clone(),
-        });
-        let profiles = Profiles::new(ProfileDeps {
-            store: store.clone(),
-            clock: clock.clone(),
-            min_age: settings.profile.min_age,
-            matchmaker: matchmaker.clone(),
-        });
-        let moderation = Moderation::new(ModerationDeps {
-            store: store.clone(),
-            clock: clock.clone(),
-            settings: settings.moderation.clone(),
-            report_window: settings.room.report_window,
-            matchmaker: matchmaker.clone(),
-            rooms: rooms.clone(),
-            events: events.clone(),
-        });
-        let realtime = Realtime::new(RealtimeDeps {
-            accounts: accounts.clone(),
-            store: store.clone(),
-            clock: clock.clone(),
-            rooms: rooms.clone(),
-            broker: broker.clone(),
-            connections: Connections::default(),
-            settings: settings.realtime.clone(),
-            metrics: metrics.clone(),
-            shutdown: shutdown.clone(),
-        });
-        let state = AppState::new(Inner {
+        let base = Base {
             settings,
             store,
             clock,
             keys,
-            metrics,
-            limits,
-            shutdown,
-            events,
-            matchmaker,
-            rooms,
-            housekeeping: TaskStats::default(),
-            broker,
-            accounts,
-            profiles,
-            moderation,
-            realtime,
-        });
+            metrics: Metrics::new(),
+            shutdown: Shutdown::new(),
+            events: Events::new(),
+            broker: Arc::new(InProcessBroker::default()),
+        };
+        let state = base.wire();
         // Subscribed before anything can publish, so the sockets miss no event.
         let socket_events = state.events.subscribe();
         // Waiting tickets come back before the first request; overdue expiries and
@@ -195,6 +119,114 @@ impl App {
         state.store.close().await;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// What every service is built from: settings, the store, time, keys, and the shared
+/// plumbing (metrics, the shutdown handle, the event channel, the broker).
+struct Base {
+    settings: Settings,
+    store: Store,
+    clock: SharedClock,
+    keys: Keys,
+    metrics: Metrics,
+    shutdown: Shutdown,
+    events: Events,
+    broker: Arc<dyn Broker>,
+}
+
+impl Base {
+    /// Builds every service with exactly its dependencies, lowest layer first, and the
+    /// state that holds one handle of each.
+    fn wire(self) -> AppState {
+        let rooms = self.rooms();
+        let matchmaker = self.matchmaker(&rooms);
+        let accounts = Accounts::new(AccountDeps {
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+            keys: self.keys.clone(),
+            refresh_ttl: self.settings.auth.refresh_ttl,
+            min_age: self.settings.profile.min_age,
+            matchmaker: matchmaker.clone(),
+            rooms: rooms.clone(),
+            events: self.events.clone(),
+            metrics: self.metrics.clone(),
+        });
+        let profiles = Profiles::new(ProfileDeps {
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+            min_age: self.settings.profile.min_age,
+            matchmaker: matchmaker.clone(),
+        });
+        let moderation = Moderation::new(ModerationDeps {
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+            settings: self.settings.moderation.clone(),
+            report_window: self.settings.room.report_window,
+            matchmaker: matchmaker.clone(),
+            rooms: rooms.clone(),
+            events: self.events.clone(),
+        });
+        let realtime = Realtime::new(RealtimeDeps {
+            accounts: accounts.clone(),
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+            rooms: rooms.clone(),
+            broker: self.broker.clone(),
+            connections: Connections::default(),
+            settings: self.settings.realtime.clone(),
+            metrics: self.metrics.clone(),
+            shutdown: self.shutdown.clone(),
+        });
+        AppState::new(Inner {
+            limits: RateLimits::new(&self.settings.rate_limits),
+            settings: self.settings,
+            store: self.store,
+            clock: self.clock,
+            keys: self.keys,
+            metrics: self.metrics,
+            shutdown: self.shutdown,
+            events: self.events,
+            matchmaker,
+            rooms,
+            housekeeping: TaskStats::default(),
+            broker: self.broker,
+            accounts,
+            profiles,
+            moderation,
+            realtime,
+        })
+    }
+
+    /// The room owners and their lifecycle loop, with the message writer they share.
+    fn rooms(&self) -> Rooms {
+        let writer = MessageWriter::spawn(self.store.clone(), &self.shutdown);
+        let deps = RoomDeps {
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+            settings: self.settings.room.clone(),
+            max_message_chars: self.settings.realtime.max_message_chars as usize,
+            writer,
+            outbox: Arc::new(Fanout::new(self.broker.clone())),
+            events: self.events.clone(),
+            metrics: self.metrics.clone(),
+        };
+        Rooms::spawn(deps, &self.shutdown)
+    }
+
+    /// The matchmaker and its loop; a match opens its room through `rooms`.
+    fn matchmaker(&self, rooms: &Rooms) -> Matchmaker {
+        let deps = MatchDeps {
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+            settings: self.settings.matching.clone(),
+            min_age: self.settings.profile.min_age,
+            like_after: self.settings.room.like_after,
+            rooms: rooms.clone(),
+            events: self.events.clone(),
+            metrics: self.metrics.clone(),
+        };
+        Matchmaker::spawn(deps, &self.shutdown)
     }
 }
 

@@ -3,6 +3,7 @@
 //! subsystem registers what it measures here; `GET /metrics` renders the registry in
 //! the Prometheus text format. Labels are bounded sets: matched routes, never raw paths.
 
+use prometheus::core::Collector;
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry, TextEncoder,
@@ -42,90 +43,84 @@ pub struct Metrics {
 impl Metrics {
     pub fn new() -> Self {
         let registry = Registry::new_custom(Some("duet".into()), None).expect("static prefix");
-        let http_requests = IntCounterVec::new(
-            Opts::new("http_requests_total", "HTTP requests by method, route and status"),
-            &["method", "route", "status"],
-        )
-        .expect("valid metric");
-        let http_duration = HistogramVec::new(
-            HistogramOpts::new("http_request_duration_seconds", "HTTP request duration")
-                .buckets(vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5]),
-            &["method", "route"],
-        )
-        .expect("valid metric");
-        let rate_limited = IntCounterVec::new(
-            Opts::new("rate_limited_total", "Requests and chat frames refused by a rate limit, by class"),
-            &["class"],
-        )
-        .expect("valid metric");
-        let auth_events =
-            IntCounterVec::new(Opts::new("auth_events_total", "Account events by kind"), &["event"])
-                .expect("valid metric");
-        let accounts = IntGaugeVec::new(
-            Opts::new("accounts", "Registered accounts by role and state"),
-            &["role", "state"],
-        )
-        .expect("valid metric");
-        let waiting =
-            IntGaugeVec::new(Opts::new("waiting_tickets", "Waiting search tickets by type"), &["type"])
-                .expect("valid metric");
-        let matches = IntCounterVec::new(Opts::new("matches_total", "Matches made, by mode"), &["mode"])
-            .expect("valid metric");
-        let time_to_match = HistogramVec::new(
-            HistogramOpts::new("time_to_match_seconds", "Time from search to match, per ticket")
-                .buckets(vec![0.001, 0.005, 0.05, 0.5, 1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0]),
-            &["mode"],
-        )
-        .expect("valid metric");
-        let rooms_active = IntGauge::new("rooms_active", "Rooms not yet ended").expect("valid metric");
-        let rooms_ended =
-            IntCounterVec::new(Opts::new("rooms_ended_total", "Rooms ended, by reason"), &["reason"])
-                .expect("valid metric");
-        let sockets = IntGaugeVec::new(Opts::new("open_sockets", "Open WebSockets by kind"), &["kind"])
-            .expect("valid metric");
-        let messages_relayed =
-            IntCounter::new("messages_relayed_total", "Chat messages stored and fanned out")
-                .expect("valid metric");
-        let relay_latency = Histogram::with_opts(
-            HistogramOpts::new(
-                "message_relay_latency_seconds",
-                "From receipt of a chat message to its fan-out",
-            )
-            .buckets(vec![0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0]),
-        )
-        .expect("valid metric");
-        for collector in [
-            Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
-            Box::new(http_duration.clone()),
-            Box::new(rate_limited.clone()),
-            Box::new(auth_events.clone()),
-            Box::new(accounts.clone()),
-            Box::new(waiting.clone()),
-            Box::new(matches.clone()),
-            Box::new(time_to_match.clone()),
-            Box::new(rooms_active.clone()),
-            Box::new(rooms_ended.clone()),
-            Box::new(sockets.clone()),
-            Box::new(messages_relayed.clone()),
-            Box::new(relay_latency.clone()),
-        ] {
-            registry.register(collector).expect("metric names are unique");
-        }
         Metrics {
+            http_requests: register(
+                &registry,
+                IntCounterVec::new(
+                    Opts::new("http_requests_total", "HTTP requests by method, route and status"),
+                    &["method", "route", "status"],
+                ),
+            ),
+            http_duration: register(
+                &registry,
+                HistogramVec::new(
+                    HistogramOpts::new("http_request_duration_seconds", "HTTP request duration").buckets(
+                        vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5],
+                    ),
+                    &["method", "route"],
+                ),
+            ),
+            rate_limited: register(
+                &registry,
+                IntCounterVec::new(
+                    Opts::new(
+                        "rate_limited_total",
+                        "Requests and chat frames refused by a rate limit, by class",
+                    ),
+                    &["class"],
+                ),
+            ),
+            auth_events: register(
+                &registry,
+                IntCounterVec::new(Opts::new("auth_events_total", "Account events by kind"), &["event"]),
+            ),
+            accounts: register(
+                &registry,
+                IntGaugeVec::new(
+                    Opts::new("accounts", "Registered accounts by role and state"),
+                    &["role", "state"],
+                ),
+            ),
+            waiting: register(
+                &registry,
+                IntGaugeVec::new(Opts::new("waiting_tickets", "Waiting search tickets by type"), &["type"]),
+            ),
+            matches: register(
+                &registry,
+                IntCounterVec::new(Opts::new("matches_total", "Matches made, by mode"), &["mode"]),
+            ),
+            time_to_match: register(
+                &registry,
+                HistogramVec::new(
+                    HistogramOpts::new("time_to_match_seconds", "Time from search to match, per ticket")
+                        .buckets(vec![0.001, 0.005, 0.05, 0.5, 1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0]),
+                    &["mode"],
+                ),
+            ),
+            rooms_active: register(&registry, IntGauge::new("rooms_active", "Rooms not yet ended")),
+            rooms_ended: register(
+                &registry,
+                IntCounterVec::new(Opts::new("rooms_ended_total", "Rooms ended, by reason"), &["reason"]),
+            ),
+            sockets: register(
+                &registry,
+                IntGaugeVec::new(Opts::new("open_sockets", "Open WebSockets by kind"), &["kind"]),
+            ),
+            messages_relayed: register(
+                &registry,
+                IntCounter::new("messages_relayed_total", "Chat messages stored and fanned out"),
+            ),
+            relay_latency: register(
+                &registry,
+                Histogram::with_opts(
+                    HistogramOpts::new(
+                        "message_relay_latency_seconds",
+                        "From receipt of a chat message to its fan-out",
+                    )
+                    .buckets(vec![0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0]),
+                ),
+            ),
             registry,
-            http_requests,
-            http_duration,
-            rate_limited,
-            auth_events,
-            accounts,
-            waiting,
-            matches,
-            time_to_match,
-            rooms_active,
-            rooms_ended,
-            sockets,
-            messages_relayed,
-            relay_latency,
         }
     }
 
@@ -143,4 +138,12 @@ impl Default for Metrics {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// Adds a new metric to the registry and returns it. Both steps fail only on a bad or
+/// repeated name, which is a bug in the list above.
+fn register<M: Collector + Clone + 'static>(registry: &Registry, metric: prometheus::Result<M>) -> M {
+    let metric = metric.expect("valid metric");
+    registry.register(Box::new(metric.clone())).expect("metric names are unique");
+    metric
 }
