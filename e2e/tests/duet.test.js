@@ -63,6 +63,8 @@ before(async () => {
   writeFileSync(join(TMP, 'linh.png'), portrait(0));
   writeFileSync(join(TMP, 'minh.png'), portrait(90));
   writeFileSync(join(TMP, 'not-an-image.png'), 'this is not a picture');
+  // Over the server's default avatar limit (5 MB).
+  writeFileSync(join(TMP, 'too-big.png'), Buffer.alloc(6 * 1024 * 1024));
   // Round 1 opens 12 s after the match; each answer window is 10 s.
   server = await startServer(['--like-after=12s', '--like-answer-window=10s']);
   browser = await launch();
@@ -144,6 +146,9 @@ test('sign-up errors and the profile wizard, with a server validation error unde
   await shot(page, 'profile-wizard-phone');
   await page.locator('form button[type=submit]').click();
 
+  // A file over the limit the server gives in /meta/limits: said before any upload.
+  await page.locator('input[name=file]').setInputFiles(join(TMP, 'too-big.png'));
+  await page.locator('[data-field=file].has-error', { hasText: 'tối đa 5 MB' }).waitFor({ timeout: WAIT });
   // A file that is not an image: the server's error under the photo field.
   await page.locator('input[name=file]').setInputFiles(join(TMP, 'not-an-image.png'));
   await page.locator('[data-field=file].has-error').waitFor({ timeout: WAIT });

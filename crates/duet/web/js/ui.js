@@ -60,12 +60,12 @@ export function hideAllBanners() {
   for (const id of [...banners.keys()]) hideBanner(id);
 }
 
-/** The text for an API error (by its stable code). */
-export function errorText(error) {
+/** The text for an API error (by its stable code); `params` fill the text's `{name}`s. */
+export function errorText(error, params = {}) {
   if (!error) return t('error.generic');
   if (error.code === 'rate_limited') return t('banner.rateLimited', { seconds: error.retryAfter || 1 });
   const key = `error.${error.code}`;
-  const text = t(key);
+  const text = t(key, params);
   if (text !== key) return text;
   // The server's details are English: the Vietnamese page says something general.
   return getLang() === 'en' && error.detail ? error.detail : t('error.generic');

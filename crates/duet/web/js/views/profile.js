@@ -57,10 +57,18 @@ export function profileView(app, mode) {
   // An avatar that loads after the page was left is let go at once.
   const showLoaded = (url) => (gone ? url && URL.revokeObjectURL(url) : url && showPreview(url));
   if (p.avatar_url) avatarBlobUrl(p.avatar_url).then(showLoaded);
+  // The server's limit in megabytes (to one decimal), as people say it.
+  const avatarMax = { max: Math.floor(app.limits.avatar_max_bytes / (1024 * 1024) * 10) / 10 };
   fileInput.addEventListener('change', async () => {
     const file = fileInput.files[0];
     if (!file) return;
     avatarField.setError('');
+    if (file.size > app.limits.avatar_max_bytes) {
+      // Said before uploading megabytes the server would refuse.
+      avatarField.setError(errorText({ code: 'payload_too_large' }, avatarMax));
+      fileInput.value = '';
+      return;
+    }
     showPreview(URL.createObjectURL(file));
     avatarStatus.textContent = t('profile.avatarUploading');
     const form = new FormData();
@@ -73,7 +81,7 @@ export function profileView(app, mode) {
       avatarStatus.textContent = '';
       showPreview(null);
       const message = error.fieldError('file');
-      avatarField.setError(message ? fieldErrorText('file', message) : errorText(error));
+      avatarField.setError(message ? fieldErrorText('file', message) : errorText(error, avatarMax));
     }
     fileInput.value = '';
   });
