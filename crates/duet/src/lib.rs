@@ -1,14 +1,16 @@
 //! Duet: an anonymous, matched one-to-one chat server.
 //!
 //! Module map, lowest layer first (a module imports only from layers below it; the
-//! `layers` integration test checks it):
-//! - [`types`], [`ids`], [`clock`], [`config`], [`shutdown`], [`metrics`],
-//!   [`validation`]: shared value types, identifiers, time, settings, stopping,
+//! `layers` integration test checks it). Modules named without a link are internal:
+//! the library's public surface is what the binary, the tests and the load generator
+//! use.
+//! - `types`, [`ids`], [`clock`], [`config`], [`shutdown`], `metrics`,
+//!   `validation`: shared value types, identifiers, time, settings, stopping,
 //!   numbers, field errors; then [`events`] (the internal channel of room and matching
-//!   events), [`tasks`] (bookkeeping of the background loops), [`telemetry`] (logs).
+//!   events), `tasks` (bookkeeping of the background loops), [`telemetry`] (logs).
 //! - [`store`]: the database (SQLite or PostgreSQL), migrations and all SQL.
 //! - [`auth`]: passwords, access tokens, the signing secret, sign-up rules.
-//! - [`profile`]: vocabulary, profile validation and views, avatar processing.
+//! - `profile`: vocabulary, profile validation and views, avatar processing.
 //! - [`room`]: the room state machine (like rounds, keep, timers, ends) and the
 //!   deadline queue, both pure; the owner task per room, which pushes its room's
 //!   traffic through an outbox, and the batched message writer.
@@ -16,7 +18,7 @@
 //!   bitsets and icebreakers, and the `Matchmaker` service.
 //! - [`accounts`]: the account and profile use cases ([`accounts::Accounts`],
 //!   [`accounts::Profiles`]).
-//! - [`moderation`]: bans, reports with evidence, automatic bans.
+//! - `moderation`: bans, reports with evidence, automatic bans.
 //! - [`realtime`]: the socket tasks, the broker seam, the rooms' fan-out and the
 //!   bridge from matching and account events to status sockets.
 //! - [`http`]: `AppState`, routers, extractors, middleware, the one error type, API
@@ -34,14 +36,14 @@ pub mod events;
 pub mod http;
 pub mod ids;
 pub mod matching;
-pub mod metrics;
-pub mod moderation;
-pub mod profile;
+pub(crate) mod metrics;
+pub(crate) mod moderation;
+pub(crate) mod profile;
 pub mod realtime;
 pub mod room;
 pub mod shutdown;
 pub mod store;
-pub mod tasks;
+pub(crate) mod tasks;
 pub mod telemetry;
-pub mod types;
-pub mod validation;
+pub(crate) mod types;
+pub(crate) mod validation;

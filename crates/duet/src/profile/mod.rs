@@ -11,4 +11,4 @@ mod view;
 pub mod vocabulary;
 
 pub use validate::ProfileUpdate;
-pub use view::{avatar_url, missing_fields, partner_avatar_url, OwnProfile, SearchInfo, Status, StatusView};
+pub use view::{missing_fields, partner_avatar_url, OwnProfile, SearchInfo, Status, StatusView};
