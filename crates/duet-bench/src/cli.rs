@@ -15,8 +15,9 @@ use crate::target::{Kind, Spec};
              WebSockets) against a server it starts itself, and compares it with the \
              reference relay (duet-refrelay) and optionally the previous build in the same run.",
     long_about = None,
-    after_help = "Set-up: accounts are written through Duet's own store with one argon2 hash \
-                  (an HTTP signup costs tens of ms of CPU each); profiles, searches, logins \
+    after_help = "Set-up: accounts are made before the server starts by its own \
+                  `duet admin seed`, with one argon2 hash for all (an HTTP signup costs tens \
+                  of ms of CPU each); profiles, searches, logins \
                   and sockets go through the real protocol. Server CPU is utime+stime of the \
                   server process from /proc/<pid>/stat, RSS is VmRSS from /proc/<pid>/status. \
                   Targets run interleaved: for each repetition, duet, then the relay, then \
@@ -61,7 +62,11 @@ impl Common {
     pub fn specs(&self, with_relay: bool, msg_rate: u32) -> Vec<Spec> {
         let mut specs = vec![Spec {
             name: "duet".into(),
-            kind: Kind::Duet { bin: self.server_bin.clone(), postgres: None },
+            kind: Kind::Duet {
+                bin: self.server_bin.clone(),
+                seeder: self.server_bin.clone(),
+                postgres: None,
+            },
             msg_rate,
         }];
         if with_relay && !self.no_relay {
@@ -72,9 +77,13 @@ impl Common {
             });
         }
         if let Some(prev) = &self.prev_bin {
+            // A build from before `duet admin seed` has its accounts made by this one
+            // (the two must then share their migrations, or the older refuses the
+            // database).
+            let seeder = if crate::target::can_seed(prev) { prev.clone() } else { self.server_bin.clone() };
             specs.push(Spec {
                 name: "prev".into(),
-                kind: Kind::Duet { bin: prev.clone(), postgres: None },
+                kind: Kind::Duet { bin: prev.clone(), seeder, postgres: None },
                 msg_rate,
             });
         }

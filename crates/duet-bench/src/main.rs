@@ -67,12 +67,12 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             let specs = [
                 Spec {
                     name: "duet-sqlite".into(),
-                    kind: Kind::Duet { bin: bin.clone(), postgres: None },
+                    kind: Kind::Duet { bin: bin.clone(), seeder: bin.clone(), postgres: None },
                     msg_rate: MSG_RATE,
                 },
                 Spec {
                     name: "duet-postgres".into(),
-                    kind: Kind::Duet { bin, postgres: Some(postgres) },
+                    kind: Kind::Duet { bin: bin.clone(), seeder: bin, postgres: Some(postgres) },
                     msg_rate: MSG_RATE,
                 },
             ];

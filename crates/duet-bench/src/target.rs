@@ -2,23 +2,25 @@
 //! PostgreSQL database) or the reference relay, started as a child process on a free
 //! loopback port and stopped (and its database dropped) when the scenario is done.
 //!
-//! Accounts are seeded through Duet's own store code with one argon2 hash computed
-//! once, because an HTTP signup costs one argon2 hash of server CPU (tens of
-//! milliseconds) and thousands of them would dominate the suite's time. Everything
-//! after the account row goes through the real protocol: the profile, the search
-//! and the sockets. The access tokens are minted with the known signing secret by
-//! Duet's own `Keys`; the storm scenario logs in over HTTP instead.
+//! Accounts are made before the server starts by the server binary's own
+//! `duet admin seed` (one argon2 hash for all of them, because an HTTP sign-up costs
+//! one hash of server CPU, tens of milliseconds, and thousands would dominate the
+//! suite's time), which also writes an access token for each. Everything after the
+//! account row goes through the real protocol: the profile, the search and the
+//! sockets; the storm scenario logs in over HTTP. The relay has no accounts: its
+//! tokens are minted with the known signing secret by Duet's `Keys`, which the relay
+//! checks the same way.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use duet::auth::Keys;
 use duet::clock::{Clock, SystemClock};
-use duet::config::StorageSettings;
-use duet::store::{NewUser, Store};
+use serde::Deserialize;
 use sqlx::Connection;
+use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, Command};
 
 use crate::{PASSWORD, SECRET};
@@ -27,7 +29,9 @@ use crate::{PASSWORD, SECRET};
 #[derive(Clone, Debug)]
 pub enum Kind {
     /// A Duet binary; `postgres` is a server URL on which a fresh database is made.
-    Duet { bin: PathBuf, postgres: Option<String> },
+    /// `seeder` is the binary whose `admin seed` makes its accounts: `bin` itself, or
+    /// this build's when `bin` predates the command (a previous build).
+    Duet { bin: PathBuf, seeder: PathBuf, postgres: Option<String> },
     /// The reference relay binary.
     Relay { bin: PathBuf },
 }
@@ -55,11 +59,12 @@ impl Spec {
     }
 }
 
-/// A user the generator acts as.
-#[derive(Clone, Debug)]
+/// A user the generator acts as (as `duet admin seed` writes it).
+#[derive(Clone, Debug, Deserialize)]
 pub struct User {
     pub id: i64,
     pub username: String,
+    #[serde(rename = "access_token")]
     pub token: String,
 }
 
@@ -72,35 +77,38 @@ pub struct Server {
     child: Child,
     _data: tempfile::TempDir,
     database: Option<PgDatabase>,
-    seeded: i64,
+    /// Accounts made before the start, not yet handed out.
+    users: std::vec::IntoIter<User>,
 }
 
 impl Server {
-    pub async fn start(spec: &Spec) -> anyhow::Result<Server> {
+    /// Starts the server with `users` accounts made beforehand (see [`Server::users`]).
+    pub async fn start(spec: &Spec, users: usize) -> anyhow::Result<Server> {
         let port = free_port()?;
         let data = tempfile::tempdir()?;
         let mut database = None;
+        let seeded;
         let mut cmd = match &spec.kind {
-            Kind::Duet { bin, postgres } => {
+            Kind::Duet { bin, seeder, postgres } => {
+                if let Some(server_url) = postgres {
+                    database = Some(PgDatabase::create(server_url).await?);
+                }
+                let storage = storage_args(data.path(), database.as_ref());
+                seeded = seed(seeder, &storage, data.path(), users).await?;
                 let mut cmd = Command::new(bin);
                 cmd.arg("serve")
                     .arg(format!("--bind=127.0.0.1:{port}"))
-                    .arg(format!("--data-dir={}", data.path().display()))
-                    .arg(format!("--jwt-secret={SECRET}"))
+                    .args(&storage)
                     // Generous limits: the generator is one client address.
                     .args(["--rate-signup=100000/min", "--rate-login=100000/min"])
                     .args(["--rate-search=100000/min", "--rate-default=1000000/min"])
                     .arg(format!("--msg-rate={}", spec.msg_rate))
                     .arg(format!("--msg-burst={}", spec.msg_rate))
                     .arg("--log=warn");
-                if let Some(server_url) = postgres {
-                    let db = PgDatabase::create(server_url).await?;
-                    cmd.arg(format!("--database-url={}", db.url));
-                    database = Some(db);
-                }
                 cmd
             }
             Kind::Relay { bin } => {
+                seeded = relay_users(users);
                 let mut cmd = Command::new(bin);
                 cmd.arg(format!("--bind=127.0.0.1:{port}")).arg(format!("--jwt-secret={SECRET}"));
                 cmd
@@ -118,7 +126,7 @@ impl Server {
             child,
             _data: data,
             database,
-            seeded: 0,
+            users: seeded.into_iter(),
         };
         server.wait_ready().await?;
         Ok(server)
@@ -138,58 +146,11 @@ impl Server {
         anyhow::bail!("{} did not answer /health within 60 s", self.spec.name)
     }
 
-    /// `n` more accounts with access tokens. Duet: rows written through its store,
-    /// all with the hash of [`PASSWORD`]; the relay has no accounts (any user id with
-    /// a valid token exists), so only tokens are minted.
-    pub async fn seed_users(&mut self, n: usize, hash: &str) -> anyhow::Result<Vec<User>> {
-        let keys = Keys::new(SECRET.as_bytes(), "duet", Duration::from_secs(6 * 3600));
-        let now = SystemClock.now();
-        let mut users = Vec::with_capacity(n);
-        match &self.spec.kind {
-            Kind::Relay { .. } => {
-                for _ in 0..n {
-                    self.seeded += 1;
-                    let id = self.seeded;
-                    users.push(User {
-                        id,
-                        username: format!("u{id}"),
-                        token: keys.issue(duet::ids::UserId(id), 0, now),
-                    });
-                }
-            }
-            Kind::Duet { .. } => {
-                let store = self.store().await?;
-                for _ in 0..n {
-                    self.seeded += 1;
-                    let username = format!("bench{}", self.seeded);
-                    let row = store
-                        .create_user(NewUser {
-                            username: &username,
-                            email: None,
-                            password_hash: hash,
-                            role: "user",
-                            now,
-                        })
-                        .await
-                        .map_err(|e| anyhow::anyhow!("seeding {username}: {e}"))?;
-                    let token = keys.issue(row.user_id(), row.token_version, now);
-                    users.push(User { id: row.id, username, token });
-                }
-                store.close().await;
-            }
-        }
+    /// `n` of the accounts made at the start, each handed out once.
+    pub fn users(&mut self, n: usize) -> anyhow::Result<Vec<User>> {
+        let users: Vec<User> = self.users.by_ref().take(n).collect();
+        anyhow::ensure!(users.len() == n, "{}: {n} users asked for, {} left", self.spec.name, users.len());
         Ok(users)
-    }
-
-    /// The server's own database, opened beside it (after its start, so it has run its
-    /// own migrations first).
-    async fn store(&self) -> anyhow::Result<Store> {
-        let settings = StorageSettings {
-            data_dir: self._data.path().to_path_buf(),
-            database_url: self.database.as_ref().map(|d| d.url.parse().expect("infallible")),
-            database_max_connections: 4,
-        };
-        Store::connect(&settings).await
     }
 
     /// Stops the server (SIGTERM, then SIGKILL after 5 s) and drops its database.
@@ -207,9 +168,65 @@ impl Server {
     }
 }
 
-/// The argon2 hash of [`PASSWORD`], computed once per run with Duet's own hasher.
-pub async fn password_hash() -> anyhow::Result<String> {
-    Ok(duet::auth::password::hash(PASSWORD.to_owned()).await?)
+/// The flags that put a Duet process on the run's database: its own data folder, or
+/// a PostgreSQL database of its own; and the known signing secret.
+fn storage_args(data: &Path, database: Option<&PgDatabase>) -> Vec<String> {
+    let mut args = vec![format!("--data-dir={}", data.display()), format!("--jwt-secret={SECRET}")];
+    if let Some(db) = database {
+        args.push(format!("--database-url={}", db.url));
+    }
+    args
+}
+
+/// Makes `n` accounts named `bench1`… with [`PASSWORD`] through `duet admin seed`,
+/// with access tokens valid for the whole run, before the server starts.
+async fn seed(seeder: &Path, storage: &[String], data: &Path, n: usize) -> anyhow::Result<Vec<User>> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let tokens = data.join("seeded.jsonl");
+    let mut child = Command::new(seeder)
+        .args(["admin", "seed", "--prefix", "bench", "--access-ttl=6h"])
+        .arg(format!("--users={n}"))
+        .arg("--emit-tokens")
+        .arg(&tokens)
+        .args(storage)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot start {}", seeder.display()))?;
+    let mut stdin = child.stdin.take().expect("piped");
+    stdin.write_all(format!("{PASSWORD}\n").as_bytes()).await?;
+    drop(stdin);
+    let out = child.wait_with_output().await?;
+    anyhow::ensure!(
+        out.status.success(),
+        "{} admin seed failed: {}",
+        seeder.display(),
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    let text = std::fs::read_to_string(&tokens)?;
+    text.lines().map(|line| Ok(serde_json::from_str(line)?)).collect()
+}
+
+/// The relay's users: any id with a valid token exists, so only tokens are minted.
+fn relay_users(n: usize) -> Vec<User> {
+    let keys = Keys::new(SECRET.as_bytes(), "duet", Duration::from_secs(6 * 3600));
+    let now = SystemClock.now();
+    (1..=n as i64)
+        .map(|id| User { id, username: format!("u{id}"), token: keys.issue(duet::ids::UserId(id), 0, now) })
+        .collect()
+}
+
+/// Whether `bin` has `duet admin seed` (builds before it did not).
+pub fn can_seed(bin: &Path) -> bool {
+    std::process::Command::new(bin)
+        .args(["admin", "seed", "--help"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 fn free_port() -> anyhow::Result<u16> {

@@ -1,7 +1,9 @@
 //! The `duet` binary: `duet serve` runs the server, `duet admin create` makes an
-//! administrator. Everything else lives in the library.
+//! administrator, `duet admin seed` makes many accounts for a load test. Everything
+//! else lives in the library.
 
-use std::io::{BufRead, IsTerminal};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
 use std::process::ExitCode;
 
 use duet::app::App;
@@ -33,6 +35,10 @@ fn main() -> ExitCode {
             telemetry::install(telemetry::subscriber("warn", LogFormat::Text, std::io::stderr));
             runtime.block_on(create_admin(&username, storage))
         }
+        Command::Admin(AdminCommand::Seed { users, prefix, emit_tokens, settings, .. }) => {
+            telemetry::install(telemetry::subscriber("warn", LogFormat::Text, std::io::stderr));
+            runtime.block_on(seed(&settings, users, &prefix, &emit_tokens))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -56,6 +62,29 @@ async fn create_admin(username: &str, storage: duet::config::StorageSettings) ->
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     store.close().await;
     println!("created administrator {username} (id {id})");
+    Ok(())
+}
+
+async fn seed(settings: &duet::config::Settings, count: u32, prefix: &str, out: &Path) -> anyhow::Result<()> {
+    settings.validate()?;
+    let password = read_password()?;
+    let mut file = std::io::BufWriter::new(
+        std::fs::File::create(out).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?,
+    );
+    let store = store::Store::connect(&settings.storage).await?;
+    let now = SystemClock.now();
+    let secret = duet::auth::load_signing_secret(settings, &store, now).await?;
+    let auth = &settings.auth;
+    let keys = duet::auth::Keys::new(&secret, &auth.jwt_issuer, auth.access_ttl);
+    let seeded = duet::accounts::seed_users(&store, &keys, prefix, count, password, now).await;
+    store.close().await;
+    let seeded = seeded.map_err(|e| anyhow::anyhow!("{e}"))?;
+    for user in &seeded {
+        serde_json::to_writer(&mut file, user)?;
+        file.write_all(b"\n")?;
+    }
+    file.flush()?;
+    println!("created {count} accounts {prefix}1 to {prefix}{count}; tokens in {}", out.display());
     Ok(())
 }
 

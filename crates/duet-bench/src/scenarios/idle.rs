@@ -136,13 +136,12 @@ pub async fn run(
     reps: u32,
     rec: &mut Recorder,
 ) -> anyhow::Result<()> {
-    let hash = crate::target::password_hash().await?;
     let most = *steps.iter().max().unwrap_or(&4) as usize;
     // Each user holds a status and a chat socket; rooms need users in pairs.
     let users_needed = most.div_ceil(4) * 2;
     for rep in 0..reps {
         for spec in specs {
-            one(spec, steps, per_worker, users_needed, &hash, rep, rec)
+            one(spec, steps, per_worker, users_needed, rep, rec)
                 .await
                 .with_context(|| format!("idle on {}", spec.name))?;
         }
@@ -156,13 +155,12 @@ async fn one(
     steps: &[u64],
     per_worker: usize,
     users: usize,
-    hash: &str,
     rep: u32,
     rec: &mut Recorder,
 ) -> anyhow::Result<()> {
-    let mut server = Server::start(spec).await?;
     let bar = progress(2, &format!("{}: {users} users in rooms", spec.name));
-    let users = server.seed_users(users, hash).await?;
+    let mut server = Server::start(spec, users).await?;
+    let users = server.users(users)?;
     bar.inc(1);
     let rooms = make_rooms(&Api::new(&server.base), users).await?;
     bar.finish_and_clear();

@@ -38,7 +38,6 @@ pub async fn run(
     reps: u32,
     rec: &mut Recorder,
 ) -> anyhow::Result<()> {
-    let hash = crate::target::password_hash().await?;
     for rep in 0..reps {
         for &n in direct {
             for &rate in rates {
@@ -47,7 +46,7 @@ pub async fn run(
         }
         for &n in waiting {
             for spec in specs {
-                http_levels(spec, n, rates, secs, &hash, rep, rec)
+                http_levels(spec, n, rates, secs, rep, rec)
                     .await
                     .with_context(|| format!("matchmaking on {}", spec.name))?;
             }
@@ -63,16 +62,15 @@ async fn http_levels(
     n: u64,
     rates: &[u64],
     secs: f64,
-    hash: &str,
     rep: u32,
     rec: &mut Recorder,
 ) -> anyhow::Result<()> {
-    let mut server = Server::start(spec).await?;
-    let api = Api::new(&server.base);
     let women_needed: u64 = rates.iter().map(|&r| arrivals(n, r, secs)).sum();
     let bar = progress(3, &format!("{}: queue of {n}", spec.name));
-    let men = server.seed_users(n as usize, hash).await?;
-    let women = server.seed_users(women_needed as usize, hash).await?;
+    let mut server = Server::start(spec, (n + women_needed) as usize).await?;
+    let api = Api::new(&server.base);
+    let men = server.users(n as usize)?;
+    let women = server.users(women_needed as usize)?;
     bar.inc(1);
     put_profiles(&api, &men, Side::Man).await?;
     put_profiles(&api, &women, Side::Woman).await?;

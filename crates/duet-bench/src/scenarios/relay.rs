@@ -28,10 +28,10 @@ pub struct Relay {
 }
 
 impl Relay {
-    pub async fn prepare(spec: &Spec, rooms: usize, hash: &str, window: usize) -> anyhow::Result<Relay> {
-        let mut server = Server::start(spec).await?;
+    pub async fn prepare(spec: &Spec, rooms: usize, window: usize) -> anyhow::Result<Relay> {
         let bar = progress(4, &format!("{}: {rooms} rooms", spec.name));
-        let users = server.seed_users(rooms * 2, hash).await?;
+        let mut server = Server::start(spec, rooms * 2).await?;
+        let users = server.users(rooms * 2)?;
         bar.inc(1);
         let api = Api::new(&server.base);
         let rooms = make_rooms(&api, users).await?;
@@ -230,11 +230,10 @@ pub async fn throughput(
     reps: u32,
     rec: &mut Recorder,
 ) -> anyhow::Result<()> {
-    let hash = crate::target::password_hash().await?;
     let most = *rooms.iter().max().unwrap_or(&1) as usize;
     for rep in 0..reps {
         for spec in specs {
-            let mut relay = Relay::prepare(spec, most, &hash, window)
+            let mut relay = Relay::prepare(spec, most, window)
                 .await
                 .with_context(|| format!("set-up on {}", spec.name))?;
             for &r in rooms {
@@ -260,10 +259,9 @@ pub async fn latency(
     reps: u32,
     rec: &mut Recorder,
 ) -> anyhow::Result<()> {
-    let hash = crate::target::password_hash().await?;
     for rep in 0..reps {
         for spec in specs {
-            let mut relay = Relay::prepare(spec, rooms as usize, &hash, 1)
+            let mut relay = Relay::prepare(spec, rooms as usize, 1)
                 .await
                 .with_context(|| format!("set-up on {}", spec.name))?;
             for &rate in rates {

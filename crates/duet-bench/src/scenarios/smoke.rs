@@ -19,13 +19,21 @@ pub async fn run(common: &Common, postgres: Option<String>) -> anyhow::Result<bo
     matchmaking::run(&duet_only, &[40], &[1000], &[20], 1.0, 1, &mut rec).await?;
     let mut stores = vec![Spec {
         name: "duet-sqlite".into(),
-        kind: Kind::Duet { bin: common.server_bin.clone(), postgres: None },
+        kind: Kind::Duet {
+            bin: common.server_bin.clone(),
+            seeder: common.server_bin.clone(),
+            postgres: None,
+        },
         msg_rate: 1000,
     }];
     if let Some(url) = postgres {
         stores.push(Spec {
             name: "duet-postgres".into(),
-            kind: Kind::Duet { bin: common.server_bin.clone(), postgres: Some(url) },
+            kind: Kind::Duet {
+                bin: common.server_bin.clone(),
+                seeder: common.server_bin.clone(),
+                postgres: Some(url),
+            },
             msg_rate: 1000,
         });
     }

@@ -19,13 +19,15 @@ pub async fn run(
     reps: u32,
     rec: &mut Recorder,
 ) -> anyhow::Result<()> {
-    let hash = crate::target::password_hash().await?;
+    // Each level logs in accounts of its own.
+    let count = |rate: u64| ((rate as f64 * secs) as u64).max(1);
+    let total: u64 = rates.iter().map(|&r| count(r)).sum();
     for rep in 0..reps {
         for spec in specs {
-            let mut server = Server::start(spec).await?;
+            let mut server = Server::start(spec, total as usize).await?;
             for &rate in rates {
-                let count = ((rate as f64 * secs) as u64).max(1);
-                let users = server.seed_users(count as usize, &hash).await?;
+                let count = count(rate);
+                let users = server.users(count as usize)?;
                 let api = Api::new(&server.base);
                 let cpu = CpuMark::now(server.pid);
                 let start = Instant::now() + Duration::from_millis(20);

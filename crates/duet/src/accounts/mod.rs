@@ -303,6 +303,54 @@ impl Accounts {
     }
 }
 
+/// An account made by [`seed_users`], with an access token.
+#[derive(Debug, Serialize)]
+pub struct SeededUser {
+    pub id: i64,
+    pub username: String,
+    pub access_token: String,
+}
+
+/// Creates `count` ordinary accounts named `{prefix}1` … `{prefix}{count}`, all with
+/// `password` (hashed once: that is the point, a sign-up costs one argon2 hash), and
+/// an access token for each (from the command line, before the server runs). Stops at
+/// the first name that is taken or invalid.
+pub async fn seed_users(
+    store: &Store,
+    keys: &Keys,
+    prefix: &str,
+    count: u32,
+    password: String,
+    now: Timestamp,
+) -> Result<Vec<SeededUser>, AccountError> {
+    // The shortest and the longest name: the others differ only in their digits.
+    validate::signup(&format!("{prefix}1"), &password, None)?;
+    validate::signup(&format!("{prefix}{count}"), &password, None)?;
+    let hash = password::hash(password).await?;
+    let mut seeded = Vec::with_capacity(count as usize);
+    for i in 1..=count {
+        let username = format!("{prefix}{i}");
+        let user = store
+            .create_user(NewUser {
+                username: &username,
+                email: None,
+                password_hash: &hash,
+                role: Role::User.as_str(),
+                now,
+            })
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => {
+                    AccountError::from(FieldErrors::one("username", format!("{username} is already taken")))
+                }
+                other => other.into(),
+            })?;
+        let access_token = keys.issue(user.user_id(), user.token_version, now);
+        seeded.push(SeededUser { id: user.id, username, access_token });
+    }
+    Ok(seeded)
+}
+
 /// Creates an administrator account (from the command line, before the server runs).
 pub async fn create_admin(
     store: &Store,

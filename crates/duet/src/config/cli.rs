@@ -1,5 +1,5 @@
-//! The `duet` command line: `serve` and `admin create`, each with every setting as a
-//! flag. Parsing applies the optional TOML file beneath flags and environment.
+//! The `duet` command line: `serve`, `admin create` and `admin seed`, each with its
+//! settings as flags. Parsing applies the optional TOML file beneath flags and environment.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -50,6 +50,28 @@ pub enum AdminCommand {
         config: Option<PathBuf>,
         #[command(flatten)]
         storage: StorageSettings,
+    },
+    /// Create many ordinary accounts at once, for load tests and demos, and write an
+    /// access token for each. Takes `serve`'s settings (the storage and the token
+    /// settings are used: pass the same `--jwt-secret` or database as the server).
+    /// Every account gets the one password given as for `create` (hashed once). Run it
+    /// before `serve`; the accounts have no profile yet.
+    Seed {
+        /// How many accounts.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        users: u32,
+        /// Usernames are this prefix and a number from 1: `seed1`, `seed2`, …
+        #[arg(long, default_value = "seed")]
+        prefix: String,
+        /// Where to write one JSON line per account: `{"id", "username", "access_token"}`.
+        /// The tokens last `--access-ttl`.
+        #[arg(long, value_name = "FILE")]
+        emit_tokens: PathBuf,
+        /// TOML file with settings, as for `serve`.
+        #[arg(long, short, env = "DUET_CONFIG")]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        settings: Box<Settings>,
     },
 }
 

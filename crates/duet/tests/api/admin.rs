@@ -238,6 +238,76 @@ async fn the_admin_create_command_makes_an_administrator() {
 }
 
 #[tokio::test]
+async fn the_admin_seed_command_makes_accounts_with_working_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens.jsonl");
+    let mut settings = vec![format!("--data-dir={}", dir.path().display())];
+    let database = crate::helpers::fresh_postgres_database().await;
+    if let Some(db) = &database {
+        settings.push(format!("--database-url={}", db.url));
+    }
+    let run = |prefix: &str, users: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_duet"))
+            .args(["admin", "seed", "--users", users, "--prefix", prefix, "--emit-tokens"])
+            .arg(&tokens)
+            .args(&settings)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = run("load", "3");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let seeded: Vec<Value> = std::fs::read_to_string(&tokens)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let names: Vec<&str> = seeded.iter().map(|u| u["username"].as_str().unwrap()).collect();
+    assert_eq!(names, ["load1", "load2", "load3"]);
+
+    // Taken names and bad prefixes are refused with the reason.
+    let again = run("load", "2");
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("load1 is already taken"));
+    let bad = run("no way", "2");
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid username"));
+
+    // The server on that data dir (the signing secret is in the database) takes the
+    // emitted tokens and the shared password.
+    let mut args = vec!["duet".to_owned(), "serve".to_owned(), "--bind=127.0.0.1:0".to_owned()];
+    args.extend(settings.iter().cloned());
+    let app = duet::app::App::build(crate::helpers::settings_from(&args)).await.unwrap();
+    let base = format!("http://{}", app.addr());
+    tokio::spawn(app.run_until(std::future::pending()));
+    let client = reqwest::Client::new();
+    for user in &seeded {
+        let me: Value = client
+            .get(format!("{base}/user/profile"))
+            .bearer_auth(user["access_token"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(me["id"], user["id"]);
+        assert_eq!(me["role"], "user");
+        assert_eq!(me["profile_complete"], false);
+    }
+    let login = client
+        .post(format!("{base}/auth/login"))
+        .json(&json!({ "username": "load2", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), StatusCode::OK);
+}
+
+#[tokio::test]
 async fn nickname_search_ignores_case_beyond_ascii() {
     let app = spawn_app().await;
     let admin = app.admin("searcher").await;
