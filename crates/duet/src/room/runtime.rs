@@ -81,13 +81,38 @@ enum Command {
 pub struct Rooms(Arc<Shared>);
 
 struct Shared {
+    ctx: Arc<OwnerContext>,
+    /// The running owners. Only `Rooms` reads and writes it: an owner is added when
+    /// it starts and removed when its task ends.
+    owners: Mutex<HashMap<i64, mpsc::Sender<Command>>>,
+    stats: TaskStats,
+}
+
+/// What every room's owner works with, built once by [`Rooms::spawn`]: the owner
+/// holds this, not the registry it is listed in.
+struct OwnerContext {
     deps: RoomDeps,
     timers: RoomTimers,
     shutdown: Shutdown,
-    owners: Mutex<HashMap<i64, mpsc::Sender<Command>>>,
-    deadlines: Mutex<DeadlineQueue<i64>>,
+    deadlines: Deadlines,
+}
+
+/// The rooms' next deadlines and the lifecycle loop's wake-up: owners file their
+/// room's next deadline here after every command.
+struct Deadlines {
+    queue: Mutex<DeadlineQueue<i64>>,
     wake: Notify,
-    stats: TaskStats,
+}
+
+impl Deadlines {
+    fn schedule(&self, room_id: i64, at: Option<Timestamp>) {
+        let mut queue = self.queue.lock().expect("deadline lock");
+        let before = queue.next();
+        queue.schedule(room_id, at);
+        if queue.next() != before {
+            self.wake.notify_one();
+        }
+    }
 }
 
 /// One room's owner, as a socket holds it: commands go straight to the owner's queue,
@@ -167,13 +192,15 @@ impl Rooms {
     /// Builds the rooms and starts their lifecycle loop (stopped by `shutdown`).
     pub fn spawn(deps: RoomDeps, shutdown: &Shutdown) -> Rooms {
         let timers = timers(&deps.settings);
-        let rooms = Rooms(Arc::new(Shared {
+        let ctx = OwnerContext {
             deps,
             timers,
             shutdown: shutdown.clone(),
+            deadlines: Deadlines { queue: Mutex::new(DeadlineQueue::new()), wake: Notify::new() },
+        };
+        let rooms = Rooms(Arc::new(Shared {
+            ctx: Arc::new(ctx),
             owners: Mutex::new(HashMap::new()),
-            deadlines: Mutex::new(DeadlineQueue::new()),
-            wake: Notify::new(),
             stats: TaskStats::default(),
         }));
         shutdown.spawn(rooms.clone().run());
@@ -182,7 +209,7 @@ impl Rooms {
 
     /// Files the deadlines of every active room after a start.
     pub async fn restore(&self) -> Result<usize, RoomError> {
-        let deps = &self.0.deps;
+        let deps = &self.0.ctx.deps;
         let now = deps.clock.now();
         let rooms = deps.store.active_rooms().await?;
         for row in &rooms {
@@ -192,14 +219,15 @@ impl Rooms {
             if room != state_from_row(row, None) {
                 deps.store.save_room_state(row.id, &fields_from_state(&room)).await?;
             }
-            self.schedule(row.id, room.next_deadline(&self.0.timers));
+            self.0.ctx.deadlines.schedule(row.id, room.next_deadline(&self.0.ctx.timers));
         }
         Ok(rooms.len())
     }
 
     /// Starts following a room just created by a match.
     pub fn track(&self, row: &RoomRow) {
-        self.schedule(row.id, state_from_row(row, None).next_deadline(&self.0.timers));
+        let ctx = &self.0.ctx;
+        ctx.deadlines.schedule(row.id, state_from_row(row, None).next_deadline(&ctx.timers));
     }
 
     /// Applies `event` to the room through its owner.
@@ -245,18 +273,18 @@ impl Rooms {
     /// The lifecycle loop: sleeps until the earliest room deadline (or a wake-up),
     /// then ticks every room that is due. Runs until shutdown.
     async fn run(self) {
-        let shared = &self.0;
+        let ctx = &self.0.ctx;
         loop {
-            let next = shared.deadlines.lock().expect("deadline lock").next();
-            let wait = next.map_or(Duration::from_secs(3600), |at| shared.deps.clock.now().until(at));
+            let next = ctx.deadlines.queue.lock().expect("deadline lock").next();
+            let wait = next.map_or(Duration::from_secs(3600), |at| ctx.deps.clock.now().until(at));
             tokio::select! {
-                _ = shared.shutdown.requested() => break,
-                _ = shared.wake.notified() => {},
+                _ = ctx.shutdown.requested() => break,
+                _ = ctx.deadlines.wake.notified() => {},
                 _ = tokio::time::sleep(wait) => {},
             }
-            let now = shared.deps.clock.now();
-            let due = shared.deadlines.lock().expect("deadline lock").pop_due(now);
-            shared.stats.ran(now);
+            let now = ctx.deps.clock.now();
+            let due = ctx.deadlines.queue.lock().expect("deadline lock").pop_due(now);
+            self.0.stats.ran(now);
             for room_id in due {
                 match self.apply(room_id, RoomEvent::Tick).await {
                     Ok(_) | Err(RoomError::Ended | RoomError::Unavailable) => {}
@@ -268,12 +296,12 @@ impl Rooms {
 
     /// Asks the lifecycle loop to look at the clock again (tests move a manual clock).
     pub fn wake(&self) {
-        self.0.wake.notify_one();
+        self.0.ctx.deadlines.wake.notify_one();
     }
 
     /// The next room deadline and how many rooms have one and a running owner.
     pub fn load(&self) -> (Option<Timestamp>, usize, usize) {
-        let deadlines = self.0.deadlines.lock().expect("deadline lock");
+        let deadlines = self.0.ctx.deadlines.queue.lock().expect("deadline lock");
         (deadlines.next(), deadlines.len(), self.0.owners.lock().expect("owner lock").len())
     }
 
@@ -282,18 +310,9 @@ impl Rooms {
         &self.0.stats
     }
 
-    fn schedule(&self, room_id: i64, at: Option<Timestamp>) {
-        let mut deadlines = self.0.deadlines.lock().expect("deadline lock");
-        let before = deadlines.next();
-        deadlines.schedule(room_id, at);
-        if deadlines.next() != before {
-            self.0.wake.notify_one();
-        }
-    }
-
     /// The room's owner, started if it is not running.
     pub async fn open(&self, room_id: i64) -> Result<RoomHandle, RoomError> {
-        let shutdown = self.0.shutdown.clone();
+        let shutdown = self.0.ctx.shutdown.clone();
         if shutdown.is_triggered() {
             return Err(RoomError::Unavailable);
         }
@@ -312,10 +331,15 @@ impl Rooms {
             // Commands wait in the channel while the room loads.
             match self.load_owner(room_id).await {
                 Ok(owner) => {
-                    shutdown.spawn(owner.run(rx));
+                    let rooms = self.clone();
+                    let listed = sender.clone();
+                    shutdown.spawn(async move {
+                        owner.run(rx).await;
+                        rooms.forget(room_id, &listed);
+                    });
                 }
                 Err(e) => {
-                    self.0.owners.lock().expect("owner lock").remove(&room_id);
+                    self.forget(room_id, &sender);
                     return Err(e);
                 }
             }
@@ -323,11 +347,20 @@ impl Rooms {
         Ok(RoomHandle { sender, shutdown })
     }
 
+    /// Takes an owner that has stopped off the list, unless a newer one has taken its
+    /// place.
+    fn forget(&self, room_id: i64, sender: &mpsc::Sender<Command>) {
+        let mut owners = self.0.owners.lock().expect("owner lock");
+        if owners.get(&room_id).is_some_and(|listed| listed.same_channel(sender)) {
+            owners.remove(&room_id);
+        }
+    }
+
     /// Reads what an owner starts from: the room, its participants' nicknames, and the
     /// earlier messages with client ids (so a retry is recognised without a read per
     /// message).
     async fn load_owner(&self, room_id: i64) -> Result<Owner, RoomError> {
-        let store = &self.0.deps.store;
+        let store = &self.0.ctx.deps.store;
         let row = store.room(room_id).await?.filter(RoomRow::is_active).ok_or(RoomError::Ended)?;
         let retries = store.messages_with_client_ids(room_id).await?;
         let users = row.participants();
@@ -336,7 +369,7 @@ impl Rooms {
             *slot = store.user(user).await?.and_then(|u| u.nickname);
         }
         Ok(Owner {
-            rooms: self.clone(),
+            ctx: self.0.ctx.clone(),
             address: RoomAddress { room_id, users, nicknames },
             room: state_from_row(&row, None),
             last_seq: row.last_seq,
@@ -350,7 +383,7 @@ impl Rooms {
 
 /// The owner task of one room.
 struct Owner {
-    rooms: Rooms,
+    ctx: Arc<OwnerContext>,
     address: RoomAddress,
     room: RoomState,
     /// The room's last stored message sequence number: the owner numbers messages, and
@@ -362,11 +395,11 @@ struct Owner {
 
 impl Owner {
     fn deps(&self) -> &RoomDeps {
-        &self.rooms.0.deps
+        &self.ctx.deps
     }
 
     fn timers(&self) -> &RoomTimers {
-        &self.rooms.0.timers
+        &self.ctx.timers
     }
 
     fn room_id(&self) -> i64 {
@@ -374,7 +407,7 @@ impl Owner {
     }
 
     async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
-        let shutdown = self.rooms.0.shutdown.clone();
+        let shutdown = self.ctx.shutdown.clone();
         loop {
             // At shutdown the owner stops taking commands; the room's state is already
             // stored after every command, so nothing is lost.
@@ -410,7 +443,6 @@ impl Owner {
                 break;
             }
         }
-        self.rooms.0.owners.lock().expect("owner lock").remove(&self.room_id());
         // Anything still queued is answered by the dropped reply channels: ended, or
         // unavailable at shutdown.
     }
@@ -429,7 +461,7 @@ impl Owner {
     async fn catch_up(&mut self) -> Result<Vec<Effect>, RoomError> {
         let before = self.room.clone();
         let now = self.deps().clock.now();
-        let effects = self.room.on_event(RoomEvent::Tick, now, &self.rooms.0.timers)?;
+        let effects = self.room.on_event(RoomEvent::Tick, now, &self.ctx.timers)?;
         if !effects.is_empty() || self.room != before {
             self.commit(&before, &effects).await?;
         }
@@ -443,7 +475,7 @@ impl Owner {
         }
         let before = self.room.clone();
         let now = self.deps().clock.now();
-        let more = self.room.on_event(event, now, &self.rooms.0.timers)?;
+        let more = self.room.on_event(event, now, &self.ctx.timers)?;
         self.commit(&before, &more).await?;
         // Presence is the owner's to tell: it follows the order of everything else the
         // room pushes.
@@ -519,7 +551,7 @@ impl Owner {
         let from = UserId(message.user_id);
         let at = Timestamp::from_millis(message.created_at);
         let mut stored = self.room.clone();
-        let effects = match self.room.on_event(RoomEvent::Message { from }, at, &self.rooms.0.timers) {
+        let effects = match self.room.on_event(RoomEvent::Message { from }, at, &self.ctx.timers) {
             Ok(effects) => effects,
             Err(e) => {
                 return tracing::warn!(room_id = self.room_id(), error = %e, "a stored message was refused")
@@ -533,7 +565,7 @@ impl Owner {
 
     /// Stores what changed, pushes and announces the effects, files the next deadline.
     async fn commit(&mut self, before: &RoomState, effects: &[Effect]) -> Result<(), RoomError> {
-        let deps = &self.rooms.0.deps;
+        let deps = &self.ctx.deps;
         let room_id = self.address.room_id;
         if let Some((ended_at, reason)) = self.room.ended {
             let keep = deps.settings.keep_messages_after_end;
@@ -552,7 +584,7 @@ impl Owner {
             }
             deps.events.publish(event_of(room_id, self.address.users, *effect));
         }
-        self.rooms.schedule(room_id, self.room.next_deadline(self.timers()));
+        self.ctx.deadlines.schedule(room_id, self.room.next_deadline(self.timers()));
         Ok(())
     }
 

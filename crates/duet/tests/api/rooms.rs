@@ -163,6 +163,12 @@ async fn a_silent_room_ends_as_inactive() {
     app.advance(Duration::from_secs(61));
     let end = expect_event(&mut events, ended(room)).await;
     assert!(matches!(end, Event::RoomEnded { reason: EndReason::Inactive, .. }));
+    // The owner's task ended with the room, and the registry forgot it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while app.state.rooms.load().2 != 0 {
+        assert!(tokio::time::Instant::now() < deadline, "an ended room's owner is still listed");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 #[tokio::test]
