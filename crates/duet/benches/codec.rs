@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use duet::ids::{MessageId, Seq};
 use duet::realtime::protocol::{ClientFrame, ServerFrame};
 
 /// Message bodies: a short chat line, a typical one with Vietnamese diacritics and an
@@ -33,8 +34,8 @@ fn client_message(content: &str) -> String {
 
 fn server_message(content: &str) -> ServerFrame {
     ServerFrame::Message {
-        message_id: 1_234_567,
-        seq: 4_821,
+        message_id: MessageId(1_234_567),
+        seq: Seq(4_821),
         client_id: Some("6f1c2a9e-3b7d-4c51-9a0e-2d8f4b6c1e73".to_owned()),
         user_id: 98_765,
         nickname: Some("Hoa".to_owned()),
@@ -76,8 +77,8 @@ fn write(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     let ack = ServerFrame::Ack {
         client_id: Some("6f1c2a9e-3b7d-4c51-9a0e-2d8f4b6c1e73".to_owned()),
-        message_id: 1_234_567,
-        seq: 4_821,
+        message_id: MessageId(1_234_567),
+        seq: Seq(4_821),
     };
     group.bench_function("ack", |b| b.iter(|| black_box(&ack).to_text()));
     let typing = ServerFrame::Typing { user_id: 98_765, is_typing: true };

@@ -8,7 +8,7 @@
 use tokio::sync::broadcast;
 
 use crate::clock::Timestamp;
-use crate::ids::UserId;
+use crate::ids::{RoomId, UserId};
 use crate::types::{EndReason, LikeOutcome};
 
 /// Room and matching events, in the order they happened. Room events carry both
@@ -16,7 +16,7 @@ use crate::types::{EndReason, LikeOutcome};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
     MatchFound {
-        room_id: i64,
+        room_id: RoomId,
         users: [UserId; 2],
         fallback: bool,
     },
@@ -31,35 +31,35 @@ pub enum Event {
         user: UserId,
     },
     LikePrompt {
-        room_id: i64,
+        room_id: RoomId,
         users: [UserId; 2],
         round: u32,
         deadline: Timestamp,
     },
     /// `user` answered; the answer itself is revealed only with the result.
     LikeAnswered {
-        room_id: i64,
+        room_id: RoomId,
         users: [UserId; 2],
         user: UserId,
     },
     LikeResult {
-        room_id: i64,
+        room_id: RoomId,
         users: [UserId; 2],
         round: u32,
         outcome: LikeOutcome,
         reveal_level: u8,
     },
     ImageReveal {
-        room_id: i64,
+        room_id: RoomId,
         users: [UserId; 2],
         reveal_level: u8,
     },
     RoomKept {
-        room_id: i64,
+        room_id: RoomId,
         users: [UserId; 2],
     },
     RoomEnded {
-        room_id: i64,
+        room_id: RoomId,
         users: [UserId; 2],
         reason: EndReason,
     },
@@ -68,7 +68,7 @@ pub enum Event {
     Banned {
         user: UserId,
         until: Timestamp,
-        room_id: Option<i64>,
+        room_id: Option<RoomId>,
     },
     /// Every token of the user was revoked (logout, account erased): the user's open
     /// sockets close with 4001.

@@ -12,7 +12,7 @@ use super::AppState;
 use super::{limited, Routes};
 use crate::auth::Role;
 use crate::clock::Timestamp;
-use crate::ids::UserId;
+use crate::ids::{RoomId, UserId};
 use crate::moderation::MAX_BAN_DAYS;
 use crate::profile::{self, OwnProfile, Status};
 use crate::store::{AdminUserUpdate, UserFilter, UserRow, UserStatusFilter};
@@ -65,7 +65,7 @@ pub struct AdminUserView {
     #[serde(flatten)]
     pub profile: OwnProfile,
     pub status: Status,
-    pub current_room_id: Option<i64>,
+    pub current_room_id: Option<RoomId>,
     /// End of the ban in force, if any.
     pub banned_until: Option<chrono::DateTime<chrono::Utc>>,
     pub ban_reason: Option<String>,

@@ -11,6 +11,7 @@ use super::extract::{AppJson, AuthUser};
 use super::ratelimit::LimitClass;
 use super::AppState;
 use super::{limited, Routes};
+use crate::ids::RoomId;
 use crate::matching::{ChatKind, SearchOutcome};
 use crate::profile::{SearchInfo, Status};
 use crate::room::{PartnerView, RoomView};
@@ -32,7 +33,7 @@ pub struct SearchRequest {
 /// search.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SearchResponse {
-    pub room_id: Option<i64>,
+    pub room_id: Option<RoomId>,
     pub matched_user: Option<PartnerView>,
     /// The prompt the room opens with: `{topic, vi, en}`.
     #[schema(value_type = Option<Object>)]

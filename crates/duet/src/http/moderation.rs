@@ -14,6 +14,7 @@ use super::ratelimit::LimitClass;
 use super::AppState;
 use super::{limited, Routes};
 use crate::clock::Timestamp;
+use crate::ids::{RoomId, Seq};
 use crate::room::EndReason;
 use crate::store::{ReportRow, RoomFilter, RoomRow};
 use crate::tasks::TaskReport;
@@ -70,7 +71,7 @@ pub struct ReportView {
     pub id: i64,
     pub reporter_id: i64,
     pub reported_id: i64,
-    pub room_id: i64,
+    pub room_id: RoomId,
     pub reason: String,
     pub details: Option<String>,
     /// The room's last messages when the report was filed, oldest first.
@@ -115,7 +116,7 @@ async fn list_reports(
 /// A room as moderators see it (no messages).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AdminRoomView {
-    pub id: i64,
+    pub id: RoomId,
     #[serde(rename = "type")]
     pub kind: String,
     pub users: [i64; 2],
@@ -127,7 +128,7 @@ pub struct AdminRoomView {
     pub score: i64,
     /// Matched through the fallback (no shared need).
     pub fallback: bool,
-    pub last_seq: i64,
+    pub last_seq: Seq,
 }
 
 impl From<RoomRow> for AdminRoomView {
@@ -184,7 +185,7 @@ async fn list_rooms(
 async fn end_room(
     State(state): State<AppState>,
     _admin: AdminUser,
-    AppPath(id): AppPath<i64>,
+    AppPath(id): AppPath<RoomId>,
 ) -> Result<AppJson<serde_json::Value>, ApiError> {
     state.store.room(id).await?.ok_or_else(|| ApiError::not_found("room"))?;
     let ended = state.rooms.end(id, EndReason::Admin).await?;

@@ -14,6 +14,7 @@ use super::extract::{AppJson, AppPath, AppQuery, AuthUser};
 use super::ratelimit::LimitClass;
 use super::AppState;
 use super::{limited, Routes};
+use crate::ids::{RoomId, Seq};
 use crate::moderation::ReportReason;
 use crate::room::{self, EndReason, MessageView, RoomError, RoomEvent, RoomView};
 use crate::store::{RoomRow, UserRow};
@@ -35,7 +36,7 @@ pub fn routes(state: &AppState) -> Routes {
 
 /// A participant's room, after noting that they used it: an HTTP call counts as a
 /// moment of presence, like a chat socket opened and closed, for the abandonment rule.
-async fn participant_room(state: &AppState, room_id: i64, user: &UserRow) -> Result<RoomRow, ApiError> {
+async fn participant_room(state: &AppState, room_id: RoomId, user: &UserRow) -> Result<RoomRow, ApiError> {
     let room = room::room_of_participant(&state.store, room_id, user.user_id()).await?;
     if room.is_active() {
         match state.rooms.apply(room_id, RoomEvent::Seen { user: user.user_id() }).await {
@@ -77,7 +78,7 @@ async fn current_room(
 async fn get_room(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
-    AppPath(room_id): AppPath<i64>,
+    AppPath(room_id): AppPath<RoomId>,
 ) -> Result<AppJson<RoomView>, ApiError> {
     let room = participant_room(&state, room_id, &user).await?;
     Ok(AppJson(room_view(&state, &room, &user).await?))
@@ -97,7 +98,7 @@ pub struct MessagesQuery {
 pub struct MessagePage {
     pub items: Vec<MessageView>,
     /// The room's latest `seq`; more pages follow while the last item's `seq` is below.
-    pub last_seq: i64,
+    pub last_seq: Seq,
 }
 
 /// The messages of an active room, oldest first, paginated by `seq`. An ended room's
@@ -113,7 +114,7 @@ pub struct MessagePage {
 async fn room_messages(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
-    AppPath(room_id): AppPath<i64>,
+    AppPath(room_id): AppPath<RoomId>,
     AppQuery(query): AppQuery<MessagesQuery>,
 ) -> Result<AppJson<MessagePage>, ApiError> {
     let after_seq = query.after_seq.unwrap_or(0);
@@ -129,8 +130,13 @@ async fn room_messages(
         return Err(ApiError::validation(errors));
     }
     let room = participant_room(&state, room_id, &user).await?;
-    let items =
-        state.store.messages_after(room_id, after_seq, limit).await?.iter().map(MessageView::from).collect();
+    let items = state
+        .store
+        .messages_after(room_id, Seq(after_seq), limit)
+        .await?
+        .iter()
+        .map(MessageView::from)
+        .collect();
     Ok(AppJson(MessagePage { items, last_seq: room.last_seq }))
 }
 
@@ -159,7 +165,7 @@ pub struct LikeRequest {
 async fn like(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
-    AppPath(room_id): AppPath<i64>,
+    AppPath(room_id): AppPath<RoomId>,
     AppJson(req): AppJson<LikeRequest>,
 ) -> Result<AppJson<serde_json::Value>, ApiError> {
     participant_room(&state, room_id, &user).await?;
@@ -186,7 +192,7 @@ pub struct KeepRequest {
 async fn keep(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
-    AppPath(room_id): AppPath<i64>,
+    AppPath(room_id): AppPath<RoomId>,
     AppJson(req): AppJson<KeepRequest>,
 ) -> Result<AppJson<RoomView>, ApiError> {
     participant_room(&state, room_id, &user).await?;
@@ -224,7 +230,7 @@ pub struct ReportResponse {
 async fn report(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
-    AppPath(room_id): AppPath<i64>,
+    AppPath(room_id): AppPath<RoomId>,
     AppJson(req): AppJson<ReportRequest>,
 ) -> Result<(StatusCode, AppJson<ReportResponse>), ApiError> {
     let room = participant_room(&state, room_id, &user).await?;
@@ -235,7 +241,7 @@ async fn report(
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EndResponse {
-    pub room_id: i64,
+    pub room_id: RoomId,
     /// True when the room had ended before this call.
     pub already_ended: bool,
     pub reason: Option<EndReason>,
@@ -252,7 +258,7 @@ pub struct EndResponse {
 async fn end_room(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
-    AppPath(room_id): AppPath<i64>,
+    AppPath(room_id): AppPath<RoomId>,
 ) -> Result<AppJson<EndResponse>, ApiError> {
     room::room_of_participant(&state.store, room_id, user.user_id()).await?;
     let ended_now = state.rooms.end(room_id, EndReason::EndedByUser).await?;

@@ -13,6 +13,7 @@ use tracing::Instrument;
 
 use super::error::{ApiError, ErrorCode};
 use super::AppState;
+use crate::ids::{RoomId, Seq};
 use crate::realtime::{chat, status, Realtime};
 
 /// Socket buffers sized for many idle connections: a few KiB each rather than the
@@ -50,10 +51,10 @@ async fn chat_socket(
     Path(room_id): Path<i64>,
     Query(query): Query<TokenQuery>,
 ) -> Response {
-    let after_seq = query.after_seq.unwrap_or(0);
+    let after_seq = Seq(query.after_seq.unwrap_or(0));
     upgrade(&state, ws, &headers, query.token, move |realtime, socket, token| {
         let span = tracing::info_span!("chat_socket", room_id, user_id = tracing::field::Empty);
-        chat::run(realtime, socket, token, room_id, after_seq).instrument(span)
+        chat::run(realtime, socket, token, RoomId(room_id), after_seq).instrument(span)
     })
 }
 

@@ -7,6 +7,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::*;
+use crate::ids::UserId;
 use crate::matching::ticket::{gender_set, interest_bits, need_bits};
 
 const T0: Timestamp = Timestamp::from_millis(1_800_000_000_000);

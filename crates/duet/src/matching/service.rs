@@ -323,7 +323,7 @@ impl Matchmaker {
         }
         deps.metrics.rooms_active.inc();
         deps.rooms.track(&room);
-        tracing::info!(room_id = room.id, fallback = m.fallback, "match found");
+        tracing::info!(room_id = room.id.0, fallback = m.fallback, "match found");
         deps.events.publish(Event::MatchFound {
             room_id: room.id,
             users: room.participants(),

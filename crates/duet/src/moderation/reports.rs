@@ -114,7 +114,7 @@ impl Moderation {
                 StoreError::Conflict(Constraint::Report) => ReportError::AlreadyReported,
                 other => other.into(),
             })?;
-        tracing::info!(report_id = report.id, room_id = room.id, reason = reason.as_str(), "report filed");
+        tracing::info!(report_id = report.id, room_id = room.id.0, reason = reason.as_str(), "report filed");
         self.autoban(reported).await?;
         Ok((report.id, evidence.len()))
     }

@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use super::validate::age_on;
 use crate::clock::Timestamp;
+use crate::ids::RoomId;
 use crate::store::{list_ids, UserRow};
 use crate::types::Role;
 
@@ -117,7 +118,7 @@ pub struct StatusView {
     pub status: Status,
     /// Whether the user has a status socket open (the real-time layer reports it).
     pub online: bool,
-    pub current_room_id: Option<i64>,
+    pub current_room_id: Option<RoomId>,
     /// Present while searching.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub search: Option<SearchInfo>,

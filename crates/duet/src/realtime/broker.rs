@@ -15,7 +15,7 @@ use dashmap::DashMap;
 use tokio::sync::mpsc;
 
 use super::protocol::ServerFrame;
-use crate::ids::UserId;
+use crate::ids::{RoomId, Seq, UserId};
 
 /// Where a push goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -23,14 +23,14 @@ pub enum Topic {
     /// Every status socket of a user.
     User(UserId),
     /// Every chat socket of a room.
-    Room(i64),
+    Room(RoomId),
 }
 
 /// A chat message frame rendered once for every socket of its room, with its `seq` so
 /// that each socket can skip what replay already sent and notice a gap.
 #[derive(Clone, Debug)]
 pub struct RenderedMessage {
-    pub seq: i64,
+    pub seq: Seq,
     pub text: Utf8Bytes,
 }
 

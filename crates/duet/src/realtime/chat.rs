@@ -28,7 +28,7 @@ use super::protocol::{ClientFrame, FrameErrorCode, LikeAnswer, LikeRoundInfo, Se
 use super::socket::{close_frame, drive, frame_then_close, send, SocketKind, Step, Stops};
 use super::{CloseCode, Realtime};
 use crate::clock::Timestamp;
-use crate::ids::UserId;
+use crate::ids::{RoomId, Seq, UserId};
 use crate::room::{RoomAddress, RoomError, RoomEvent, RoomHandle};
 use crate::store::{RoomRow, UserRow};
 
@@ -49,7 +49,7 @@ struct Chat {
     address: RoomAddress,
     handle: RoomHandle,
     /// The highest `seq` this socket has sent.
-    last_sent: i64,
+    last_sent: Seq,
     limiter: DefaultDirectRateLimiter,
     invalid: VecDeque<Instant>,
     in_flight: FuturesOrdered<Answer>,
@@ -60,8 +60,8 @@ pub async fn run(
     state: Realtime,
     mut socket: WebSocket,
     token: Option<String>,
-    room_id: i64,
-    after_seq: i64,
+    room_id: RoomId,
+    after_seq: Seq,
 ) {
     let (user, address) = match admit(&state, token, room_id).await {
         Ok(admitted) => admitted,
@@ -114,7 +114,7 @@ pub async fn run(
 async fn admit(
     state: &Realtime,
     token: Option<String>,
-    room_id: i64,
+    room_id: RoomId,
 ) -> Result<(UserRow, RoomAddress), CloseCode> {
     let token = token.ok_or(CloseCode::Unauthorized)?;
     let user = state.accounts.authenticate(&token).await.map_err(|e| CloseCode::from(&e))?;
@@ -133,7 +133,7 @@ async fn admit(
 }
 
 /// The room's owner, told that this user's socket is open.
-async fn open(state: &Realtime, room_id: i64, user: UserId) -> Result<RoomHandle, CloseCode> {
+async fn open(state: &Realtime, room_id: RoomId, user: UserId) -> Result<RoomHandle, CloseCode> {
     let handle = state.rooms.open(room_id).await.map_err(|e| close_code(&e))?;
     handle.apply(RoomEvent::SocketOpened { user }).await.map_err(|e| close_code(&e))?;
     Ok(handle)
@@ -153,7 +153,7 @@ fn close_code(e: &RoomError) -> CloseCode {
 }
 
 impl Chat {
-    fn new(state: Realtime, user: UserId, address: RoomAddress, handle: RoomHandle, after_seq: i64) -> Self {
+    fn new(state: Realtime, user: UserId, address: RoomAddress, handle: RoomHandle, after_seq: Seq) -> Self {
         let settings = &state.settings;
         let quota = Quota::per_second(NonZeroU32::new(settings.msg_rate).unwrap_or(NonZeroU32::MIN))
             .allow_burst(NonZeroU32::new(settings.msg_burst).unwrap_or(NonZeroU32::MIN));
@@ -162,7 +162,7 @@ impl Chat {
             user,
             address,
             handle,
-            last_sent: after_seq.max(0),
+            last_sent: after_seq.max(Seq::ZERO),
             limiter: RateLimiter::direct(quota),
             invalid: VecDeque::new(),
             in_flight: FuturesOrdered::new(),
@@ -184,17 +184,17 @@ impl SocketKind for Chat {
             return Step::Continue;
         }
         if let Some(message) = &delivery.message {
-            if message.seq > self.last_sent + 1 {
+            if message.seq > self.last_sent.next() {
                 // Something between the last sent and this one never reached the socket:
                 // close, and the client resumes from what it has.
                 tracing::warn!(
-                    last_sent = self.last_sent,
-                    seq = message.seq,
+                    last_sent = self.last_sent.0,
+                    seq = message.seq.0,
                     "gap in a room's messages; closing"
                 );
                 return Step::Close(CloseCode::GoingAway);
             }
-            if message.seq == self.last_sent + 1 {
+            if message.seq == self.last_sent.next() {
                 self.last_sent = message.seq;
                 if sink.send(Message::Text(message.text.clone())).await.is_err() {
                     return Step::Gone;

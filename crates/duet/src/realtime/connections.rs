@@ -7,12 +7,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use dashmap::DashMap;
 use tokio::sync::oneshot;
 
-use crate::ids::UserId;
+use crate::ids::{RoomId, UserId};
 
 #[derive(Default)]
 pub struct Connections {
     status: DashMap<UserId, (u64, oneshot::Sender<()>)>,
-    chat: DashMap<(UserId, i64), (u64, oneshot::Sender<()>)>,
+    chat: DashMap<(UserId, RoomId), (u64, oneshot::Sender<()>)>,
     next_id: AtomicU64,
 }
 
@@ -41,7 +41,7 @@ impl Connections {
 
     /// Registers the user's chat socket of a room, replacing any older one of the same
     /// user and room.
-    pub fn register_chat(&self, user: UserId, room_id: i64) -> Registration {
+    pub fn register_chat(&self, user: UserId, room_id: RoomId) -> Registration {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (notify, replaced) = oneshot::channel();
         if let Some((_, old)) = self.chat.insert((user, room_id), (id, notify)) {
@@ -50,17 +50,17 @@ impl Connections {
         Registration { id, replaced }
     }
 
-    pub fn unregister_chat(&self, user: UserId, room_id: i64, id: u64) {
+    pub fn unregister_chat(&self, user: UserId, room_id: RoomId, id: u64) {
         self.chat.remove_if(&(user, room_id), |_, (current, _)| *current == id);
     }
 
     /// The rooms in which the user has a chat socket open on this instance.
-    pub fn chat_rooms_of(&self, user: UserId) -> Vec<i64> {
+    pub fn chat_rooms_of(&self, user: UserId) -> Vec<RoomId> {
         self.chat.iter().filter(|entry| entry.key().0 == user).map(|entry| entry.key().1).collect()
     }
 
     /// Whether the user has a chat socket open in the room on this instance.
-    pub fn has_chat_socket(&self, user: UserId, room_id: i64) -> bool {
+    pub fn has_chat_socket(&self, user: UserId, room_id: RoomId) -> bool {
         self.chat.contains_key(&(user, room_id))
     }
 

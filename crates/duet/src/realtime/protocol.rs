@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::ids::{MessageId, RoomId, Seq};
 use crate::profile::{SearchInfo, Status, StatusView};
 use crate::room::{EndReason, LikeOutcome, PartnerView, RoomError};
 
@@ -24,7 +25,7 @@ pub enum ClientFrame {
         response: LikeAnswer,
     },
     Read {
-        up_to_seq: i64,
+        up_to_seq: Seq,
     },
     Heartbeat,
 }
@@ -97,18 +98,18 @@ pub struct LikeRoundInfo {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {
     Connection {
-        room_id: i64,
+        room_id: RoomId,
         user_id: i64,
         reveal_level: i64,
         like_round: Option<LikeRoundInfo>,
-        last_seq: i64,
+        last_seq: Seq,
         /// Whether the partner has a chat socket open in this room now; later changes
         /// come as `presence` frames.
         partner_online: bool,
     },
     Message {
-        message_id: i64,
-        seq: i64,
+        message_id: MessageId,
+        seq: Seq,
         client_id: Option<String>,
         user_id: i64,
         nickname: Option<String>,
@@ -117,8 +118,8 @@ pub enum ServerFrame {
     },
     Ack {
         client_id: Option<String>,
-        message_id: i64,
-        seq: i64,
+        message_id: MessageId,
+        seq: Seq,
     },
     Typing {
         user_id: i64,
@@ -130,7 +131,7 @@ pub enum ServerFrame {
     },
     Read {
         user_id: i64,
-        up_to_seq: i64,
+        up_to_seq: Seq,
     },
     LikePrompt {
         round: u32,
@@ -151,7 +152,7 @@ pub enum ServerFrame {
     },
     RoomKept,
     RoomEnded {
-        room_id: i64,
+        room_id: RoomId,
         reason: EndReason,
     },
     Error {
@@ -164,12 +165,12 @@ pub enum ServerFrame {
     Heartbeat,
     StatusUpdate {
         status: Status,
-        current_room_id: Option<i64>,
+        current_room_id: Option<RoomId>,
         #[serde(skip_serializing_if = "Option::is_none")]
         search: Option<SearchInfo>,
     },
     MatchFound {
-        room_id: i64,
+        room_id: RoomId,
         matched_user: Box<PartnerView>,
         icebreaker: serde_json::Value,
     },
@@ -221,7 +222,7 @@ mod tests {
         );
         assert_eq!(
             ClientFrame::parse(r#"{"type":"read","up_to_seq":7}"#),
-            Ok(ClientFrame::Read { up_to_seq: 7 })
+            Ok(ClientFrame::Read { up_to_seq: Seq(7) })
         );
         assert_eq!(
             ClientFrame::parse(r#"{"type":"like_response","response":"yes"}"#),
@@ -247,10 +248,10 @@ mod tests {
 
     #[test]
     fn server_frames_carry_their_type() {
-        let frame = ServerFrame::Ack { client_id: Some("c1".into()), message_id: 9, seq: 3 };
+        let frame = ServerFrame::Ack { client_id: Some("c1".into()), message_id: MessageId(9), seq: Seq(3) };
         assert_eq!(frame.to_text(), r#"{"type":"ack","client_id":"c1","message_id":9,"seq":3}"#);
         assert_eq!(ServerFrame::Heartbeat.to_text(), r#"{"type":"heartbeat"}"#);
-        let ended = ServerFrame::RoomEnded { room_id: 4, reason: EndReason::Inactive };
+        let ended = ServerFrame::RoomEnded { room_id: RoomId(4), reason: EndReason::Inactive };
         assert_eq!(ended.to_text(), r#"{"type":"room_ended","room_id":4,"reason":"inactive"}"#);
     }
 }

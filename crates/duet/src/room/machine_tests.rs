@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::*;
+use crate::ids::UserId;
 
 const A: UserId = UserId(1);
 const B: UserId = UserId(2);

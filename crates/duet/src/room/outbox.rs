@@ -6,13 +6,13 @@
 
 use super::machine::Effect;
 use crate::clock::Timestamp;
-use crate::ids::UserId;
+use crate::ids::{RoomId, UserId};
 use crate::store::MessageRow;
 
 /// Who is in a room, as its owner loaded them when it started.
 #[derive(Clone, Debug)]
 pub struct RoomAddress {
-    pub room_id: i64,
+    pub room_id: RoomId,
     pub users: [UserId; 2],
     /// Nicknames in the order of `users`, shown with each message.
     pub nicknames: [Option<String>; 2],

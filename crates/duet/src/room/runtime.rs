@@ -25,7 +25,7 @@ use super::{DeadlineQueue, EndReason};
 use crate::clock::{SharedClock, Timestamp};
 use crate::config::RoomSettings;
 use crate::events::{Event, Events};
-use crate::ids::UserId;
+use crate::ids::{RoomId, Seq, UserId};
 use crate::metrics::Metrics;
 use crate::profile::partner_avatar_url;
 use crate::shutdown::Shutdown;
@@ -84,7 +84,7 @@ struct Shared {
     ctx: Arc<OwnerContext>,
     /// The running owners. Only `Rooms` reads and writes it: an owner is added when
     /// it starts and removed when its task ends.
-    owners: Mutex<HashMap<i64, mpsc::Sender<Command>>>,
+    owners: Mutex<HashMap<RoomId, mpsc::Sender<Command>>>,
     stats: TaskStats,
 }
 
@@ -100,12 +100,12 @@ struct OwnerContext {
 /// The rooms' next deadlines and the lifecycle loop's wake-up: owners file their
 /// room's next deadline here after every command.
 struct Deadlines {
-    queue: Mutex<DeadlineQueue<i64>>,
+    queue: Mutex<DeadlineQueue<RoomId>>,
     wake: Notify,
 }
 
 impl Deadlines {
-    fn schedule(&self, room_id: i64, at: Option<Timestamp>) {
+    fn schedule(&self, room_id: RoomId, at: Option<Timestamp>) {
         let mut queue = self.queue.lock().expect("deadline lock");
         let before = queue.next();
         queue.schedule(room_id, at);
@@ -231,12 +231,12 @@ impl Rooms {
     }
 
     /// Applies `event` to the room through its owner.
-    pub async fn apply(&self, room_id: i64, event: RoomEvent) -> Result<Vec<Effect>, RoomError> {
+    pub async fn apply(&self, room_id: RoomId, event: RoomEvent) -> Result<Vec<Effect>, RoomError> {
         self.open(room_id).await?.apply(event).await
     }
 
     /// Ends a room; false when it had already ended (racing ends produce one end).
-    pub async fn end(&self, room_id: i64, reason: EndReason) -> Result<bool, RoomError> {
+    pub async fn end(&self, room_id: RoomId, reason: EndReason) -> Result<bool, RoomError> {
         self.end_after(room_id, reason, None).await
     }
 
@@ -244,7 +244,7 @@ impl Rooms {
     /// socket with 4002 before the partner hears of the end).
     pub async fn end_after(
         &self,
-        room_id: i64,
+        room_id: RoomId,
         reason: EndReason,
         notice: Option<Notice>,
     ) -> Result<bool, RoomError> {
@@ -262,7 +262,7 @@ impl Rooms {
     /// Stores a message through the room's owner (see [`RoomHandle::post_message`]).
     pub async fn post_message(
         &self,
-        room_id: i64,
+        room_id: RoomId,
         from: UserId,
         client_id: Option<String>,
         content: String,
@@ -288,7 +288,7 @@ impl Rooms {
             for room_id in due {
                 match self.apply(room_id, RoomEvent::Tick).await {
                     Ok(_) | Err(RoomError::Ended | RoomError::Unavailable) => {}
-                    Err(e) => tracing::error!(room_id, error = %e, "room tick failed"),
+                    Err(e) => tracing::error!(room_id = room_id.0, error = %e, "room tick failed"),
                 }
             }
         }
@@ -311,7 +311,7 @@ impl Rooms {
     }
 
     /// The room's owner, started if it is not running.
-    pub async fn open(&self, room_id: i64) -> Result<RoomHandle, RoomError> {
+    pub async fn open(&self, room_id: RoomId) -> Result<RoomHandle, RoomError> {
         let shutdown = self.0.ctx.shutdown.clone();
         if shutdown.is_triggered() {
             return Err(RoomError::Unavailable);
@@ -349,7 +349,7 @@ impl Rooms {
 
     /// Takes an owner that has stopped off the list, unless a newer one has taken its
     /// place.
-    fn forget(&self, room_id: i64, sender: &mpsc::Sender<Command>) {
+    fn forget(&self, room_id: RoomId, sender: &mpsc::Sender<Command>) {
         let mut owners = self.0.owners.lock().expect("owner lock");
         if owners.get(&room_id).is_some_and(|listed| listed.same_channel(sender)) {
             owners.remove(&room_id);
@@ -359,7 +359,7 @@ impl Rooms {
     /// Reads what an owner starts from: the room, its participants' nicknames, and the
     /// earlier messages with client ids (so a retry is recognised without a read per
     /// message).
-    async fn load_owner(&self, room_id: i64) -> Result<Owner, RoomError> {
+    async fn load_owner(&self, room_id: RoomId) -> Result<Owner, RoomError> {
         let store = &self.0.ctx.deps.store;
         let row = store.room(room_id).await?.filter(RoomRow::is_active).ok_or(RoomError::Ended)?;
         let retries = store.messages_with_client_ids(room_id).await?;
@@ -388,7 +388,7 @@ struct Owner {
     room: RoomState,
     /// The room's last stored message sequence number: the owner numbers messages, and
     /// moves this only once a message has committed, so stored values stay contiguous.
-    last_seq: i64,
+    last_seq: Seq,
     /// Stored messages by (sender, client id), to answer retries with the original.
     sent: HashMap<(UserId, String), MessageRow>,
 }
@@ -402,7 +402,7 @@ impl Owner {
         &self.ctx.timers
     }
 
-    fn room_id(&self) -> i64 {
+    fn room_id(&self) -> RoomId {
         self.address.room_id
     }
 
@@ -524,7 +524,7 @@ impl Owner {
         }
         let new = NewMessage {
             room_id: self.room_id(),
-            seq: self.last_seq + 1,
+            seq: self.last_seq.next(),
             user: from,
             client_id: client_id.clone(),
             content,
@@ -554,12 +554,12 @@ impl Owner {
         let effects = match self.room.on_event(RoomEvent::Message { from }, at, &self.ctx.timers) {
             Ok(effects) => effects,
             Err(e) => {
-                return tracing::warn!(room_id = self.room_id(), error = %e, "a stored message was refused")
+                return tracing::warn!(room_id = self.room_id().0, error = %e, "a stored message was refused")
             }
         };
         stored.last_message_at = self.room.last_message_at;
         if let Err(e) = self.commit(&stored, &effects).await {
-            tracing::error!(room_id = self.room_id(), error = %e, "storing the room after a message failed");
+            tracing::error!(room_id = self.room_id().0, error = %e, "storing the room after a message failed");
         }
     }
 
@@ -572,7 +572,7 @@ impl Owner {
             if deps.store.end_room(room_id, reason.as_str(), ended_at, keep).await?.is_some() {
                 deps.metrics.rooms_active.dec();
                 deps.metrics.rooms_ended.with_label_values(&[reason.as_str()]).inc();
-                tracing::info!(room_id, reason = reason.as_str(), "room ended");
+                tracing::info!(room_id = room_id.0, reason = reason.as_str(), "room ended");
             }
         } else if self.room != *before {
             deps.store.save_room_state(room_id, &fields_from_state(&self.room)).await?;
@@ -608,7 +608,7 @@ impl Owner {
     }
 }
 
-fn event_of(room_id: i64, users: [UserId; 2], effect: Effect) -> Event {
+fn event_of(room_id: RoomId, users: [UserId; 2], effect: Effect) -> Event {
     match effect {
         Effect::LikePrompt { round, deadline } => Event::LikePrompt { room_id, users, round, deadline },
         Effect::LikeAnswered { user } => Event::LikeAnswered { room_id, users, user },

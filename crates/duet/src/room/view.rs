@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use super::EndReason;
 use crate::clock::Timestamp;
-use crate::ids::UserId;
+use crate::ids::{MessageId, RoomId, Seq, UserId};
 use crate::profile::partner_avatar_url;
 use crate::profile::validate::age_on;
 use crate::store::{list_ids, MessageRow, RoomRow, UserRow};
@@ -60,8 +60,8 @@ impl PartnerView {
 /// A stored message as the API and report evidence show it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MessageView {
-    pub message_id: i64,
-    pub seq: i64,
+    pub message_id: MessageId,
+    pub seq: Seq,
     pub client_id: Option<String>,
     pub user_id: i64,
     pub content: String,
@@ -100,7 +100,7 @@ pub struct LikeRoundView {
 /// A room as a participant sees it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RoomView {
-    pub id: i64,
+    pub id: RoomId,
     #[serde(rename = "type")]
     pub kind: ChatKind,
     pub start_time: DateTime<Utc>,

@@ -4,13 +4,13 @@ use sqlx::FromRow;
 
 use super::{on_unique, Constraint, Store, StoreError};
 use crate::clock::Timestamp;
-use crate::ids::UserId;
+use crate::ids::{MessageId, RoomId, Seq, UserId};
 
 #[derive(Clone, Debug, PartialEq, Eq, FromRow)]
 pub struct MessageRow {
-    pub id: i64,
-    pub room_id: i64,
-    pub seq: i64,
+    pub id: MessageId,
+    pub room_id: RoomId,
+    pub seq: Seq,
     pub user_id: i64,
     pub client_id: Option<String>,
     pub content: String,
@@ -21,8 +21,8 @@ pub struct MessageRow {
 /// A message to store, with the sequence number its room's owner gave it.
 #[derive(Clone, Debug)]
 pub struct NewMessage {
-    pub room_id: i64,
-    pub seq: i64,
+    pub room_id: RoomId,
+    pub seq: Seq,
     pub user: UserId,
     pub client_id: Option<String>,
     pub content: String,
@@ -81,7 +81,7 @@ impl Store {
                 rows.push(stored.swap_remove(at));
             }
         }
-        let mut rooms: Vec<(i64, i64, i64)> = Vec::new();
+        let mut rooms: Vec<(RoomId, Seq, i64)> = Vec::new();
         for m in batch {
             match rooms.iter_mut().find(|(room, _, _)| *room == m.room_id) {
                 Some((_, seq, at)) => {
@@ -107,7 +107,7 @@ impl Store {
     }
 
     /// The room's messages that carry a client id, for a room owner's retry check.
-    pub async fn messages_with_client_ids(&self, room_id: i64) -> Result<Vec<MessageRow>, sqlx::Error> {
+    pub async fn messages_with_client_ids(&self, room_id: RoomId) -> Result<Vec<MessageRow>, sqlx::Error> {
         let sql =
             format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE room_id = $1 AND client_id IS NOT NULL");
         sqlx::query_as(&sql).bind(room_id).fetch_all(&self.pool).await
@@ -116,8 +116,8 @@ impl Store {
     /// Messages with `seq > after_seq`, oldest first, at most `limit`.
     pub async fn messages_after(
         &self,
-        room_id: i64,
-        after_seq: i64,
+        room_id: RoomId,
+        after_seq: Seq,
         limit: i64,
     ) -> Result<Vec<MessageRow>, sqlx::Error> {
         let sql = format!(
@@ -127,7 +127,7 @@ impl Store {
     }
 
     /// The last `n` messages of a room, oldest first (report evidence).
-    pub async fn last_messages(&self, room_id: i64, n: i64) -> Result<Vec<MessageRow>, sqlx::Error> {
+    pub async fn last_messages(&self, room_id: RoomId, n: i64) -> Result<Vec<MessageRow>, sqlx::Error> {
         let sql =
             format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE room_id = $1 ORDER BY seq DESC LIMIT $2");
         let mut rows: Vec<MessageRow> =

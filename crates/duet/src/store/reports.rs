@@ -4,14 +4,14 @@ use sqlx::FromRow;
 
 use super::{on_unique, Constraint, Store, StoreError};
 use crate::clock::Timestamp;
-use crate::ids::UserId;
+use crate::ids::{RoomId, UserId};
 
 #[derive(Clone, Debug, FromRow)]
 pub struct ReportRow {
     pub id: i64,
     pub reporter_id: i64,
     pub reported_id: i64,
-    pub room_id: i64,
+    pub room_id: RoomId,
     pub reason: String,
     pub details: Option<String>,
     /// JSON array of the copied messages.
@@ -22,7 +22,7 @@ pub struct ReportRow {
 pub struct NewReport<'a> {
     pub reporter: UserId,
     pub reported: UserId,
-    pub room_id: i64,
+    pub room_id: RoomId,
     pub reason: &'a str,
     pub details: Option<&'a str>,
     pub evidence: &'a str,

@@ -4,7 +4,7 @@ use sqlx::FromRow;
 
 use super::Store;
 use crate::clock::Timestamp;
-use crate::ids::UserId;
+use crate::ids::{RoomId, Seq, UserId};
 
 const ROOM_COLUMNS: &str = "id, kind, user_a, user_b, icebreaker, score, fallback, start_time, end_time, \
      end_reason, reveal_level, keep_a, keep_b, rounds_opened, round_deadline, answer_a, answer_b, \
@@ -12,7 +12,7 @@ const ROOM_COLUMNS: &str = "id, kind, user_a, user_b, icebreaker, score, fallbac
 
 #[derive(Clone, Debug, FromRow)]
 pub struct RoomRow {
-    pub id: i64,
+    pub id: RoomId,
     pub kind: String,
     pub user_a: i64,
     pub user_b: i64,
@@ -34,7 +34,7 @@ pub struct RoomRow {
     pub last_message_at: i64,
     pub closed_since_a: Option<i64>,
     pub closed_since_b: Option<i64>,
-    pub last_seq: i64,
+    pub last_seq: Seq,
 }
 
 impl RoomRow {
@@ -126,7 +126,7 @@ impl Store {
         Ok(Some(row))
     }
 
-    pub async fn room(&self, id: i64) -> Result<Option<RoomRow>, sqlx::Error> {
+    pub async fn room(&self, id: RoomId) -> Result<Option<RoomRow>, sqlx::Error> {
         let sql = format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE id = $1");
         sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await
     }
@@ -137,7 +137,7 @@ impl Store {
     /// second changes nothing.
     pub async fn end_room(
         &self,
-        id: i64,
+        id: RoomId,
         reason: &str,
         now: Timestamp,
         keep_messages: bool,
@@ -198,7 +198,7 @@ pub enum RoomFilter {
 
 impl Store {
     /// Writes the state machine's fields of an active room.
-    pub async fn save_room_state(&self, id: i64, f: &RoomStateFields) -> Result<(), sqlx::Error> {
+    pub async fn save_room_state(&self, id: RoomId, f: &RoomStateFields) -> Result<(), sqlx::Error> {
         sqlx::query(
             "UPDATE rooms SET reveal_level = $2, keep_a = $3, keep_b = $4, rounds_opened = $5, \
              round_deadline = $6, answer_a = $7, answer_b = $8, next_like_at = $9, no_match_streak = $10, \

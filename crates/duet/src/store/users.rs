@@ -5,7 +5,7 @@ use sqlx::{Arguments, FromRow};
 
 use super::{on_unique, Constraint, Store, StoreError};
 use crate::clock::Timestamp;
-use crate::ids::UserId;
+use crate::ids::{RoomId, UserId};
 
 const USER_COLUMNS: &str = "id, username, email, password_hash, role, nickname, dob, gender, \
      preferred_gender, needs, interests, avatar_version, token_version, banned_until, ban_reason, \
@@ -30,7 +30,7 @@ pub struct UserRow {
     pub token_version: i64,
     pub banned_until: Option<i64>,
     pub ban_reason: Option<String>,
-    pub current_room_id: Option<i64>,
+    pub current_room_id: Option<RoomId>,
     pub created_at: i64,
     pub updated_at: i64,
 }

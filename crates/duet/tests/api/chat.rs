@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use duet::events::Event;
-use duet::ids::UserId;
+use duet::ids::{RoomId, UserId};
 use duet::room::EndReason;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -81,7 +81,11 @@ async fn compatible_strangers_are_matched_at_once_with_a_partner_view() {
     let event = expect_event(&mut events, |e| matches!(e, Event::MatchFound { .. })).await;
     assert_eq!(
         event,
-        Event::MatchFound { room_id, users: [UserId(him.id), UserId(her.id)], fallback: false }
+        Event::MatchFound {
+            room_id: RoomId(room_id),
+            users: [UserId(him.id), UserId(her.id)],
+            fallback: false
+        }
     );
 
     for (me, other_nick) in [(&him, "Nick her"), (&her, "Nick him")] {
@@ -199,7 +203,7 @@ async fn ending_a_room_is_atomic_idempotent_and_announced_once() {
     assert_eq!(
         ended,
         Event::RoomEnded {
-            room_id: room,
+            room_id: RoomId(room),
             users: [UserId(a.id), UserId(b.id)],
             reason: EndReason::EndedByUser
         }
@@ -270,7 +274,9 @@ async fn a_ban_ends_the_room_and_the_search() {
         assert_eq!(response.status(), StatusCode::OK);
     }
     let ended = expect_event(&mut events, |e| matches!(e, Event::RoomEnded { .. })).await;
-    assert!(matches!(ended, Event::RoomEnded { reason: EndReason::Banned, room_id, .. } if room_id == room));
+    assert!(
+        matches!(ended, Event::RoomEnded { reason: EndReason::Banned, room_id, .. } if room_id == RoomId(room))
+    );
     expect_event(&mut events, |e| matches!(e, Event::Banned { user, .. } if *user == UserId(waiting.id)))
         .await;
     assert_eq!(app.status(&b.access).await["status"], "idle");
@@ -416,7 +422,7 @@ async fn concurrent_searches_cancels_and_ends_keep_the_invariants() {
         task.await.unwrap();
     }
     let store = &app.state.store;
-    let mut rooms_of: HashMap<i64, Vec<i64>> = HashMap::new();
+    let mut rooms_of: HashMap<i64, Vec<RoomId>> = HashMap::new();
     for room in store.active_rooms().await.unwrap() {
         for user in [room.user_a, room.user_b] {
             rooms_of.entry(user).or_default().push(room.id);
@@ -470,7 +476,7 @@ async fn deleting_an_account_ends_its_room_and_keeps_reports() {
     let app = spawn_app().await;
     let mut events = app.state.events.subscribe();
     let (a, b, room) = app.pair("leaving").await;
-    app.state.rooms.post_message(room, UserId(a.id), None, "bye".into()).await.unwrap();
+    app.state.rooms.post_message(RoomId(room), UserId(a.id), None, "bye".into()).await.unwrap();
     let delete = |password: &'static str| {
         app.client
             .delete(app.url("/user/account"))

@@ -11,6 +11,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::helpers::{spawn_app, spawn_app_with, Session, TestApp};
 use crate::ws::{close_code, expect_frame, next_frame, send, Socket};
+use duet::ids::RoomId;
 
 #[tokio::test]
 async fn messages_are_acked_ordered_and_delivered_to_both() {
@@ -384,7 +385,7 @@ async fn a_socket_that_falls_behind_is_closed_and_resumes_with_every_message_onc
     let text = "x".repeat(15_000);
     for i in 0..total {
         let content = format!("{i} {text}");
-        app.state.rooms.post_message(room, duet::ids::UserId(b.id), None, content).await.unwrap();
+        app.state.rooms.post_message(RoomId(room), duet::ids::UserId(b.id), None, content).await.unwrap();
     }
     let (first, code) = read_until_close(&mut sa).await;
     assert_eq!(code, 1001, "a socket that fell behind closes with 1001 (going away)");
@@ -404,7 +405,7 @@ async fn a_socket_that_falls_behind_is_closed_and_resumes_with_every_message_onc
         rest.push(expect_frame(&mut sa, "message").await["seq"].as_i64().unwrap());
     }
     assert_eq!(rest, ((resume_from + 1)..=total).collect::<Vec<_>>());
-    app.state.rooms.post_message(room, duet::ids::UserId(b.id), None, "live".into()).await.unwrap();
+    app.state.rooms.post_message(RoomId(room), duet::ids::UserId(b.id), None, "live".into()).await.unwrap();
     let live = expect_frame(&mut sa, "message").await;
     assert_eq!((live["seq"].as_i64(), live["content"].as_str()), (Some(total + 1), Some("live")));
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use duet::clock::Clock;
 use duet::events::Event;
-use duet::ids::UserId;
+use duet::ids::{RoomId, Seq, UserId};
 use duet::room::{EndReason, LikeOutcome};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -41,7 +41,7 @@ async fn room_info(app: &TestApp, s: &Session, room: i64) -> Value {
 }
 
 fn ended(room: i64) -> impl Fn(&Event) -> bool {
-    move |e| matches!(e, Event::RoomEnded { room_id, .. } if *room_id == room)
+    move |e| matches!(e, Event::RoomEnded { room_id, .. } if *room_id == RoomId(room))
 }
 
 #[tokio::test]
@@ -66,7 +66,11 @@ async fn a_mutual_like_reveals_the_photo_step_by_step() {
     let answered = expect_event(&mut events, |e| matches!(e, Event::LikeAnswered { .. })).await;
     assert_eq!(
         answered,
-        Event::LikeAnswered { room_id: room, users: [UserId(a.id), UserId(b.id)], user: UserId(a.id) }
+        Event::LikeAnswered {
+            room_id: RoomId(room),
+            users: [UserId(a.id), UserId(b.id)],
+            user: UserId(a.id)
+        }
     );
     assert_eq!(
         error_of(like(&app, &a, room, "no").await, StatusCode::CONFLICT).await["code"],
@@ -156,7 +160,7 @@ async fn a_silent_room_ends_as_inactive() {
     let mut events = app.state.events.subscribe();
     let (a, _b, room) = app.pair("silent").await;
     app.advance(Duration::from_secs(14 * 60));
-    app.state.rooms.post_message(room, UserId(a.id), None, "still here?".into()).await.unwrap();
+    app.state.rooms.post_message(RoomId(room), UserId(a.id), None, "still here?".into()).await.unwrap();
     app.advance(Duration::from_secs(14 * 60));
     let view = room_info(&app, &a, room).await;
     assert_eq!(view["end_reason"], Value::Null, "the message restarted the inactivity timer");
@@ -195,19 +199,19 @@ async fn messages_page_by_seq_and_are_erased_with_the_room() {
         let (message, fresh) = app
             .state
             .rooms
-            .post_message(room, from, Some(format!("c{i}")), format!("hello {i} 👋"))
+            .post_message(RoomId(room), from, Some(format!("c{i}")), format!("hello {i} 👋"))
             .await
             .unwrap();
-        assert_eq!((message.seq, fresh), (i, true));
+        assert_eq!((message.seq, fresh), (Seq(i), true));
     }
     // A retry with the same client id is not stored twice.
     let (again, fresh) = app
         .state
         .rooms
-        .post_message(room, UserId(a.id), Some("c1".into()), "hello 1 👋".into())
+        .post_message(RoomId(room), UserId(a.id), Some("c1".into()), "hello 1 👋".into())
         .await
         .unwrap();
-    assert_eq!((again.seq, fresh), (1, false));
+    assert_eq!((again.seq, fresh), (Seq(1), false));
 
     let page: Value = app
         .get(&format!("/chat/room/{room}/messages?after_seq=1&limit=2"), Some(&b.access))
@@ -239,7 +243,8 @@ async fn messages_page_by_seq_and_are_erased_with_the_room() {
     assert_eq!(page.status(), StatusCode::OK);
     let page: Value = page.json().await.unwrap();
     assert_eq!(page["items"], json!([]), "messages are erased when the room ends");
-    let err = app.state.rooms.post_message(room, UserId(a.id), None, "too late".into()).await.unwrap_err();
+    let err =
+        app.state.rooms.post_message(RoomId(room), UserId(a.id), None, "too late".into()).await.unwrap_err();
     assert!(matches!(err, duet::room::RoomError::Ended), "{err}");
 }
 
@@ -249,7 +254,7 @@ async fn reports_copy_evidence_once_per_reporter_and_room() {
     let admin = app.admin("moderator").await;
     let (a, b, room) = app.pair("reporting").await;
     for i in 0..3 {
-        app.state.rooms.post_message(room, UserId(b.id), None, format!("rude {i}")).await.unwrap();
+        app.state.rooms.post_message(RoomId(room), UserId(b.id), None, format!("rude {i}")).await.unwrap();
     }
     let path = format!("/chat/report/{room}");
     error_of(
@@ -418,7 +423,7 @@ async fn overdue_room_timers_fire_in_order_after_a_restart() {
     // round could end it, and stamped with that time, not the restart's.
     let end = expect_event(&mut events, ended(room)).await;
     assert!(matches!(end, Event::RoomEnded { reason: EndReason::Abandoned, .. }), "{end:?}");
-    let row = state.store.room(room).await.unwrap().unwrap();
+    let row = state.store.room(RoomId(room)).await.unwrap().unwrap();
     let ended_at = chrono::DateTime::from_timestamp_millis(row.end_time.unwrap()).unwrap();
     assert_eq!((ended_at - started.to_utc()).num_seconds(), 600);
 }
@@ -437,7 +442,7 @@ async fn shutdown_stops_room_owners_and_loops() {
     let running = tokio::spawn(second.run_until(async move {
         let _ = stopped.await;
     }));
-    state.rooms.apply(room, duet::room::RoomEvent::Seen { user: UserId(a.id) }).await.unwrap();
+    state.rooms.apply(RoomId(room), duet::room::RoomEvent::Seen { user: UserId(a.id) }).await.unwrap();
     assert_eq!(state.rooms.load().2, 1, "an owner is running");
     stop.send(()).unwrap();
     // With an hour of grace, a task that ignored shutdown would hold this for an hour;
@@ -469,12 +474,13 @@ async fn a_late_answer_is_refused_but_the_round_still_closes() {
 async fn messages_are_trimmed_and_limited() {
     let app = app_with(&["--max-message-chars=10"]).await;
     let (a, _b, room) = app.pair("limits").await;
-    let post = |content: &str| app.state.rooms.post_message(room, UserId(a.id), None, content.to_owned());
+    let post =
+        |content: &str| app.state.rooms.post_message(RoomId(room), UserId(a.id), None, content.to_owned());
     assert_eq!(post("  spaced  ").await.unwrap().0.content, "spaced");
-    assert_eq!(post("1234567890").await.unwrap().0.seq, 2);
+    assert_eq!(post("1234567890").await.unwrap().0.seq, Seq(2));
     assert!(post("12345678901").await.is_err(), "over the limit");
     assert!(post("   ").await.is_err(), "empty after trimming");
-    assert_eq!(post("🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂").await.unwrap().0.seq, 3, "characters, not bytes");
+    assert_eq!(post("🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂").await.unwrap().0.seq, Seq(3), "characters, not bytes");
 }
 
 #[tokio::test]
@@ -482,7 +488,8 @@ async fn a_room_asked_during_shutdown_is_unavailable_not_ended() {
     let app = app_with(&[]).await;
     let (a, _b, room) = app.pair("closing").await;
     app.state.shutdown.trigger();
-    let err = app.state.rooms.post_message(room, UserId(a.id), None, "hello?".into()).await.unwrap_err();
+    let err =
+        app.state.rooms.post_message(RoomId(room), UserId(a.id), None, "hello?".into()).await.unwrap_err();
     assert!(matches!(err, duet::room::RoomError::Unavailable), "{err}");
     let api: duet::http::error::ApiError = err.into();
     assert_eq!(api.code(), duet::http::error::ErrorCode::Unavailable);
@@ -495,8 +502,8 @@ async fn a_failed_batch_stores_nothing_so_seq_values_stay_contiguous() {
     let (a, _b, room) = app.pair("contiguous").await;
     let at = app.clock.now();
     let message = |seq: i64| duet::store::NewMessage {
-        room_id: room,
-        seq,
+        room_id: RoomId(room),
+        seq: Seq(seq),
         user: UserId(a.id),
         client_id: None,
         content: format!("m{seq}"),
@@ -508,10 +515,11 @@ async fn a_failed_batch_stores_nothing_so_seq_values_stay_contiguous() {
         matches!(failed, Err(duet::store::StoreError::Conflict(duet::store::Constraint::MessageSeq))),
         "{failed:?}"
     );
-    assert!(app.state.store.messages_after(room, 0, 10).await.unwrap().is_empty());
+    assert!(app.state.store.messages_after(RoomId(room), Seq::ZERO, 10).await.unwrap().is_empty());
     // The owner numbers from what is stored, so the room goes on at 1.
-    let (stored, _) = app.state.rooms.post_message(room, UserId(a.id), None, "first".into()).await.unwrap();
-    assert_eq!(stored.seq, 1);
+    let (stored, _) =
+        app.state.rooms.post_message(RoomId(room), UserId(a.id), None, "first".into()).await.unwrap();
+    assert_eq!(stored.seq, Seq(1));
     // Each unique key is named as itself, on either database.
     let reused = |seq: i64| duet::store::NewMessage { client_id: Some("same".into()), ..message(seq) };
     app.state.store.append_batch(&[reused(2)]).await.unwrap();
