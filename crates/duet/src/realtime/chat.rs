@@ -139,17 +139,13 @@ async fn open(state: &Realtime, room_id: RoomId, user: UserId) -> Result<RoomHan
     Ok(handle)
 }
 
-/// How a room error ends the socket before it is used.
+/// How a room error ends the socket before it is used; a failure of ours is logged.
 fn close_code(e: &RoomError) -> CloseCode {
-    match e {
-        RoomError::Ended => CloseCode::RoomEnded,
-        RoomError::NotParticipant => CloseCode::NotParticipant,
-        RoomError::Unavailable => CloseCode::GoingAway,
-        e => {
-            tracing::warn!(error = %e, "could not open the room for a chat socket");
-            CloseCode::Internal
-        }
+    let code = CloseCode::from(e);
+    if code == CloseCode::Internal {
+        tracing::warn!(error = %e, "could not open the room for a chat socket");
     }
+    code
 }
 
 impl Chat {

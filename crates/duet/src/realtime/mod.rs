@@ -26,7 +26,7 @@ use crate::auth::AuthError;
 use crate::clock::SharedClock;
 use crate::config::RealtimeSettings;
 use crate::metrics::Metrics;
-use crate::room::Rooms;
+use crate::room::{RoomError, Rooms};
 use crate::shutdown::Shutdown;
 use crate::store::Store;
 
@@ -130,6 +130,25 @@ impl From<&AuthError> for CloseCode {
             AuthError::Invalid | AuthError::Revoked => CloseCode::Unauthorized,
             AuthError::Banned(_) => CloseCode::Banned,
             AuthError::Store(_) => CloseCode::Internal,
+        }
+    }
+}
+
+/// How a room's refusal closes a chat socket before it is used (after that, refusals
+/// are `error` frames: [`protocol::FrameErrorCode`]). An owner gone for shutdown is
+/// 1001, so the client retries; never "ended".
+impl From<&RoomError> for CloseCode {
+    fn from(e: &RoomError) -> Self {
+        match e {
+            RoomError::Ended => CloseCode::RoomEnded,
+            RoomError::NotParticipant => CloseCode::NotParticipant,
+            RoomError::Unavailable => CloseCode::GoingAway,
+            RoomError::NoOpenRound
+            | RoomError::AlreadyAnswered
+            | RoomError::InvalidContent { .. }
+            | RoomError::ClientIdReused
+            | RoomError::WriteFailed(_)
+            | RoomError::Store(_) => CloseCode::Internal,
         }
     }
 }

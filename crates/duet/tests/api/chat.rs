@@ -177,17 +177,11 @@ async fn ending_a_room_is_atomic_idempotent_and_announced_once() {
     let mut events = app.state.events.subscribe();
     let (a, b, room) = app.pair("enders").await;
     let stranger = app.member("nosy", "female", &["any"], &["friends"], &["coffee"]).await;
-    error_of(
-        app.post_json(&format!("/chat/end/{room}"), json!({}), Some(&stranger.access)).await,
-        StatusCode::NOT_FOUND,
-    )
-    .await;
+    error_of(app.end_room(&stranger, room).await, StatusCode::NOT_FOUND).await;
 
-    let first: Value =
-        app.post_json(&format!("/chat/end/{room}"), json!({}), Some(&a.access)).await.json().await.unwrap();
+    let first: Value = app.end_room(&a, room).await.json().await.unwrap();
     assert_eq!(first, json!({ "room_id": room, "already_ended": false, "reason": "ended_by_user" }));
-    let second: Value =
-        app.post_json(&format!("/chat/end/{room}"), json!({}), Some(&b.access)).await.json().await.unwrap();
+    let second: Value = app.end_room(&b, room).await.json().await.unwrap();
     assert_eq!(second["already_ended"], true);
     for s in [&a, &b] {
         let status = app.status(&s.access).await;
@@ -243,7 +237,7 @@ async fn racing_ends_produce_one_end() {
 async fn the_same_pair_is_not_matched_again_within_the_cooldown() {
     let app = spawn_app_with(&["--rematch-cooldown=10m"]).await;
     let (a, b, room) = app.pair("again").await;
-    app.post_json(&format!("/chat/end/{room}"), json!({}), Some(&a.access)).await;
+    app.end_room(&a, room).await;
     assert_eq!(app.search(&a.access, "chat").await.status(), StatusCode::ACCEPTED);
     assert_eq!(app.search(&b.access, "chat").await.status(), StatusCode::ACCEPTED);
     for s in [&a, &b] {
@@ -312,7 +306,7 @@ async fn the_partner_sees_the_avatar_blurred_and_only_while_in_the_room() {
     let blurred = blurred.bytes().await.unwrap();
     let full = app.get(&url, Some(&a.access)).await.bytes().await.unwrap();
     assert_ne!(blurred, full, "the partner gets the blurred variant at level 0");
-    app.post_json(&format!("/chat/end/{room}"), json!({}), Some(&a.access)).await;
+    app.end_room(&a, room).await;
     error_of(app.get(&url, Some(&b.access)).await, StatusCode::NOT_FOUND).await;
 }
 
@@ -399,8 +393,7 @@ async fn concurrent_searches_cancels_and_ends_keep_the_invariants() {
                         if response.status() == StatusCode::OK {
                             let status: Value = response.json().await.unwrap();
                             if let Some(room) = status["current_room_id"].as_i64() {
-                                app.post_json(&format!("/chat/end/{room}"), json!({}), Some(&user.access))
-                                    .await;
+                                app.end_room(&user, room).await;
                             }
                         }
                     }

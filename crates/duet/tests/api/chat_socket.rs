@@ -128,7 +128,7 @@ async fn checks_close_with_the_spec_codes() {
 
     let mut sb = app.chat_socket(&b, room, 0).await;
     next_frame(&mut sb).await;
-    app.post_json(&format!("/chat/end/{room}"), json!({}), Some(&a.access)).await;
+    app.end_room(&a, room).await;
     let ended = expect_frame(&mut sb, "room_ended").await;
     assert_eq!(ended["reason"], "ended_by_user");
     assert_eq!(close_code(&mut sb).await, 1000);

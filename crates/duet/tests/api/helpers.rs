@@ -257,6 +257,16 @@ impl TestApp {
         (a, b, body["room_id"].as_i64().expect("matched"))
     }
 
+    /// `s` answers the room's like round (`yes` or `no`).
+    pub async fn like(&self, s: &Session, room: i64, answer: &str) -> Response {
+        self.post_json(&format!("/chat/like/{room}"), json!({ "response": answer }), Some(&s.access)).await
+    }
+
+    /// `s` ends the room.
+    pub async fn end_room(&self, s: &Session, room: i64) -> Response {
+        self.post_json(&format!("/chat/end/{room}"), json!({}), Some(&s.access)).await
+    }
+
     /// A chat socket of `s` in `room`, resuming after `after_seq`.
     pub async fn chat_socket(&self, s: &Session, room: i64, after_seq: i64) -> crate::ws::Socket {
         let url = format!("{}/ws/chat/{room}?token={}&after_seq={after_seq}", self.ws_base(), s.access);

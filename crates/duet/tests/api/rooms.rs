@@ -29,10 +29,6 @@ async fn app_with(extra: &[&str]) -> TestApp {
     spawn_app_with(&args).await
 }
 
-async fn like(app: &TestApp, s: &Session, room: i64, answer: &str) -> reqwest::Response {
-    app.post_json(&format!("/chat/like/{room}"), json!({ "response": answer }), Some(&s.access)).await
-}
-
 /// The room as a participant sees it; the call must succeed.
 async fn room_info(app: &TestApp, s: &Session, room: i64) -> Value {
     let response = app.get(&format!("/chat/room/{room}"), Some(&s.access)).await;
@@ -50,7 +46,7 @@ async fn a_mutual_like_reveals_the_photo_step_by_step() {
     let mut events = app.state.events.subscribe();
     let (a, b, room) = app.pair("likers").await;
     app.upload_avatar(&a.access, png(200, 200), "a.png").await;
-    let body = error_of(like(&app, &a, room, "yes").await, StatusCode::CONFLICT).await;
+    let body = error_of(app.like(&a, room, "yes").await, StatusCode::CONFLICT).await;
     assert_eq!(body["code"], "no_open_round");
 
     app.advance(Duration::from_secs(300));
@@ -62,7 +58,7 @@ async fn a_mutual_like_reveals_the_photo_step_by_step() {
     let blurred_url = view["partner"]["avatar_url"].as_str().unwrap().to_owned();
     let blurred = app.get(&blurred_url, Some(&b.access)).await.bytes().await.unwrap();
 
-    assert_eq!(like(&app, &a, room, "yes").await.status(), StatusCode::OK);
+    assert_eq!(app.like(&a, room, "yes").await.status(), StatusCode::OK);
     let answered = expect_event(&mut events, |e| matches!(e, Event::LikeAnswered { .. })).await;
     assert_eq!(
         answered,
@@ -73,11 +69,11 @@ async fn a_mutual_like_reveals_the_photo_step_by_step() {
         }
     );
     assert_eq!(
-        error_of(like(&app, &a, room, "no").await, StatusCode::CONFLICT).await["code"],
+        error_of(app.like(&a, room, "no").await, StatusCode::CONFLICT).await["code"],
         "already_answered"
     );
-    error_of(like(&app, &a, room, "maybe").await, StatusCode::BAD_REQUEST).await;
-    assert_eq!(like(&app, &b, room, "yes").await.status(), StatusCode::OK);
+    error_of(app.like(&a, room, "maybe").await, StatusCode::BAD_REQUEST).await;
+    assert_eq!(app.like(&b, room, "yes").await.status(), StatusCode::OK);
     let result = expect_event(&mut events, |e| matches!(e, Event::LikeResult { .. })).await;
     assert!(matches!(
         result,
@@ -101,7 +97,7 @@ async fn two_rounds_without_a_match_end_the_room() {
     let (a, b, room) = app.pair("nomatch").await;
     app.advance(Duration::from_secs(300));
     expect_event(&mut events, |e| matches!(e, Event::LikePrompt { round: 1, .. })).await;
-    like(&app, &a, room, "yes").await;
+    app.like(&a, room, "yes").await;
     app.advance(Duration::from_secs(60));
     let result = expect_event(&mut events, |e| matches!(e, Event::LikeResult { .. })).await;
     assert!(
@@ -110,14 +106,14 @@ async fn two_rounds_without_a_match_end_the_room() {
     );
     app.advance(Duration::from_secs(300));
     expect_event(&mut events, |e| matches!(e, Event::LikePrompt { round: 2, .. })).await;
-    like(&app, &a, room, "yes").await;
-    like(&app, &b, room, "no").await;
+    app.like(&a, room, "yes").await;
+    app.like(&b, room, "no").await;
     let end = expect_event(&mut events, ended(room)).await;
     assert!(matches!(end, Event::RoomEnded { reason: EndReason::NoMutualLike, .. }));
     for s in [&a, &b] {
         assert_eq!(app.status(&s.access).await["status"], "idle");
     }
-    let body = error_of(like(&app, &a, room, "yes").await, StatusCode::CONFLICT).await;
+    let body = error_of(app.like(&a, room, "yes").await, StatusCode::CONFLICT).await;
     assert_eq!(body["code"], "room_ended");
     let keep =
         app.post_json(&format!("/chat/keep/{room}"), json!({ "keep_active": true }), Some(&b.access)).await;
@@ -238,7 +234,7 @@ async fn messages_page_by_seq_and_are_erased_with_the_room() {
     )
     .await;
 
-    app.post_json(&format!("/chat/end/{room}"), json!({}), Some(&a.access)).await;
+    app.end_room(&a, room).await;
     let page = app.get(&format!("/chat/room/{room}/messages"), Some(&a.access)).await;
     assert_eq!(page.status(), StatusCode::OK);
     let page: Value = page.json().await.unwrap();
@@ -276,7 +272,7 @@ async fn reports_copy_evidence_once_per_reporter_and_room() {
     assert_eq!(body["code"], "already_reported");
 
     // After the end the messages are gone: a report then carries no evidence.
-    app.post_json(&format!("/chat/end/{room}"), json!({}), Some(&a.access)).await;
+    app.end_room(&a, room).await;
     let body: Value =
         app.post_json(&path, json!({ "reason": "other" }), Some(&b.access)).await.json().await.unwrap();
     assert_eq!(body["evidence_messages"], 0);
@@ -299,7 +295,7 @@ async fn reports_copy_evidence_once_per_reporter_and_room() {
 async fn reports_close_after_the_window() {
     let app = app_with(&["--report-window=1h"]).await;
     let (a, _b, room) = app.pair("late").await;
-    app.post_json(&format!("/chat/end/{room}"), json!({}), Some(&a.access)).await;
+    app.end_room(&a, room).await;
     app.advance(Duration::from_secs(3601));
     let body = error_of(
         app.post_json(&format!("/chat/report/{room}"), json!({ "reason": "spam" }), Some(&a.access)).await,
@@ -326,7 +322,7 @@ async fn enough_distinct_reporters_ban_automatically() {
             .await;
         assert_eq!(response.status(), StatusCode::CREATED);
         if i == 0 {
-            app.post_json(&format!("/chat/end/{room}"), json!({}), Some(&reporter.access)).await;
+            app.end_room(&reporter, room).await;
             assert_eq!(
                 app.profile(&troll.access).await.status(),
                 StatusCode::OK,
@@ -352,7 +348,7 @@ async fn admins_list_end_and_count_rooms() {
     let admin = app.admin("operator").await;
     let (a, _b, room) = app.pair("watched").await;
     let (_c, _d, other) = app.pair("other").await;
-    app.post_json(&format!("/chat/end/{other}"), json!({}), Some(&_c.access)).await;
+    app.end_room(&_c, other).await;
     let waiting = app.member("queued", "male", &["male"], &["friends"], &["coffee"]).await;
     app.search(&waiting.access, "voice").await;
 
@@ -462,7 +458,7 @@ async fn a_late_answer_is_refused_but_the_round_still_closes() {
     // The answer window passes without the lifecycle loop noticing; the late answer
     // is what finds the round over.
     app.clock.advance(Duration::from_secs(61));
-    let body = error_of(like(&app, &a, room, "yes").await, StatusCode::CONFLICT).await;
+    let body = error_of(app.like(&a, room, "yes").await, StatusCode::CONFLICT).await;
     assert_eq!(body["code"], "no_open_round");
     let result = expect_event(&mut events, |e| matches!(e, Event::LikeResult { .. })).await;
     assert!(matches!(result, Event::LikeResult { outcome: LikeOutcome::NoMatch, round: 1, .. }));

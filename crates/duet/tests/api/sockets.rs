@@ -37,7 +37,7 @@ async fn the_status_socket_pushes_matches_and_status() {
     assert_eq!(connected["status"], "connected");
     assert_eq!(connected["current_room_id"], room);
 
-    app.post_json(&format!("/chat/end/{room}"), json!({}), Some(&b.access)).await;
+    app.end_room(&b, room).await;
     let ended = expect_frame(&mut socket, "room_ended").await;
     assert_eq!(ended, json!({ "type": "room_ended", "room_id": room, "reason": "ended_by_user" }));
     assert_eq!(expect_frame(&mut socket, "status_update").await["status"], "idle");
