@@ -190,7 +190,6 @@ impl Base {
             matchmaker,
             rooms,
             housekeeping: TaskStats::default(),
-            broker: self.broker,
             accounts,
             profiles,
             moderation,

@@ -12,7 +12,7 @@ use crate::events::Events;
 use crate::matching::Matchmaker;
 use crate::metrics::Metrics;
 use crate::moderation::Moderation;
-use crate::realtime::{Broker, Realtime};
+use crate::realtime::Realtime;
 use crate::room::Rooms;
 use crate::shutdown::Shutdown;
 use crate::store::Store;
@@ -35,7 +35,6 @@ pub struct Inner {
     pub matchmaker: Matchmaker,
     pub rooms: Rooms,
     pub housekeeping: TaskStats,
-    pub broker: Arc<dyn Broker>,
     pub accounts: Accounts,
     pub profiles: Profiles,
     pub moderation: Moderation,
