@@ -5,7 +5,13 @@
 // leads to one refresh and one retry. Refresh tokens rotate and the server revokes the
 // whole family when one is presented twice, so refreshes never overlap: inside a tab
 // they share one promise, across tabs they take the Web Lock `duet-refresh` and read
-// the newest refresh token from localStorage once they hold it.
+// the newest refresh token once they hold it. That read is from IndexedDB, not
+// localStorage: Chromium serves localStorage to each tab from a copy of its own, which
+// another tab's write reaches a moment later, so a tab granted the lock right after
+// another let it go could still read the token that one had just rotated. IndexedDB
+// is one store every tab reads through, and the holder lets go of the lock only once
+// its write is committed. localStorage keeps a copy, for hasSession() and for a
+// browser without IndexedDB (or a page from before it held the token).
 
 const REFRESH_KEY = 'duet.refresh';
 const ACCESS_KEY = 'duet.access';
@@ -40,9 +46,15 @@ export function hasSession() {
   return Boolean(localStorage.getItem(REFRESH_KEY) || accessToken);
 }
 
-export function storeTokens(response) {
+/**
+ * Resolves once the refresh token is committed where the other tabs read it. The copy
+ * in localStorage comes after, so it is never newer than IndexedDB's: a page closed
+ * half-way leaves the old token in both or the new one where it is read first.
+ */
+export async function storeTokens(response) {
   accessToken = response.access_token;
   sessionStorage.setItem(ACCESS_KEY, response.access_token);
+  await writeShared(response.refresh_token);
   localStorage.setItem(REFRESH_KEY, response.refresh_token);
 }
 
@@ -50,6 +62,50 @@ export function forgetTokens() {
   accessToken = null;
   sessionStorage.removeItem(ACCESS_KEY);
   localStorage.removeItem(REFRESH_KEY);
+  return writeShared(null);
+}
+
+// The object store `tokens` of the database `duet`, its one key `refresh`.
+let database = null;
+
+function tokenStore(mode, use) {
+  database ??= new Promise((resolve, reject) => {
+    const open = indexedDB.open('duet', 1);
+    open.onupgradeneeded = () => open.result.createObjectStore('tokens');
+    open.onsuccess = () => resolve(open.result);
+    open.onerror = () => reject(open.error);
+  });
+  return database.then(
+    (db) =>
+      new Promise((resolve, reject) => {
+        const tx = db.transaction('tokens', mode);
+        const request = use(tx.objectStore('tokens'));
+        tx.oncomplete = () => resolve(request.result);
+        tx.onerror = () => reject(tx.error);
+        tx.onabort = () => reject(tx.error);
+      }),
+  );
+}
+
+/** The newest refresh token of any tab; localStorage's when IndexedDB has none (or fails). */
+async function readShared() {
+  try {
+    const token = await tokenStore('readonly', (store) => store.get('refresh'));
+    if (token) return token;
+  } catch {
+    // No IndexedDB here (or it failed): localStorage is all there is.
+  }
+  return localStorage.getItem(REFRESH_KEY);
+}
+
+async function writeShared(token) {
+  try {
+    await tokenStore('readwrite', (store) => (token ? store.put(token, 'refresh') : store.delete('refresh')));
+  } catch {
+    // Not stored (a full disk, say): no older token may stay to be read instead of
+    // localStorage's.
+    await tokenStore('readwrite', (store) => store.delete('refresh')).catch(() => {});
+  }
 }
 
 /** The access token to use now, refreshing first if this tab has none. */
@@ -65,7 +121,7 @@ export async function getAccessToken() {
 export function refresh() {
   if (!refreshing) {
     const run = async () => {
-      const token = localStorage.getItem(REFRESH_KEY);
+      const token = await readShared();
       if (!token) return false;
       let res;
       try {
@@ -78,7 +134,8 @@ export function refresh() {
         throw new ApiError(0, null);
       }
       if (res.ok) {
-        storeTokens(await res.json());
+        // Committed before the lock is let go, so the next holder reads this token.
+        await storeTokens(await res.json());
         return true;
       }
       const body = await res.json().catch(() => null);
@@ -89,7 +146,7 @@ export function refresh() {
       if (res.status === 429 || res.status >= 500) throw new ApiError(res.status, body, retryAfterOf(res));
       // Another tab may have rotated the token between our read and the server's
       // answer only if it did not hold the lock; it always does, so this is the end.
-      forgetTokens();
+      await forgetTokens();
       hooks.sessionEnded();
       return false;
     };
@@ -172,7 +229,7 @@ export async function avatarBlobUrl(url) {
 
 /** Signs out on the server (this login only) and forgets the tokens. */
 export async function logout() {
-  const token = localStorage.getItem(REFRESH_KEY);
+  const token = await readShared();
   try {
     await api('POST', '/auth/logout', token ? { refresh_token: token } : undefined);
   } catch {

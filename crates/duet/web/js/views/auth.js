@@ -38,7 +38,7 @@ export function authView(app, mode) {
     submit.disabled = true;
     try {
       const res = await api('POST', signup ? '/auth/signup' : '/auth/login', body, { auth: false });
-      storeTokens(res);
+      await storeTokens(res);
       await app.signedIn(res.user);
     } catch (error) {
       submit.disabled = false;
