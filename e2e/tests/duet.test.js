@@ -81,6 +81,9 @@ async function signup(page, username) {
   await page.goto(`${server.base}/`);
   await page.locator('#lang-toggle').waitFor();
   await page.locator('a.tab[href="#/signup"]').click();
+  // The address changes before the sign-up form replaces the login form: fill the
+  // form only once it is the sign-up one (it alone has the email field).
+  await page.locator('input[name=email]').waitFor();
   await page.locator('input[name=username]').fill(username);
   await page.locator('input[name=password]').fill('correct horse battery');
   await page.locator('button[type=submit]').click();
@@ -113,6 +116,7 @@ test('the login page is Vietnamese by default and passes the policy', async () =
 test('sign-up errors and the profile wizard, with a server validation error under its field', async () => {
   const { page } = a;
   await page.locator('a.tab[href="#/signup"]').click();
+  await page.locator('input[name=email]').waitFor();
   // The server refuses a short password and a bad username, each under its field.
   await page.locator('input[name=username]').fill('x!');
   await page.locator('input[name=password]').fill('short');

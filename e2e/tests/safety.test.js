@@ -23,6 +23,7 @@ after(async () => {
 
 async function signup(page, base, username) {
   await page.goto(`${base}/#/signup`);
+  await page.locator('input[name=email]').waitFor();
   await page.locator('input[name=username]').fill(username);
   await page.locator('input[name=password]').fill(PASSWORD);
   await page.locator('button[type=submit]').click();
