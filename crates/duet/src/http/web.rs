@@ -40,11 +40,13 @@ const FILES: &[(&str, &[u8])] = assets![
     "js/strings.js",
     "js/ui.js",
     "js/views/auth.js",
+    "js/views/composer.js",
     "js/views/ended.js",
     "js/views/like-round.js",
     "js/views/message-list.js",
     "js/views/profile.js",
     "js/views/report-dialog.js",
+    "js/views/room-header.js",
     "js/views/room.js",
     "js/views/search.js",
 ];

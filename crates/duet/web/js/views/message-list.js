@@ -40,5 +40,5 @@ export function messageList(list, name) {
     li.querySelector('time').replaceWith(h('time', { datetime: msg.timestamp, text: formatClock(msg.timestamp) }));
     updateState(msg);
   };
-  return { pendingEls, nearBottom, scrollDown, renderMessage, insertConfirmed, confirmPending, updateState };
+  return { list, pendingEls, nearBottom, scrollDown, renderMessage, insertConfirmed, confirmPending, updateState };
 }

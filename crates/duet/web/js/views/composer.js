@@ -1,0 +1,62 @@
+// The message composer: a text box that grows with its text, Enter to send (Shift+Enter
+// for a new line), the length limit the server gives in /meta/limits, typing signals,
+// and the line under the messages for what went wrong.
+
+import { h } from '../dom.js';
+import { t } from '../i18n.js';
+
+/**
+ * `send(content)` sends a message (already trimmed and within the limit), `sent()` runs
+ * once the box is empty again; `typed()` and `stopTyping()` tell the partner. Returns `{form, error, showError(text), focus()}`:
+ * the room places `error` above `form`.
+ */
+export function composer(app, { send, sent, typed, stopTyping }) {
+  const max = app.limits.message_max_chars;
+  const input = h('textarea', { rows: 1, name: 'message', placeholder: t('room.placeholder'), 'aria-label': t('room.placeholder'), maxlength: max * 2, enterkeyhint: 'send' });
+  const sendButton = h('button', { type: 'submit', class: 'btn btn-primary btn-send', 'aria-label': t('room.send') }, h('span', { text: t('room.send') }));
+  const error = h('p', { class: 'composer-error', role: 'alert' });
+  const form = h('form', { class: 'composer' }, input, sendButton);
+
+  const autosize = () => {
+    input.style.height = 'auto';
+    input.style.height = `${Math.min(input.scrollHeight, 140)}px`;
+  };
+  const submit = () => {
+    const content = input.value.trim();
+    error.textContent = '';
+    if (!content) return;
+    if ([...content].length > max) {
+      error.textContent = t('room.tooLong', { max });
+      return;
+    }
+    send(content);
+    input.value = '';
+    autosize();
+    sent();
+    input.focus();
+  };
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    submit();
+  });
+  input.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      submit();
+    }
+  });
+  input.addEventListener('input', () => {
+    autosize();
+    if (input.value.trim()) typed();
+    else stopTyping();
+  });
+
+  return {
+    form,
+    error,
+    showError(text) {
+      error.textContent = text;
+    },
+    focus: () => input.focus(),
+  };
+}

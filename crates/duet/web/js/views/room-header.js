@@ -1,0 +1,134 @@
+// The room's header and the partner panel beside the chat: the partner's photo at the
+// room's reveal level, name, presence and facts, and the keep, report and end actions.
+// The room view shows it and tells it what the chat socket says (presence, reveal,
+// a new photo URL, the room kept).
+
+import { api, avatarBlobUrl } from '../api.js';
+import { openReportDialog } from './report-dialog.js';
+import { h } from '../dom.js';
+import { t } from '../i18n.js';
+import { avatarEl, errorText, openDialog, partnerFacts, partnerName, showBanner } from '../ui.js';
+
+/**
+ * `screen`: the room's element, which carries `data-kept`, `data-reveal`,
+ * `data-avatar-url` and the `show-details` class. `room`: the room as
+ * `GET /chat/room/{id}` gives it. `ended(reason)`: the user ended the room.
+ * Returns `{header, aside, name, setPresence, setReveal, setAvatar, setKept, destroy}`.
+ */
+export function roomHeader(app, screen, roomId, room, ended) {
+  const partner = room.partner;
+  const name = partnerName(partner);
+  const avatar = avatarEl(partner.nickname, 'md');
+  const presence = h('span', { class: 'presence', data: { online: 'unknown' } });
+  const reveal = h('span', { class: 'reveal-badge' });
+  const keepButton = h('button', { type: 'button', class: 'btn btn-small btn-secondary', 'aria-pressed': 'false' });
+  const reportButton = h('button', { type: 'button', class: 'btn btn-small btn-ghost', text: t('room.report') });
+  const endButton = h('button', { type: 'button', class: 'btn btn-small btn-danger', text: t('room.end') });
+  const detailsButton = h('button', { type: 'button', class: 'btn btn-small btn-ghost details-toggle', 'aria-expanded': 'false', text: t('room.details') });
+  const keptBadge = h('p', { class: 'kept-note', role: 'status' });
+
+  const { facts, tags } = partnerFacts(partner, app.vocab);
+  const aside = h('aside', { class: 'room-aside', id: `room-aside-${roomId}`, 'aria-label': t('room.details') },
+    h('div', { class: 'aside-avatar' }, avatarEl(partner.nickname, 'lg').el),
+    h('h2', { text: name }),
+    facts ? h('p', { class: 'muted', text: facts }) : null,
+    tags,
+    reveal,
+    keptBadge);
+  const asideAvatar = aside.querySelector('.avatar');
+  detailsButton.setAttribute('aria-controls', aside.id);
+  const header = h('header', { class: 'room-header' },
+    avatar.el,
+    h('div', { class: 'room-title' }, h('h1', { class: 'partner-name', text: name }), presence),
+    h('div', { class: 'room-actions' }, detailsButton, keepButton, reportButton, endButton));
+
+  detailsButton.addEventListener('click', () => {
+    const open = screen.classList.toggle('show-details');
+    detailsButton.setAttribute('aria-expanded', String(open));
+  });
+
+  // The room's keep state, as the server last answered it.
+  let current = room;
+  const renderKeep = () => {
+    const { keep, kept } = current;
+    keepButton.textContent = keep.me ? t('room.unkeep') : t('room.keep');
+    keepButton.setAttribute('aria-pressed', String(keep.me));
+    screen.dataset.kept = String(kept);
+    keptBadge.textContent = kept ? t('room.kept') : keep.me ? t('room.keepWaiting') : '';
+  };
+  keepButton.addEventListener('click', async () => {
+    keepButton.disabled = true;
+    try {
+      current = await api('POST', `/chat/keep/${roomId}`, { keep_active: !current.keep.me });
+      renderKeep();
+    } catch (error) {
+      showBanner('room', 'error', errorText(error), 6);
+    }
+    keepButton.disabled = false;
+  });
+
+  reportButton.addEventListener('click', () => openReportDialog(app, roomId));
+  endButton.addEventListener('click', async () => {
+    const confirmed = await openDialog(t('end.title'), (close) => h('div', { class: 'stack' },
+      h('p', { text: t('end.body') }),
+      h('div', { class: 'form-actions' },
+        h('button', { type: 'button', class: 'btn btn-ghost', text: t('common.cancel'), on: { click: () => close(null) } }),
+        h('button', { type: 'button', class: 'btn btn-danger', text: t('end.confirm'), autofocus: true, on: { click: () => close(true) } }))));
+    if (!confirmed) return;
+    try {
+      const res = await api('POST', `/chat/end/${roomId}`);
+      ended(res.reason);
+    } catch (error) {
+      showBanner('room', 'error', errorText(error), 6);
+    }
+  });
+
+  let blob = null;
+  let destroyed = false;
+  /** Shows the photo at `url` (a URL per reveal level), in the header and the panel. */
+  async function setAvatar(url) {
+    const next = await avatarBlobUrl(url);
+    if (destroyed) {
+      if (next) URL.revokeObjectURL(next);
+      return;
+    }
+    if (blob) URL.revokeObjectURL(blob);
+    blob = next;
+    avatar.set(blob);
+    const img = asideAvatar?.querySelector('img');
+    if (img) {
+      img.hidden = !blob;
+      if (blob) img.src = blob;
+    }
+    if (blob) screen.dataset.avatarUrl = url;
+  }
+
+  const setReveal = (level) => {
+    screen.dataset.reveal = String(level);
+    reveal.textContent = t('room.reveal', { level });
+  };
+  setAvatar(partner.avatar_url);
+  renderKeep();
+  setReveal(room.reveal_level);
+
+  return {
+    header,
+    aside,
+    name,
+    setPresence(online) {
+      presence.dataset.online = String(online);
+      presence.textContent = online ? t('partner.online') : t('partner.away');
+    },
+    setReveal,
+    setAvatar,
+    /** Both said keep (the socket's `room_kept`). */
+    setKept() {
+      current = { ...current, keep: { me: true, partner: true }, kept: true };
+      renderKeep();
+    },
+    destroy() {
+      destroyed = true;
+      if (blob) URL.revokeObjectURL(blob);
+    },
+  };
+}
