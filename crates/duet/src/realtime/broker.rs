@@ -67,14 +67,17 @@ pub trait Broker: Send + Sync + 'static {
     fn subscribe(&self, topic: Topic) -> Subscription;
 }
 
-/// A subscriber's queue; unsubscribes when dropped.
+/// A subscriber's queue; unsubscribes when dropped. It holds shared deliveries: one
+/// publish is one allocation however many sockets take it, and a queue's slots are a
+/// pointer each (tokio allocates a queue's first block of slots when it is made, so the
+/// slot size is memory every idle socket holds).
 pub struct Subscription {
-    pub receiver: mpsc::Receiver<Delivery>,
+    pub receiver: mpsc::Receiver<Arc<Delivery>>,
     _guard: Option<Box<dyn Send + Sync>>,
 }
 
 /// Subscribers by topic, each with its id (for unsubscribing) and queue.
-type Subscribers = DashMap<Topic, Vec<(u64, mpsc::Sender<Delivery>)>>;
+type Subscribers = DashMap<Topic, Vec<(u64, mpsc::Sender<Arc<Delivery>>)>>;
 
 /// The broker of a single instance.
 #[derive(Default)]
@@ -101,6 +104,7 @@ impl Drop for Unsubscribe {
 impl Broker for InProcessBroker {
     fn publish(&self, topic: Topic, delivery: Delivery) {
         if let Some(mut subscribers) = self.topics.get_mut(&topic) {
+            let delivery = Arc::new(delivery);
             // A full queue drops that subscriber: it is too far behind.
             subscribers.retain(|(_, sender)| sender.try_send(delivery.clone()).is_ok());
         }

@@ -15,6 +15,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::num::NonZeroU32;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{Message, WebSocket};
@@ -168,7 +169,7 @@ impl Chat {
 
 impl SocketKind for Chat {
     /// A push from the room's topic (None: the broker dropped this socket as too slow).
-    async fn on_push<S>(&mut self, sink: &mut S, delivery: Option<Delivery>) -> Step
+    async fn on_push<S>(&mut self, sink: &mut S, delivery: Option<Arc<Delivery>>) -> Step
     where
         S: Sink<Message> + Unpin + Send,
     {

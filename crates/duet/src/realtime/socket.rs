@@ -5,6 +5,7 @@
 //! over the sink and the stream, so tests drive it with plain collections.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use axum::extract::ws::{CloseFrame, Message};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
@@ -18,7 +19,11 @@ use crate::shutdown::Shutdown;
 /// What one kind of socket does with what comes to it.
 pub(super) trait SocketKind: Send {
     /// A push from the broker (None: the broker dropped this socket as too slow).
-    fn on_push<S>(&mut self, sink: &mut S, delivery: Option<Delivery>) -> impl Future<Output = Step> + Send
+    fn on_push<S>(
+        &mut self,
+        sink: &mut S,
+        delivery: Option<Arc<Delivery>>,
+    ) -> impl Future<Output = Step> + Send
     where
         S: Sink<Message> + Unpin + Send;
 
@@ -57,7 +62,7 @@ pub(super) struct Stops<'a> {
 pub(super) async fn drive<S, R, K>(
     sink: &mut S,
     stream: &mut R,
-    pushes: &mut mpsc::Receiver<Delivery>,
+    pushes: &mut mpsc::Receiver<Arc<Delivery>>,
     stops: Stops<'_>,
     kind: &mut K,
 ) -> Step

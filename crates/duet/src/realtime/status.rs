@@ -2,6 +2,8 @@
 //! search timeouts, room ends and bans. The socket loop reads, forwards and writes;
 //! what to push is decided by the bridge from the event channel.
 
+use std::sync::Arc;
+
 use axum::extract::ws::{Message, WebSocket};
 use futures_util::{Sink, SinkExt, StreamExt};
 
@@ -55,7 +57,7 @@ pub async fn run(state: Realtime, mut socket: WebSocket, token: Option<String>) 
 pub(super) struct StatusSocket;
 
 impl SocketKind for StatusSocket {
-    async fn on_push<S>(&mut self, sink: &mut S, delivery: Option<Delivery>) -> Step
+    async fn on_push<S>(&mut self, sink: &mut S, delivery: Option<Arc<Delivery>>) -> Step
     where
         S: Sink<Message> + Unpin + Send,
     {
@@ -91,6 +93,8 @@ impl SocketKind for StatusSocket {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use axum::extract::ws::Message;
     use tokio::sync::{mpsc, oneshot};
 
@@ -117,7 +121,7 @@ mod tests {
         let shutdown = Shutdown::new();
         let (_keep, mut replaced) = oneshot::channel();
         let (push, mut pushes) = mpsc::channel(4);
-        push.try_send(Delivery::frame(ServerFrame::SearchTimeout)).unwrap();
+        push.try_send(Arc::new(Delivery::frame(ServerFrame::SearchTimeout))).unwrap();
         let mut stream = futures_util::stream::iter(vec![
             text(r#"{"type":"heartbeat"}"#),
             text("nonsense"),
@@ -158,10 +162,10 @@ mod tests {
         let shutdown = Shutdown::new();
         let (_keep, mut replaced) = oneshot::channel();
         let (push, mut pushes) = mpsc::channel(4);
-        push.try_send(Delivery {
+        push.try_send(Arc::new(Delivery {
             close: Some(CloseCode::Banned as u16),
             ..Delivery::frame(ServerFrame::SearchTimeout)
-        })
+        }))
         .unwrap();
         let mut stream = futures_util::stream::pending();
         let mut sink: Vec<Message> = Vec::new();
