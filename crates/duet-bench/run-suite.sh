@@ -85,6 +85,7 @@ run() {
 START=$(date +%s)
 run idle "${IDLE[@]}" "${PREV_ARGS[@]}"
 run throughput "${THRU[@]}" "${PREV_ARGS[@]}"
+run throughput "${THRU[@]}" --window 4 "${PREV_ARGS[@]}"
 run latency "${LAT[@]}" "${PREV_ARGS[@]}"
 run matchmaking "${MM[@]}" "${PREV_ARGS[@]}"
 if [ "$POSTGRES" != none ]; then

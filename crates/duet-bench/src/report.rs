@@ -86,6 +86,13 @@ const SCENARIOS: &[Scenario] = &[
          is utime+stime of the server process over the level, divided by delivered messages.",
     ),
     (
+        "throughput-w4",
+        "2b. Relay throughput, four messages in flight per participant",
+        &["server_cpu_us_per_msg", "delivered_msg_per_s", "latency_p99_us", "lost", "errors"],
+        "As scenario 2, with `--window 4`: each participant keeps up to four messages \
+         unacknowledged, so commits can carry more than one message of a room.",
+    ),
+    (
         "latency",
         "3. Relay latency (open loop)",
         &["p99_us", "p50_us", "p999_us", "max_us", "server_cpu_us_per_msg", "lost", "errors"],

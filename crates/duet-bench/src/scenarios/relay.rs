@@ -145,7 +145,24 @@ where
 }
 
 /// Scenario 2 on one prepared server: closed loop over the first `rooms` rooms.
-pub async fn throughput_level(relay: &mut Relay, rooms: usize, secs: f64, rep: u32, rec: &mut Recorder) {
+/// The scenario's name in results and tables: `throughput` with one message in flight per
+/// participant, `throughput-w{N}` with N, so that each window has its own table.
+pub fn throughput_scenario(window: usize) -> String {
+    if window <= 1 {
+        "throughput".to_owned()
+    } else {
+        format!("throughput-w{window}")
+    }
+}
+
+pub async fn throughput_level(
+    relay: &mut Relay,
+    rooms: usize,
+    secs: f64,
+    window: usize,
+    rep: u32,
+    rec: &mut Recorder,
+) {
     let name = relay.server.spec.name.clone();
     let level = run_level(
         relay,
@@ -170,7 +187,7 @@ pub async fn throughput_level(relay: &mut Relay, rooms: usize, secs: f64, rep: u
         },
     )
     .await;
-    let mut row = Row::new("throughput", &name, rep, "rooms", rooms as f64);
+    let mut row = Row::new(&throughput_scenario(window), &name, rep, "rooms", rooms as f64);
     let tally = relay.tally.clone();
     percentiles(&mut row, "latency_", &tally.latency.lock().expect("not poisoned"));
     level.into_row(&mut row, &tally);
@@ -237,13 +254,13 @@ pub async fn throughput(
                 .await
                 .with_context(|| format!("set-up on {}", spec.name))?;
             for &r in rooms {
-                throughput_level(&mut relay, r as usize, secs, rep, rec).await;
+                throughput_level(&mut relay, r as usize, secs, window, rep, rec).await;
             }
             relay.stop().await;
         }
     }
     rec.table(
-        "throughput",
+        &throughput_scenario(window),
         &["server_cpu_us_per_msg", "delivered_msg_per_s", "latency_p99_us", "lost", "errors"],
     );
     Ok(())
