@@ -76,15 +76,25 @@ async fn seed(settings: &duet::config::Settings, count: u32, prefix: &str, out: 
     let secret = duet::auth::load_signing_secret(settings, &store, now).await?;
     let auth = &settings.auth;
     let keys = duet::auth::Keys::new(&secret, &auth.jwt_issuer, auth.access_ttl);
-    let seeded = duet::accounts::seed_users(&store, &keys, prefix, count, password, now).await;
+    let mut seeded = Vec::new();
+    let outcome = duet::accounts::seed_users(&store, &keys, prefix, count, password, now, &mut seeded).await;
     store.close().await;
-    let seeded = seeded.map_err(|e| anyhow::anyhow!("{e}"))?;
+    // Whatever was created gets its token written, also when seeding stopped early.
     for user in &seeded {
         serde_json::to_writer(&mut file, user)?;
         file.write_all(b"\n")?;
     }
     file.flush()?;
-    println!("created {count} accounts {prefix}1 to {prefix}{count}; tokens in {}", out.display());
+    let made = seeded.len();
+    match outcome {
+        Ok(()) => {
+            println!("created {made} accounts {prefix}1 to {prefix}{made}; tokens in {}", out.display())
+        }
+        Err(e) => anyhow::bail!(
+            "stopped after creating {made} of {count} accounts (their tokens are in {}): {e}",
+            out.display()
+        ),
+    }
     Ok(())
 }
 

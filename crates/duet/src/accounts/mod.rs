@@ -312,9 +312,10 @@ pub struct SeededUser {
 }
 
 /// Creates `count` ordinary accounts named `{prefix}1` … `{prefix}{count}`, all with
-/// `password` (hashed once: that is the point, a sign-up costs one argon2 hash), and
-/// an access token for each (from the command line, before the server runs). Stops at
-/// the first name that is taken or invalid.
+/// `password` (hashed once: that is the point, a sign-up costs one argon2 hash), each
+/// pushed onto `seeded` with an access token as it is made (from the command line,
+/// before the server runs). Stops at the first name that is taken, leaving in `seeded`
+/// the accounts made before it; a prefix or password that is invalid creates none.
 pub async fn seed_users(
     store: &Store,
     keys: &Keys,
@@ -322,12 +323,12 @@ pub async fn seed_users(
     count: u32,
     password: String,
     now: Timestamp,
-) -> Result<Vec<SeededUser>, AccountError> {
+    seeded: &mut Vec<SeededUser>,
+) -> Result<(), AccountError> {
     // The shortest and the longest name: the others differ only in their digits.
     validate::signup(&format!("{prefix}1"), &password, None)?;
     validate::signup(&format!("{prefix}{count}"), &password, None)?;
     let hash = password::hash(password).await?;
-    let mut seeded = Vec::with_capacity(count as usize);
     for i in 1..=count {
         let username = format!("{prefix}{i}");
         let user = store
@@ -348,7 +349,7 @@ pub async fn seed_users(
         let access_token = keys.issue(user.user_id(), user.token_version, now);
         seeded.push(SeededUser { id: user.id, username, access_token });
     }
-    Ok(seeded)
+    Ok(())
 }
 
 /// Creates an administrator account (from the command line, before the server runs).

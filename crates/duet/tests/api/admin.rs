@@ -179,56 +179,73 @@ async fn admins_edit_ban_and_unban_users() {
     .await;
 }
 
-#[tokio::test]
-async fn the_admin_create_command_makes_an_administrator() {
+/// A fresh data folder (and a fresh PostgreSQL database when the suite runs on one),
+/// as the storage flags of a `duet` command; the guards keep both alive.
+async fn command_storage() -> (tempfile::TempDir, Option<crate::helpers::TestDatabase>, Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
     let mut storage = vec![format!("--data-dir={}", dir.path().display())];
     let database = crate::helpers::fresh_postgres_database().await;
     if let Some(db) = &database {
         storage.push(format!("--database-url={}", db.url));
     }
-    let run = |username: &str, stdin: &str| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_duet"))
-            .args(["admin", "create", "--username", username])
-            .args(&storage)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-        child.wait_with_output().unwrap()
-    };
-    let out = run("site_admin", &format!("{PASSWORD}\n"));
+    (dir, database, storage)
+}
+
+/// Runs `duet admin <args> <storage>` with `stdin` on its standard input.
+fn admin_command(args: &[&str], storage: &[String], stdin: &str) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_duet"))
+        .arg("admin")
+        .args(args)
+        .args(storage)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// A server on that storage, serving until the test ends; its base URL.
+async fn serve_on(storage: &[String]) -> String {
+    let mut args = vec!["duet".to_owned(), "serve".to_owned(), "--bind=127.0.0.1:0".to_owned()];
+    args.extend(storage.iter().cloned());
+    let app = duet::app::App::build(crate::helpers::settings_from(&args)).await.unwrap();
+    let base = format!("http://{}", app.addr());
+    tokio::spawn(app.run_until(std::future::pending()));
+    base
+}
+
+async fn login_on(base: &str, username: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{base}/auth/login"))
+        .json(&json!({ "username": username, "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_admin_create_command_makes_an_administrator() {
+    let (_dir, _db, storage) = command_storage().await;
+    let create =
+        |username: &str, stdin: &str| admin_command(&["create", "--username", username], &storage, stdin);
+    let out = create("site_admin", &format!("{PASSWORD}\n"));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("created administrator site_admin"));
 
-    let again = run("SITE_ADMIN", &format!("{PASSWORD}\n"));
+    let again = create("SITE_ADMIN", &format!("{PASSWORD}\n"));
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("username is already taken"));
-    let empty = run("second", "");
+    let empty = create("second", "");
     assert!(!empty.status.success());
     assert!(String::from_utf8_lossy(&empty.stderr).contains("no password"));
 
     // The server on that data dir lets the new administrator in.
-    let mut args = vec!["duet".to_owned(), "serve".to_owned(), "--bind=127.0.0.1:0".to_owned()];
-    args.extend(storage.iter().cloned());
-    let settings = crate::helpers::settings_from(&args);
-    let app = duet::app::App::build(settings).await.unwrap();
-    let base = format!("http://{}", app.addr());
-    tokio::spawn(app.run_until(std::future::pending()));
-    let client = reqwest::Client::new();
-    let body: Value = client
-        .post(format!("{base}/auth/login"))
-        .json(&json!({ "username": "site_admin", "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let base = serve_on(&storage).await;
+    let body: Value = login_on(&base, "site_admin").await.json().await.unwrap();
     assert_eq!(body["user"]["role"], "admin");
-    let users = client
+    let users = reqwest::Client::new()
         .get(format!("{base}/admin/users"))
         .bearer_auth(body["access_token"].as_str().unwrap())
         .send()
@@ -239,52 +256,51 @@ async fn the_admin_create_command_makes_an_administrator() {
 
 #[tokio::test]
 async fn the_admin_seed_command_makes_accounts_with_working_tokens() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, _db, storage) = command_storage().await;
     let tokens = dir.path().join("tokens.jsonl");
-    let mut settings = vec![format!("--data-dir={}", dir.path().display())];
-    let database = crate::helpers::fresh_postgres_database().await;
-    if let Some(db) = &database {
-        settings.push(format!("--database-url={}", db.url));
-    }
-    let run = |prefix: &str, users: &str| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_duet"))
-            .args(["admin", "seed", "--users", users, "--prefix", prefix, "--emit-tokens"])
-            .arg(&tokens)
-            .args(&settings)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
-        child.wait_with_output().unwrap()
+    let tokens_arg = tokens.display().to_string();
+    let seed = |prefix: &str, users: &str| {
+        let args = ["seed", "--users", users, "--prefix", prefix, "--emit-tokens", &tokens_arg];
+        admin_command(&args, &storage, &format!("{PASSWORD}\n"))
     };
-    let out = run("load", "3");
+    let emitted = || -> Vec<Value> {
+        let text = std::fs::read_to_string(&tokens).unwrap();
+        text.lines().map(|line| serde_json::from_str(line).unwrap()).collect()
+    };
+    let names = |users: &[Value]| -> Vec<String> {
+        users.iter().map(|u| u["username"].as_str().unwrap().to_owned()).collect()
+    };
+    let out = seed("load", "3");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let seeded: Vec<Value> = std::fs::read_to_string(&tokens)
-        .unwrap()
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
-    let names: Vec<&str> = seeded.iter().map(|u| u["username"].as_str().unwrap()).collect();
-    assert_eq!(names, ["load1", "load2", "load3"]);
+    let seeded = emitted();
+    assert_eq!(names(&seeded), ["load1", "load2", "load3"]);
 
     // Taken names and bad prefixes are refused with the reason.
-    let again = run("load", "2");
+    let again = seed("load", "2");
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("load1 is already taken"));
-    let bad = run("no way", "2");
+    assert!(emitted().is_empty(), "nothing was created");
+    let bad = seed("no way", "2");
+    assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid username"));
+    // A name taken half-way: the accounts made before it keep their tokens.
+    let taken = admin_command(&["create", "--username", "mix2"], &storage, &format!("{PASSWORD}\n"));
+    assert!(taken.status.success());
+    let partial = seed("mix", "3");
+    assert!(!partial.status.success());
+    let stderr = String::from_utf8_lossy(&partial.stderr);
+    assert!(
+        stderr.contains("stopped after creating 1 of 3") && stderr.contains("mix2 is already taken"),
+        "{stderr}"
+    );
+    let mix = emitted();
+    assert_eq!(names(&mix), ["mix1"]);
 
-    // The server on that data dir (the signing secret is in the database) takes the
+    // The server on that storage (the signing secret is in the database) takes the
     // emitted tokens and the shared password.
-    let mut args = vec!["duet".to_owned(), "serve".to_owned(), "--bind=127.0.0.1:0".to_owned()];
-    args.extend(settings.iter().cloned());
-    let app = duet::app::App::build(crate::helpers::settings_from(&args)).await.unwrap();
-    let base = format!("http://{}", app.addr());
-    tokio::spawn(app.run_until(std::future::pending()));
+    let base = serve_on(&storage).await;
     let client = reqwest::Client::new();
-    for user in &seeded {
+    for user in seeded.iter().chain(&mix) {
         let me: Value = client
             .get(format!("{base}/user/profile"))
             .bearer_auth(user["access_token"].as_str().unwrap())
@@ -298,13 +314,7 @@ async fn the_admin_seed_command_makes_accounts_with_working_tokens() {
         assert_eq!(me["role"], "user");
         assert_eq!(me["profile_complete"], false);
     }
-    let login = client
-        .post(format!("{base}/auth/login"))
-        .json(&json!({ "username": "load2", "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(login.status(), StatusCode::OK);
+    assert_eq!(login_on(&base, "load2").await.status(), StatusCode::OK);
 }
 
 #[tokio::test]
