@@ -9,12 +9,6 @@ use utoipa::ToSchema;
 #[serde(transparent)]
 pub struct UserId(pub i64);
 
-impl std::fmt::Display for UserId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
 /// A room's id.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema, sqlx::Type,
@@ -22,12 +16,6 @@ impl std::fmt::Display for UserId {
 #[serde(transparent)]
 #[sqlx(transparent)]
 pub struct RoomId(pub i64);
-
-impl std::fmt::Display for RoomId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
 
 /// A message's place in its room: 1, 2, 3… with no gap among stored messages (the
 /// room's owner numbers them; see docs/protocol.md). 0 is "before the first".
@@ -60,12 +48,6 @@ impl Seq {
     }
 }
 
-impl std::fmt::Display for Seq {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
 /// A stored message's id.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema, sqlx::Type,
@@ -73,3 +55,16 @@ impl std::fmt::Display for Seq {
 #[serde(transparent)]
 #[sqlx(transparent)]
 pub struct MessageId(pub i64);
+
+/// Each shows as its number (in logs, paths and messages).
+macro_rules! display_as_number {
+    ($($id:ident),+) => {
+        $(impl std::fmt::Display for $id {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        })+
+    };
+}
+
+display_as_number!(UserId, RoomId, Seq, MessageId);

@@ -105,11 +105,7 @@ pub enum AccountError {
     Hashing(#[from] tokio::task::JoinError),
 }
 
-impl From<sqlx::Error> for AccountError {
-    fn from(e: sqlx::Error) -> Self {
-        AccountError::Store(StoreError::Db(e))
-    }
-}
+crate::store::db_error_into!(AccountError);
 
 /// What accounts need, handed in at start-up.
 pub struct AccountDeps {

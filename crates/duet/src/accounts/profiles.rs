@@ -32,11 +32,7 @@ pub enum ProfileError {
     Processing(#[from] tokio::task::JoinError),
 }
 
-impl From<sqlx::Error> for ProfileError {
-    fn from(e: sqlx::Error) -> Self {
-        ProfileError::Store(StoreError::Db(e))
-    }
-}
+crate::store::db_error_into!(ProfileError);
 
 /// What profiles need, handed in at start-up.
 pub struct ProfileDeps {

@@ -64,11 +64,7 @@ pub enum SearchError {
     Store(#[from] StoreError),
 }
 
-impl From<sqlx::Error> for SearchError {
-    fn from(e: sqlx::Error) -> Self {
-        SearchError::Store(StoreError::Db(e))
-    }
-}
+crate::store::db_error_into!(SearchError);
 
 /// The matchmaker; a cheap handle.
 #[derive(Clone)]

@@ -39,11 +39,7 @@ pub enum BanError {
     Store(#[from] StoreError),
 }
 
-impl From<sqlx::Error> for BanError {
-    fn from(e: sqlx::Error) -> Self {
-        BanError::Store(StoreError::Db(e))
-    }
-}
+crate::store::db_error_into!(BanError);
 
 /// What moderation needs, handed in at start-up.
 pub struct ModerationDeps {

@@ -67,11 +67,7 @@ pub enum ReportError {
     Store(#[from] StoreError),
 }
 
-impl From<sqlx::Error> for ReportError {
-    fn from(e: sqlx::Error) -> Self {
-        ReportError::Store(StoreError::Db(e))
-    }
-}
+crate::store::db_error_into!(ReportError);
 
 impl Moderation {
     /// Files `reporter`'s report about their partner in `room`; returns the report id

@@ -43,8 +43,4 @@ impl From<Refusal> for RoomError {
     }
 }
 
-impl From<sqlx::Error> for RoomError {
-    fn from(e: sqlx::Error) -> Self {
-        RoomError::Store(StoreError::Db(e))
-    }
-}
+crate::store::db_error_into!(RoomError);

@@ -42,6 +42,20 @@ pub enum StoreError {
     Db(#[from] sqlx::Error),
 }
 
+/// For domain errors with a `Store(StoreError)` variant: a failed query
+/// (`sqlx::Error`) converts with `?`, as `StoreError::Db`. One line per error type
+/// instead of the same `From` impl in each module.
+macro_rules! db_error_into {
+    ($($error:ident),+ $(,)?) => {
+        $(impl From<sqlx::Error> for $error {
+            fn from(e: sqlx::Error) -> Self {
+                $error::Store($crate::store::StoreError::Db(e))
+            }
+        })+
+    };
+}
+pub(crate) use db_error_into;
+
 /// The unique keys a write can run into, one variant each, so that every caller (and
 /// the HTTP edge) knows exactly which was taken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
