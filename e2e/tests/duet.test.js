@@ -151,8 +151,13 @@ test('sign-up errors and the profile wizard, with a server validation error unde
   await page.locator('form button[type=submit]').click();
 
   // A file over the limit the server gives in /meta/limits: said before any upload.
+  const uploads = [];
+  const onRequest = (request) => request.url().endsWith('/user/avatar') && uploads.push(request.method());
+  page.on('request', onRequest);
   await page.locator('input[name=file]').setInputFiles(join(TMP, 'too-big.png'));
   await page.locator('[data-field=file].has-error', { hasText: 'tối đa 5 MB' }).waitFor({ timeout: WAIT });
+  page.off('request', onRequest);
+  assert.deepEqual(uploads, [], 'the oversize photo was not sent');
   // A file that is not an image: the server's error under the photo field.
   await page.locator('input[name=file]').setInputFiles(join(TMP, 'not-an-image.png'));
   await page.locator('[data-field=file].has-error').waitFor({ timeout: WAIT });
