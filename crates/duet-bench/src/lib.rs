@@ -27,6 +27,33 @@ pub mod ws;
 
 /// Password of every seeded account (the storm logs in with it).
 pub const PASSWORD: &str = "bench password 1";
-/// Signing secret given to every server under test, so the generator can mint access
-/// tokens for seeded accounts.
+/// Signing secret given to every server under test (and to `duet admin seed`), so the
+/// seeded tokens verify, and the relay's minted ones too.
 pub const SECRET: &str = "duet-bench-secret-duet-bench-secret!";
+
+#[cfg(test)]
+mod tests {
+    /// The generator drives public surfaces only: the server's commands, HTTP and
+    /// WebSockets, never the server's database through its library.
+    #[test]
+    fn the_generator_never_opens_a_servers_database() {
+        fn sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    sources(&path, out);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    out.push(path);
+                }
+            }
+        }
+        let mut files = Vec::new();
+        sources(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
+        let forbidden = ["duet::", "store"].concat();
+        let offenders: Vec<_> = files
+            .iter()
+            .filter(|f| std::fs::read_to_string(f).unwrap().contains(&forbidden))
+            .collect();
+        assert!(offenders.is_empty(), "{offenders:?} use the server's store");
+    }
+}
