@@ -50,10 +50,8 @@ mod tests {
         let mut files = Vec::new();
         sources(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
         let forbidden = ["duet::", "store"].concat();
-        let offenders: Vec<_> = files
-            .iter()
-            .filter(|f| std::fs::read_to_string(f).unwrap().contains(&forbidden))
-            .collect();
+        let offenders: Vec<_> =
+            files.iter().filter(|f| std::fs::read_to_string(f).unwrap().contains(&forbidden)).collect();
         assert!(offenders.is_empty(), "{offenders:?} use the server's store");
     }
 }
