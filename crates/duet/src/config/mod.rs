@@ -54,10 +54,15 @@ pub struct ServerSettings {
     /// cross-origin and to open WebSockets; empty means the server's own origin only.
     #[arg(long, env = "DUET_ALLOWED_ORIGINS", value_delimiter = ',', default_value = "")]
     pub allowed_origins: Vec<String>,
-    /// Trust the first address of `X-Forwarded-For` as the client address (only behind
-    /// a proxy that sets it).
+    /// Take the client address from `X-Forwarded-For` (only behind proxies that append
+    /// to it): the address `--proxy-count` places from the right, the first hop no
+    /// trusted proxy wrote.
     #[arg(long, env = "DUET_TRUST_FORWARDED_FOR", default_value_t = false, action = ArgAction::Set)]
     pub trust_forwarded_for: bool,
+    /// How many proxies in front of the server append to `X-Forwarded-For` (with
+    /// `--trust-forwarded-for`); a header with fewer addresses than this is ignored.
+    #[arg(long, env = "DUET_PROXY_COUNT", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=16))]
+    pub proxy_count: u8,
     /// Largest accepted request body outside avatar uploads.
     #[arg(long, env = "DUET_MAX_BODY_BYTES", default_value = "64KiB", value_parser = parse_size)]
     pub max_body_bytes: u64,
@@ -305,6 +310,11 @@ impl Settings {
             return Err(invalid("autoban-days", "must be at least 1"));
         }
         Ok(())
+    }
+
+    /// How many proxies append to `X-Forwarded-For`, when the server trusts it.
+    pub fn forwarded_hops(&self) -> Option<u8> {
+        self.server.trust_forwarded_for.then_some(self.server.proxy_count)
     }
 
     /// Origins allowed besides the server's own; empty when only same-origin is allowed.

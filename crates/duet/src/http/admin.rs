@@ -29,20 +29,24 @@ pub fn routes(state: &AppState) -> Routes {
     )
 }
 
-/// Page and limit of a list query, checked: page from 1 (default 1), limit 1–100
-/// (default 20).
-pub(super) fn page_and_limit(page: Option<i64>, limit: Option<i64>) -> Result<(i64, i64), ApiError> {
+/// The largest page number a list accepts: far beyond any real list, and small
+/// enough that its offset can never overflow.
+const MAX_PAGE: i64 = 1_000_000;
+
+/// Page and limit of a list query, checked: page 1–1,000,000 (default 1), limit
+/// 1–100 (default 20). Returns the page, the limit and the offset of its first row.
+pub(super) fn page_and_limit(page: Option<i64>, limit: Option<i64>) -> Result<(i64, i64, i64), ApiError> {
     let page = page.unwrap_or(1);
     let limit = limit.unwrap_or(20);
     let mut errors = Vec::new();
-    if page < 1 {
-        errors.push(FieldError::new("page", "must be at least 1"));
+    if !(1..=MAX_PAGE).contains(&page) {
+        errors.push(FieldError::new("page", "must be between 1 and 1000000"));
     }
     if !(1..=100).contains(&limit) {
         errors.push(FieldError::new("limit", "must be between 1 and 100"));
     }
     if errors.is_empty() {
-        Ok((page, limit))
+        Ok((page, limit, (page - 1) * limit))
     } else {
         Err(ApiError::validation(errors))
     }
@@ -98,7 +102,7 @@ pub enum StatusFilter {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct UserListQuery {
-    /// 1-based page (default 1).
+    /// 1-based page, at most 1,000,000 (default 1).
     page: Option<i64>,
     /// Items per page, 1–100 (default 20).
     limit: Option<i64>,
@@ -122,7 +126,7 @@ async fn list_users(
     _admin: AdminUser,
     AppQuery(query): AppQuery<UserListQuery>,
 ) -> Result<AppJson<Page<AdminUserView>>, ApiError> {
-    let (page, limit) = page_and_limit(query.page, query.limit)?;
+    let (page, limit, offset) = page_and_limit(query.page, query.limit)?;
     let filter = UserFilter {
         status: query.status.map(|s| match s {
             StatusFilter::Idle => UserStatusFilter::Idle,
@@ -131,7 +135,7 @@ async fn list_users(
             StatusFilter::Banned => UserStatusFilter::Banned,
         }),
         name: query.q.map(|q| q.trim().to_owned()).filter(|q| !q.is_empty()),
-        offset: (page - 1).saturating_mul(limit),
+        offset,
         limit,
     };
     let (rows, total) = state.store.list_users(&filter, state.clock.now()).await?;

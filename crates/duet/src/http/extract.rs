@@ -99,19 +99,63 @@ impl FromRequestParts<AppState> for AdminUser {
     }
 }
 
-/// The client's address: the peer, or the first `X-Forwarded-For` hop when the
-/// server is configured to trust its proxy.
-pub fn client_ip(parts: &Parts, trust_forwarded_for: bool) -> Option<IpAddr> {
-    if trust_forwarded_for {
-        let forwarded = parts
-            .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|v| v.trim().parse().ok());
-        if forwarded.is_some() {
-            return forwarded;
+/// The client's address: the peer, or, when the server trusts `proxies` proxies in
+/// front of it, the `proxies`-th address of `X-Forwarded-For` from the right. Each
+/// proxy appends the address it saw, so that one was written by the outermost
+/// trusted proxy; anything left of it is the client's own text and is ignored.
+pub fn client_ip(parts: &Parts, proxies: Option<u8>) -> Option<IpAddr> {
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
+    let Some(proxies) = proxies else { return peer };
+    // Several headers form one list, in order.
+    let hops: Vec<&str> = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    hops.len().checked_sub(usize::from(proxies)).and_then(|i| hops[i].parse().ok()).or(peer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::Request;
+
+    fn parts(forwarded: &[&str]) -> Parts {
+        let mut request = Request::builder();
+        for value in forwarded {
+            request = request.header("x-forwarded-for", *value);
         }
+        let (mut parts, ()) = request.body(()).unwrap().into_parts();
+        parts.extensions.insert(ConnectInfo(SocketAddr::from(([10, 0, 0, 1], 4000))));
+        parts
     }
-    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip())
+
+    fn ip(s: &str) -> Option<IpAddr> {
+        Some(s.parse().unwrap())
+    }
+
+    #[test]
+    fn the_peer_is_the_client_unless_forwarded_for_is_trusted() {
+        assert_eq!(client_ip(&parts(&["1.2.3.4"]), None), ip("10.0.0.1"));
+    }
+
+    #[test]
+    fn the_address_the_trusted_proxies_wrote_wins_over_what_the_client_wrote() {
+        // The client wrote "6.6.6.6"; the one proxy appended the address it saw.
+        assert_eq!(client_ip(&parts(&["6.6.6.6, 1.2.3.4"]), Some(1)), ip("1.2.3.4"));
+        assert_eq!(client_ip(&parts(&["6.6.6.6", "1.2.3.4"]), Some(1)), ip("1.2.3.4"));
+        // Two proxies: the outer one wrote the client, the inner one the outer proxy.
+        assert_eq!(client_ip(&parts(&["6.6.6.6, 1.2.3.4, 172.16.0.9"]), Some(2)), ip("1.2.3.4"));
+        assert_eq!(client_ip(&parts(&["2001:db8::1"]), Some(1)), ip("2001:db8::1"));
+    }
+
+    #[test]
+    fn a_short_or_unreadable_header_falls_back_to_the_peer() {
+        assert_eq!(client_ip(&parts(&[]), Some(1)), ip("10.0.0.1"));
+        assert_eq!(client_ip(&parts(&["1.2.3.4"]), Some(2)), ip("10.0.0.1"));
+        assert_eq!(client_ip(&parts(&["6.6.6.6, not-an-address"]), Some(1)), ip("10.0.0.1"));
+    }
 }

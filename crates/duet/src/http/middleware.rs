@@ -1,5 +1,5 @@
-//! What every request passes through, outermost first: a request id (generated or
-//! taken from `x-request-id`, echoed back), the security headers, CORS when origins
+//! What every request passes through, outermost first: a request id (generated, or
+//! taken from `x-request-id` when that is a short safe token; echoed back), the security headers, CORS when origins
 //! are configured, the request span with metrics and the access log line, error
 //! bodies that carry the request id, and a panic guard that turns a panic into a 500.
 
@@ -42,6 +42,7 @@ pub fn wrap(app: Router, state: &AppState) -> Router {
     };
     app.layer(
         ServiceBuilder::new()
+            .map_request(drop_unsafe_request_id)
             .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
             .layer(SetResponseHeaderLayer::if_not_present(
@@ -61,6 +62,37 @@ pub fn wrap(app: Router, state: &AppState) -> Router {
                 HeaderValue::from_static(CONTENT_SECURITY_POLICY),
             )),
     )
+}
+
+/// A client's `x-request-id` is kept only if it is 1–64 characters of letters,
+/// digits and `-_.:` (a UUID, a proxy's trace id); anything else is removed, so the
+/// request gets a fresh id instead of echoing the client's text into logs and bodies.
+fn drop_unsafe_request_id<B>(mut request: axum::http::Request<B>) -> axum::http::Request<B> {
+    let safe = request.headers().get(&REQUEST_ID).map(|v| is_safe_request_id(v.as_bytes()));
+    if safe == Some(false) {
+        request.headers_mut().remove(&REQUEST_ID);
+    }
+    request
+}
+
+fn is_safe_request_id(id: &[u8]) -> bool {
+    (1..=64).contains(&id.len())
+        && id.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+/// The `method` label of the HTTP metrics: one of a fixed set, so a client that
+/// invents methods cannot grow the number of series.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }
 
 /// Cross-origin access for the configured origins; none configured means none given.
@@ -89,12 +121,12 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
-    let method = request.method().clone();
+    let method = method_label(request.method());
     let request_id =
         request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let span = tracing::info_span!(
         "request",
-        %method,
+        method,
         route = %route,
         request_id = %request_id,
         user_id = tracing::field::Empty,
@@ -104,8 +136,8 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
     let response = render_error(response, &request_id, &span);
     let status = response.status();
     let elapsed = started.elapsed();
-    state.metrics.http_requests.with_label_values(&[method.as_str(), &route, status.as_str()]).inc();
-    state.metrics.http_duration.with_label_values(&[method.as_str(), &route]).observe(elapsed.as_secs_f64());
+    state.metrics.http_requests.with_label_values(&[method, &route, status.as_str()]).inc();
+    state.metrics.http_duration.with_label_values(&[method, &route]).observe(elapsed.as_secs_f64());
     span.in_scope(|| {
         tracing::info!(status = status.as_u16(), latency_ms = elapsed.as_secs_f64() * 1000.0, "request")
     });

@@ -36,7 +36,7 @@ pub fn routes(state: &AppState) -> Routes {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
-    /// 1-based page (default 1).
+    /// 1-based page, at most 1,000,000 (default 1).
     page: Option<i64>,
     /// Items per page, 1–100 (default 20).
     limit: Option<i64>,
@@ -52,7 +52,7 @@ pub enum RoomStatus {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RoomListQuery {
-    /// 1-based page (default 1).
+    /// 1-based page, at most 1,000,000 (default 1).
     page: Option<i64>,
     /// Items per page, 1–100 (default 20).
     limit: Option<i64>,
@@ -108,8 +108,8 @@ async fn list_reports(
     _admin: AdminUser,
     AppQuery(query): AppQuery<PageQuery>,
 ) -> Result<AppJson<Page<ReportView>>, ApiError> {
-    let (page, limit) = page_and_limit(query.page, query.limit)?;
-    let (rows, total) = state.store.list_reports((page - 1) * limit, limit).await?;
+    let (page, limit, offset) = page_and_limit(query.page, query.limit)?;
+    let (rows, total) = state.store.list_reports(offset, limit).await?;
     Ok(AppJson(Page { items: rows.into_iter().map(ReportView::from).collect(), total, page, limit }))
 }
 
@@ -163,13 +163,13 @@ async fn list_rooms(
     _admin: AdminUser,
     AppQuery(query): AppQuery<RoomListQuery>,
 ) -> Result<AppJson<Page<AdminRoomView>>, ApiError> {
-    let (page, limit) = page_and_limit(query.page, query.limit)?;
+    let (page, limit, offset) = page_and_limit(query.page, query.limit)?;
     let filter = match query.status {
         None => RoomFilter::All,
         Some(RoomStatus::Active) => RoomFilter::Active,
         Some(RoomStatus::Ended) => RoomFilter::Ended,
     };
-    let (rows, total) = state.store.list_rooms(filter, (page - 1) * limit, limit).await?;
+    let (rows, total) = state.store.list_rooms(filter, offset, limit).await?;
     Ok(AppJson(Page { items: rows.into_iter().map(AdminRoomView::from).collect(), total, page, limit }))
 }
 

@@ -126,7 +126,7 @@ pub async fn limit(
 ) -> Response {
     let (parts, body) = request.into_parts();
     let mut keys = Vec::with_capacity(2);
-    if let Some(ip) = client_ip(&parts, state.settings.server.trust_forwarded_for) {
+    if let Some(ip) = client_ip(&parts, state.settings.forwarded_hops()) {
         keys.push(Key::Addr(ip));
     }
     // Signature and expiry only: the handler does the full check. A forged token

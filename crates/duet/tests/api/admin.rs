@@ -77,6 +77,11 @@ async fn the_user_list_pages_and_filters() {
         "/admin/users?limit=500",
         "/admin/users?status=sleeping",
         "/admin/users?page=x",
+        // An offset that would overflow is refused, not wrapped round to page 1.
+        "/admin/users?page=9223372036854775807&limit=100",
+        "/admin/reports?page=9223372036854775807&limit=100",
+        "/admin/rooms?page=9223372036854775807&limit=100",
+        "/admin/reports?page=1000001",
     ] {
         error_of(app.get(bad, Some(&admin.access)).await, StatusCode::BAD_REQUEST).await;
     }

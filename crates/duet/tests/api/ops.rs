@@ -41,6 +41,15 @@ async fn request_ids_are_generated_or_echoed() {
     assert_eq!(response.headers()["x-request-id"], "trace-me-42");
     let body = error_of(response, StatusCode::NOT_FOUND).await;
     assert_eq!(body["request_id"], "trace-me-42");
+    // A client's id that is not a short safe token is replaced, never echoed.
+    for unsafe_id in ["attacker-chosen id <script>", &"x".repeat(65), "a\"b"] {
+        let response =
+            app.client.get(app.url("/nowhere")).header("x-request-id", unsafe_id).send().await.unwrap();
+        let echoed = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+        assert_ne!(echoed, unsafe_id);
+        assert_eq!(echoed.len(), 36, "a fresh UUID: {echoed}");
+        assert_eq!(error_of(response, StatusCode::NOT_FOUND).await["request_id"], echoed.as_str());
+    }
     let response = app.client.delete(app.url("/auth/login")).send().await.unwrap();
     assert_eq!(error_of(response, StatusCode::METHOD_NOT_ALLOWED).await["code"], "method_not_allowed");
 }
@@ -143,6 +152,22 @@ async fn metrics_are_prometheus_text_labelled_by_route() {
     assert!(text.contains(r#"duet_auth_events_total{event="signup"} 1"#));
     assert!(text.contains(r#"duet_accounts{role="user",state="active"} 1"#));
     assert!(text.contains("duet_http_request_duration_seconds_bucket"));
+}
+
+#[tokio::test]
+async fn invented_http_methods_share_one_metric_label() {
+    let app = spawn_app().await;
+    for i in 0..20 {
+        let method = reqwest::Method::from_bytes(format!("PROBE{i:03}").as_bytes()).unwrap();
+        app.client.request(method, app.url("/health")).send().await.unwrap();
+    }
+    let text = app.get("/metrics", None).await.text().await.unwrap();
+    assert!(!text.contains("PROBE"), "no series per invented method: {text}");
+    let other = text
+        .lines()
+        .find(|l| l.starts_with("duet_http_requests_total{") && l.contains(r#"method="other""#))
+        .unwrap_or_else(|| panic!("a series for other methods: {text}"));
+    assert!(other.ends_with(" 20"), "{other}");
 }
 
 #[tokio::test]
