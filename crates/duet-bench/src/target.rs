@@ -104,6 +104,9 @@ impl Server {
                     .args(["--rate-search=100000/min", "--rate-default=1000000/min"])
                     .arg(format!("--msg-rate={}", spec.msg_rate))
                     .arg(format!("--msg-burst={}", spec.msg_rate))
+                    // The seeded tokens last the run; a server refuses tokens that
+                    // claim a longer life than its own access TTL.
+                    .arg("--access-ttl=6h")
                     .arg("--log=warn");
                 cmd
             }

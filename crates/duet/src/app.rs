@@ -5,13 +5,14 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 
 use crate::accounts::{AccountDeps, Accounts, ProfileDeps, Profiles};
 use crate::auth::{self, Keys};
 use crate::clock::{SharedClock, SystemClock};
-use crate::config::Settings;
+use crate::config::{DatabaseKind, Settings};
 use crate::events::Events;
 pub use crate::http::AppState;
 use crate::http::{self, ratelimit::RateLimits, Inner};
@@ -43,7 +44,7 @@ impl App {
     pub async fn build_with_clock(settings: Settings, clock: SharedClock) -> anyhow::Result<App> {
         settings.validate()?;
         let store = Store::connect(&settings.storage).await?;
-        let secret = auth::load_signing_secret(&settings, &store, clock.now()).await?;
+        let secret = auth::load_signing_secret(&settings, &store).await?;
         let keys = Keys::new(&secret, &settings.auth.jwt_issuer, settings.auth.access_ttl);
         let base = Base {
             settings,
@@ -71,6 +72,7 @@ impl App {
             .map_err(|e| anyhow::anyhow!("cannot listen on {} (--bind): {e}", state.settings.server.bind))?;
         let addr = listener.local_addr()?;
         spawn_housekeeping(&state);
+        spawn_wal_truncation(&state);
         state.shutdown.spawn(realtime::bridge::run(state.realtime.clone(), socket_events));
         Ok(App { listener, router, state, addr })
     }
@@ -227,6 +229,48 @@ impl Base {
         };
         Matchmaker::spawn(deps, &self.shutdown)
     }
+}
+
+/// How long after an erasure the SQLite write-ahead log is truncated: erasures that
+/// come together share one truncation, and every one is gone from disk within 10 s.
+const WAL_TRUNCATION_DELAY: Duration = Duration::from_secs(2);
+
+/// After each erasure (a room's messages, an account), truncates SQLite's
+/// write-ahead log, which holds the page images of the erased rows until then. A
+/// truncation that an outside reader blocks is tried again each second.
+fn spawn_wal_truncation(state: &AppState) {
+    if *state.store.kind() != DatabaseKind::Sqlite {
+        return;
+    }
+    let (store, shutdown) = (state.store.clone(), state.shutdown.clone());
+    state.shutdown.spawn(async move {
+        loop {
+            tokio::select! {
+                _ = shutdown.requested() => break,
+                _ = store.erasure_committed() => {}
+            }
+            // The truncation at shutdown (`Store::close`) covers a stop meanwhile.
+            tokio::select! {
+                _ = shutdown.requested() => break,
+                _ = tokio::time::sleep(WAL_TRUNCATION_DELAY) => {}
+            }
+            loop {
+                match store.truncate_wal().await {
+                    Ok(true) => break,
+                    Ok(false) => {
+                        tracing::warn!("another reader holds the write-ahead log; truncating again in 1 s")
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "truncating the write-ahead log failed; again in 1 s")
+                    }
+                }
+                tokio::select! {
+                    _ = shutdown.requested() => return,
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+        }
+    });
 }
 
 /// Periodic clean-up: forget idle rate-limit keys, delete expired refresh tokens.

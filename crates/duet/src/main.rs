@@ -3,6 +3,7 @@
 //! else lives in the library.
 
 use std::io::{BufRead, IsTerminal, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -68,12 +69,18 @@ async fn create_admin(username: &str, storage: duet::config::StorageSettings) ->
 async fn seed(settings: &duet::config::Settings, count: u32, prefix: &str, out: &Path) -> anyhow::Result<()> {
     settings.validate()?;
     let password = read_password()?;
-    let mut file = std::io::BufWriter::new(
-        std::fs::File::create(out).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?,
-    );
+    // The file holds working access tokens: readable by its owner only.
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(out)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
+    let mut file = std::io::BufWriter::new(file);
     let store = store::Store::connect(&settings.storage).await?;
     let now = SystemClock.now();
-    let secret = duet::auth::load_signing_secret(settings, &store, now).await?;
+    let secret = duet::auth::load_signing_secret(settings, &store).await?;
     let auth = &settings.auth;
     let keys = duet::auth::Keys::new(&secret, &auth.jwt_issuer, auth.access_ttl);
     let mut seeded = Vec::new();

@@ -1,7 +1,9 @@
 //! Access tokens: HS256 JWTs with `sub`, `iat`, `exp`, `iss` and the user's token
 //! version `ver`. The algorithm is pinned (a token claiming `none` or RS256 is
 //! refused), the issuer must match, and expiry is checked against the injected clock
-//! rather than the system time so tests can move time.
+//! rather than the system time so tests can move time. A token may not claim a longer
+//! life (`exp - iat`) than the configured access TTL: one signed with a leaked secret
+//! cannot be made to last for years.
 
 use std::time::Duration;
 
@@ -87,6 +89,9 @@ impl Keys {
         if claims.iat > now.as_secs() + CLOCK_SKEW_SECS {
             return Err(TokenError::Invalid);
         }
+        if claims.exp.saturating_sub(claims.iat) > self.ttl.as_secs_f64().ceil() as i64 {
+            return Err(TokenError::Invalid);
+        }
         if claims.exp <= now.as_secs() {
             return Err(TokenError::Expired);
         }
@@ -137,6 +142,21 @@ mod tests {
             .as_bytes(),
         );
         assert_eq!(keys().verify(&format!("{header}.{claims}."), NOW), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn a_token_may_not_claim_a_longer_life_than_the_access_ttl() {
+        // Tokens issued under a longer TTL (or forged with the key) are refused.
+        let long = Keys::new(SECRET, "duet", Duration::from_secs(901));
+        assert_eq!(keys().verify(&long.issue(UserId(1), 0, NOW), NOW), Err(TokenError::Invalid));
+        let ten_years = Keys::new(SECRET, "duet", Duration::from_secs(10 * 365 * 86_400));
+        assert_eq!(keys().verify(&ten_years.issue(UserId(1), 0, NOW), NOW), Err(TokenError::Invalid));
+        // A fractional TTL rounds up, whatever the millisecond of issue.
+        let fractional = Keys::new(SECRET, "duet", Duration::from_millis(1500));
+        for ms in [0, 300, 499, 500, 999] {
+            let at = Timestamp::from_millis(NOW.as_millis() + ms);
+            assert!(fractional.verify(&fractional.issue(UserId(1), 0, at), at).is_ok(), "{ms}");
+        }
     }
 
     #[test]

@@ -99,8 +99,9 @@ pub struct StorageSettings {
 
 #[derive(Clone, Debug, Args)]
 pub struct AuthSettings {
-    /// HS256 signing secret for access tokens (at least 32 bytes); unset means one is
-    /// generated on first start and kept in the database, shared by every instance.
+    /// HS256 signing secret for access tokens (at least 32 bytes), the same on every
+    /// instance; required with PostgreSQL. Unset on SQLite means one is generated on
+    /// first start and kept in the file `jwt-secret` (0600) in the data folder.
     #[arg(long, env = "DUET_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<Secret>,
     /// `iss` claim written into and required from every access token.
@@ -244,6 +245,24 @@ impl StorageSettings {
         }
     }
 
+    /// The SQLite database file, when the database is an SQLite file (not in memory).
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        let url = self.effective_database_url();
+        let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+        let path = rest.split('?').next().unwrap_or_default();
+        (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+    }
+
+    /// The folder of the server's own files: the SQLite database's folder, or the data
+    /// dir when the database is elsewhere.
+    pub fn data_folder(&self) -> PathBuf {
+        match self.sqlite_path().as_deref().and_then(|p| p.parent()) {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            Some(_) => PathBuf::from("."),
+            None => self.data_dir.clone(),
+        }
+    }
+
     pub fn database_kind(&self) -> Result<DatabaseKind, InvalidSetting> {
         let url = self.effective_database_url();
         if url.starts_with("sqlite:") {
@@ -267,6 +286,14 @@ impl Settings {
             if secret.expose().len() < 32 {
                 return Err(invalid("jwt-secret", "must be at least 32 bytes long"));
             }
+        } else if self.storage.database_kind()? == DatabaseKind::Postgres {
+            return Err(invalid(
+                "jwt-secret",
+                "is required with PostgreSQL: give every instance the same secret of at least 32 \
+                 bytes (for example from `openssl rand -base64 48`). A database used by an earlier \
+                 version holds the secret it generated; use that one to keep issued tokens valid: \
+                 SELECT value FROM server_secrets WHERE name = 'jwt_secret'",
+            ));
         }
         if self.auth.jwt_issuer.trim().is_empty() {
             return Err(invalid("jwt-issuer", "must not be empty"));

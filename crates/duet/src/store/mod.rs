@@ -16,11 +16,13 @@ mod tickets;
 mod tokens;
 mod users;
 
-use std::sync::Once;
+use std::path::Path;
+use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor};
+use tokio::sync::Notify;
 
 use crate::config::{DatabaseKind, StorageSettings};
 
@@ -106,6 +108,10 @@ impl Constraint {
 pub struct Store {
     pool: AnyPool,
     kind: DatabaseKind,
+    /// Signalled after a commit that erased content (a room's messages, an account),
+    /// so the SQLite write-ahead log, which still holds the erased rows' pages, is
+    /// truncated soon after (see [`Store::truncate_wal`]).
+    erased: Arc<Notify>,
 }
 
 static DRIVERS: Once = Once::new();
@@ -121,7 +127,9 @@ impl Store {
             // queueing in the pool instead of SQLITE_BUSY errors in the middle of a
             // transaction.
             DatabaseKind::Sqlite => {
-                create_sqlite_parent(&url)?;
+                if let Some(path) = settings.sqlite_path() {
+                    prepare_sqlite_files(&path)?;
+                }
                 1
             }
             DatabaseKind::Postgres => {
@@ -143,6 +151,10 @@ impl Store {
                         conn.execute("PRAGMA synchronous = NORMAL").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                         conn.execute("PRAGMA busy_timeout = 5000").await?;
+                        // Deleted rows are overwritten with zeros, in table and index
+                        // pages and on the free list, so erased messages and accounts
+                        // do not linger in the file's free space.
+                        conn.execute("PRAGMA secure_delete = ON").await?;
                     }
                     Ok(())
                 })
@@ -150,7 +162,7 @@ impl Store {
             .connect(&url)
             .await
             .map_err(|e| anyhow::anyhow!("cannot open the database ({}): {e}", redact(&url)))?;
-        let store = Store { pool, kind };
+        let store = Store { pool, kind, erased: Arc::new(Notify::new()) };
         store.migrate().await?;
         Ok(store)
     }
@@ -172,8 +184,37 @@ impl Store {
         sqlx::query("SELECT 1").fetch_one(&self.pool).await.is_ok()
     }
 
+    /// Closes the pool; on SQLite the write-ahead log is truncated first, so nothing
+    /// erased survives in it after a clean stop.
     pub async fn close(&self) {
+        if let Err(e) = self.truncate_wal().await {
+            tracing::warn!(error = %e, "truncating the write-ahead log at shutdown failed");
+        }
         self.pool.close().await
+    }
+
+    /// Notes that a commit erased content; wakes [`Store::erasure_committed`].
+    fn erased(&self) {
+        self.erased.notify_one();
+    }
+
+    /// Waits until a commit has erased content since the last wait returned.
+    pub async fn erasure_committed(&self) {
+        self.erased.notified().await
+    }
+
+    /// On SQLite, copies the write-ahead log into the database file and truncates it to
+    /// zero bytes (`wal_checkpoint(TRUNCATE)`), so the page images it holds, those of
+    /// erased rows included, are gone from disk. False when a reader outside the
+    /// server (a backup, the sqlite3 shell) kept it from completing. PostgreSQL has
+    /// nothing to do here: true.
+    pub async fn truncate_wal(&self) -> Result<bool, sqlx::Error> {
+        if self.kind != DatabaseKind::Sqlite {
+            return Ok(true);
+        }
+        let (busy, _, _): (i64, i64, i64) =
+            sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&self.pool).await?;
+        Ok(busy == 0)
     }
 }
 
@@ -194,19 +235,35 @@ async fn create_postgres_database(url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn create_sqlite_parent(url: &str) -> anyhow::Result<()> {
-    let path = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:")
-        .split('?')
-        .next()
-        .unwrap_or_default();
-    if path.is_empty() || path == ":memory:" {
-        return Ok(());
-    }
-    if let Some(parent) = std::path::Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
+/// Makes the SQLite database's folder (0700: only the server's user may enter it)
+/// when it does not exist, creates the database file 0600 so SQLite's `-wal` and
+/// `-shm` files, which take the database file's mode, are 0600 too, and narrows
+/// existing files of an earlier version to 0600.
+fn prepare_sqlite_files(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)
             .map_err(|e| anyhow::anyhow!("cannot create the data folder {}: {e}", parent.display()))?;
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| anyhow::anyhow!("cannot create the database file {}: {e}", path.display()))?;
+    for suffix in ["", "-wal", "-shm"] {
+        let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+        match std::fs::metadata(&file) {
+            Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).map_err(|e| {
+                    anyhow::anyhow!("cannot make {} readable by its owner only: {e}", file.display())
+                })?;
+            }
+            _ => {}
+        }
     }
     Ok(())
 }

@@ -161,6 +161,9 @@ impl Store {
             sqlx::query("DELETE FROM messages WHERE room_id = $1").bind(id).execute(&mut *tx).await?;
         }
         tx.commit().await?;
+        if !keep_messages {
+            self.erased();
+        }
         Ok(Some(row))
     }
 

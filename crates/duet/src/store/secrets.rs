@@ -1,30 +1,23 @@
-//! Secrets the server makes for itself, stored once and shared by every instance.
+//! The `server_secrets` table, where versions before the secret file kept the
+//! generated signing secret; read once to move it out, then emptied.
 
 use super::Store;
-use crate::clock::Timestamp;
 
 impl Store {
-    /// The secret called `name`, storing `candidate` first if there is none. Instances
-    /// starting together agree: the first insert wins and everyone reads it back.
-    pub async fn get_or_create_secret(
-        &self,
-        name: &str,
-        candidate: &str,
-        now: Timestamp,
-    ) -> Result<String, sqlx::Error> {
-        sqlx::query(
-            "INSERT INTO server_secrets (name, value, created_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(name)
-        .bind(candidate)
-        .bind(now.as_millis())
-        .execute(&self.pool)
-        .await?;
-        let (value,): (String,) = sqlx::query_as("SELECT value FROM server_secrets WHERE name = $1")
+    /// The secret called `name`, if the table still holds it.
+    pub async fn stored_secret(&self, name: &str) -> Result<Option<String>, sqlx::Error> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT value FROM server_secrets WHERE name = $1")
             .bind(name)
-            .fetch_one(&self.pool)
+            .fetch_optional(&self.pool)
             .await?;
-        Ok(value)
+        Ok(row.map(|(value,)| value))
+    }
+
+    /// Deletes the secret called `name` (an erasure: the write-ahead log is truncated
+    /// after it, so no copy stays on disk).
+    pub async fn delete_secret(&self, name: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM server_secrets WHERE name = $1").bind(name).execute(&self.pool).await?;
+        self.erased();
+        Ok(())
     }
 }

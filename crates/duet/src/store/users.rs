@@ -334,6 +334,7 @@ impl Store {
             .await?
             .rows_affected();
         tx.commit().await?;
+        self.erased();
         Ok(deleted == 1)
     }
 }

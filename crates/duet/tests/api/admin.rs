@@ -196,6 +196,16 @@ async fn command_storage() -> (tempfile::TempDir, Option<crate::helpers::TestDat
     (dir, database, storage)
 }
 
+/// The storage flags plus what a command that signs tokens needs on them: a
+/// configured secret on PostgreSQL (SQLite makes its own file).
+fn signing(storage: &[String]) -> Vec<String> {
+    let mut flags = storage.to_vec();
+    if storage.iter().any(|f| f.starts_with("--database-url=postgres")) {
+        flags.push(format!("--jwt-secret={}", crate::helpers::SECRET));
+    }
+    flags
+}
+
 /// Runs `duet admin <args> <storage>` with `stdin` on its standard input.
 fn admin_command(args: &[&str], storage: &[String], stdin: &str) -> std::process::Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_duet"))
@@ -214,7 +224,7 @@ fn admin_command(args: &[&str], storage: &[String], stdin: &str) -> std::process
 /// A server on that storage, serving until the test ends; its base URL.
 async fn serve_on(storage: &[String]) -> String {
     let mut args = vec!["duet".to_owned(), "serve".to_owned(), "--bind=127.0.0.1:0".to_owned()];
-    args.extend(storage.iter().cloned());
+    args.extend(signing(storage));
     let app = duet::app::App::build(crate::helpers::settings_from(&args)).await.unwrap();
     let base = format!("http://{}", app.addr());
     tokio::spawn(app.run_until(std::future::pending()));
@@ -266,7 +276,7 @@ async fn the_admin_seed_command_makes_accounts_with_working_tokens() {
     let tokens_arg = tokens.display().to_string();
     let seed = |prefix: &str, users: &str| {
         let args = ["seed", "--users", users, "--prefix", prefix, "--emit-tokens", &tokens_arg];
-        admin_command(&args, &storage, &format!("{PASSWORD}\n"))
+        admin_command(&args, &signing(&storage), &format!("{PASSWORD}\n"))
     };
     let emitted = || -> Vec<Value> {
         let text = std::fs::read_to_string(&tokens).unwrap();

@@ -123,6 +123,9 @@ fn bad_settings_are_refused_naming_the_setting() {
         (vec!["--jwt-secret", "short"], vec![], "--jwt-secret"),
         (vec!["--like-answer-window", "10m"], vec![], "--like-answer-window"),
         (vec!["--database-url", "mysql://x"], vec![], "--database-url"),
+        // PostgreSQL instances share no file for a generated secret.
+        (vec!["--database-url", "postgres://u@127.0.0.1:1/x"], vec![], "--jwt-secret"),
+        (vec!["--proxy-count", "0"], vec![], "--proxy-count"),
         (vec!["--allowed-origins", "duet.example"], vec![], "--allowed-origins"),
         (vec!["--log-format", "xml"], vec![], "--log-format"),
         (vec!["--config", unknown.to_str().unwrap()], vec![], "like_aftr"),

@@ -3,59 +3,13 @@
 //! the messages in flight is neither lost nor doubled.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::{fresh_postgres_database, ServerProcess, PASSWORD};
-
-async fn call(client: &reqwest::Client, addr: &str, path: &str, token: Option<&str>, body: Value) -> Value {
-    let mut request = client.post(format!("http://{addr}{path}")).json(&body);
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    request.send().await.unwrap().json().await.unwrap_or(Value::Null)
-}
-
-async fn member(
-    client: &reqwest::Client,
-    addr: &str,
-    name: &str,
-    gender: &str,
-    wants: &str,
-) -> (String, i64) {
-    let signup =
-        call(client, addr, "/auth/signup", None, json!({ "username": name, "password": PASSWORD })).await;
-    let token = signup["access_token"].as_str().expect("signed up").to_owned();
-    let profile = json!({ "dob": "1994-01-01", "gender": gender, "preferred_gender": [wants], "needs": ["friends"], "interests": ["music"], "nickname": name });
-    client
-        .put(format!("http://{addr}/user/profile"))
-        .bearer_auth(&token)
-        .json(&profile)
-        .send()
-        .await
-        .unwrap();
-    (token, signup["user"]["id"].as_i64().unwrap())
-}
-
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn chat(addr: &str, token: &str, room: i64, after_seq: i64) -> Socket {
-    let url = format!("ws://{addr}/ws/chat/{room}?token={token}&after_seq={after_seq}");
-    tokio_tungstenite::connect_async(url).await.expect("the socket opens").0
-}
-
-async fn frame(socket: &mut Socket) -> Option<Value> {
-    loop {
-        match tokio::time::timeout(Duration::from_secs(10), socket.next()).await.ok()?? {
-            Ok(Message::Text(text)) => return serde_json::from_str(&text).ok(),
-            Ok(Message::Close(_)) | Err(_) => return None,
-            Ok(_) => continue,
-        }
-    }
-}
+use crate::helpers::{fresh_postgres_database, ServerProcess};
+use crate::remote::{call, chat, frame, member};
 
 #[tokio::test]
 async fn acked_messages_survive_sigkill_and_a_restart() {
@@ -68,11 +22,12 @@ async fn acked_messages_survive_sigkill_and_a_restart() {
     ];
     if let Some(db) = &database {
         args.push(format!("--database-url={}", db.url));
+        args.push(format!("--jwt-secret={}", crate::helpers::SECRET));
     }
     let (mut server, addr) = ServerProcess::start(&args);
     let client = reqwest::Client::new();
-    let (a, _) = member(&client, &addr, "killer_a", "male", "female").await;
-    let (b, _) = member(&client, &addr, "killer_b", "female", "male").await;
+    let (a, _) = member(&client, &addr, ("killer_a", None), "male", "female").await;
+    let (b, _) = member(&client, &addr, ("killer_b", None), "female", "male").await;
     call(&client, &addr, "/chat/search", Some(&a), json!({ "type": "chat" })).await;
     let matched = call(&client, &addr, "/chat/search", Some(&b), json!({ "type": "chat" })).await;
     let room = matched["room_id"].as_i64().expect("matched");
