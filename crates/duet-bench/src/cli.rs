@@ -168,7 +168,8 @@ pub enum Cmd {
     },
     /// 6. Connect and auth storm: POST /auth/login (argon2) plus the status socket's
     ///    upgrade up to its first frame, at fixed arrival rates; p50/p99 from the
-    ///    intended time, and failures.
+    ///    intended time, and failures; then a burst of logins at once and the memory
+    ///    it takes and gives back.
     Storm {
         #[command(flatten)]
         common: Common,
@@ -176,6 +177,10 @@ pub enum Cmd {
         rates: Vec<u64>,
         #[arg(long, default_value_t = 3.0)]
         secs: f64,
+        /// Then this many logins at the same instant, with the server's memory before,
+        /// at its peak and 15 s after (0: no burst).
+        #[arg(long, default_value_t = 64)]
+        burst: usize,
     },
     /// Every scenario at a tiny scale, against Duet and the relay; checks correctness
     /// only (no loss, no errors, no failures) and exits non-zero otherwise. For CI.

@@ -78,9 +78,9 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             ];
             relay::latency("persistence", &specs, &rates, rooms, secs, common.reps, &mut rec).await?;
         }
-        Cmd::Storm { common, rates, secs } => {
+        Cmd::Storm { common, rates, secs, burst } => {
             rec = Recorder::new(common.out.clone());
-            storm::run(&common.specs(false, MSG_RATE), &rates, secs, common.reps, &mut rec).await?;
+            storm::run(&common.specs(false, MSG_RATE), &rates, secs, burst, common.reps, &mut rec).await?;
         }
         Cmd::Smoke { common, postgres } => return smoke::run(&common, postgres).await,
         Cmd::Report { input, benchmarks, plots, preamble } => {

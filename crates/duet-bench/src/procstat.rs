@@ -32,11 +32,27 @@ pub fn cpu_secs(pid: u32) -> anyhow::Result<f64> {
 
 /// VmRSS of the process in bytes.
 pub fn rss_bytes(pid: u32) -> anyhow::Result<u64> {
+    status_bytes(pid, "VmRSS:")
+}
+
+/// VmHWM, the process's peak resident set since it started or since
+/// [`reset_peak_rss`], in bytes.
+pub fn peak_rss_bytes(pid: u32) -> anyhow::Result<u64> {
+    status_bytes(pid, "VmHWM:")
+}
+
+/// Resets the peak resident set to the current one (`clear_refs` value 5).
+pub fn reset_peak_rss(pid: u32) -> anyhow::Result<()> {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5")
+        .map_err(|e| anyhow::anyhow!("cannot reset the peak RSS of pid {pid}: {e}"))
+}
+
+fn status_bytes(pid: u32, field: &str) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let line = status
         .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .ok_or_else(|| anyhow::anyhow!("no VmRSS for pid {pid}"))?;
+        .find(|l| l.starts_with(field))
+        .ok_or_else(|| anyhow::anyhow!("no {field} for pid {pid}"))?;
     let kib: u64 = line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0);
     Ok(kib * 1024)
 }

@@ -122,6 +122,13 @@ const SCENARIOS: &[Scenario] = &[
         "Each arrival: `POST /auth/login` (argon2 verification) then the status socket up to \
          its first `status_update`; time from the intended arrival.",
     ),
+    (
+        "storm-burst",
+        "6b. Logins at once: memory taken and given back",
+        &["baseline_rss_mb", "peak_rss_mb", "rss_after_mb", "failed", "wall_ms"],
+        "After scenario 6, that many `POST /auth/login` at the same instant. The server's VmRSS \
+         before; its peak (VmHWM, reset just before the burst); VmRSS 15 s after the last answer.",
+    ),
 ];
 
 fn verdict(met: bool) -> &'static str {

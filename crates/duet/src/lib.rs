@@ -5,8 +5,8 @@
 //! the library's public surface is what the binary, the tests and the load generator
 //! use.
 //! - `types`, [`ids`], [`clock`], [`config`], [`shutdown`], `metrics`,
-//!   `validation`: shared value types, identifiers, time, settings, stopping,
-//!   numbers, field errors; then [`events`] (the internal channel of room and matching
+//!   `validation`, `cpu`: shared value types, identifiers, time, settings, stopping,
+//!   numbers, field errors, bounded CPU-heavy work; then [`events`] (the internal channel of room and matching
 //!   events), `tasks` (bookkeeping of the background loops), [`telemetry`] (logs).
 //! - [`store`]: the database (SQLite or PostgreSQL), migrations and all SQL.
 //! - [`auth`]: passwords, access tokens, the signing secret, sign-up rules.
@@ -32,6 +32,7 @@ pub mod app;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub(crate) mod cpu;
 pub mod events;
 pub mod http;
 pub mod ids;

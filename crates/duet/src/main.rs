@@ -13,6 +13,7 @@ use duet::config::{parse_cli, AdminCommand, Command, LogFormat};
 use duet::{shutdown, store, telemetry};
 
 fn main() -> ExitCode {
+    give_large_allocations_back();
     let cli = match parse_cli(std::env::args_os()) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
@@ -64,6 +65,20 @@ async fn create_admin(username: &str, storage: duet::config::StorageSettings) ->
     store.close().await;
     println!("created administrator {username} (id {id})");
     Ok(())
+}
+
+/// Makes glibc serve every allocation of 1 MiB or more (an argon2 hash's 19 MiB, a
+/// decoded image) with its own mapping, returned to the system when freed. By default
+/// the threshold rises to the largest block freed so far, after which such blocks
+/// come from the arenas of the blocking threads and stay there: 64 logins at once
+/// used to leave the server at 2.3 GB for good.
+fn give_large_allocations_back() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes the allocator's tuning; it runs before any thread
+    // is started.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1024 * 1024);
+    }
 }
 
 async fn seed(settings: &duet::config::Settings, count: u32, prefix: &str, out: &Path) -> anyhow::Result<()> {

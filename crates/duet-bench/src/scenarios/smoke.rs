@@ -38,7 +38,7 @@ pub async fn run(common: &Common, postgres: Option<String>) -> anyhow::Result<bo
         });
     }
     relay::latency("persistence", &stores, &[100], 4, 1.0, 1, &mut rec).await?;
-    storm::run(&duet_only, &[5], 1.0, 1, &mut rec).await?;
+    storm::run(&duet_only, &[5], 1.0, 4, 1, &mut rec).await?;
     let ok = rec.all_ok();
     let failed = rec.rows.iter().filter(|r| !r.ok).count();
     eprintln!("\nsmoke: {} rows, {} failed", rec.rows.len(), failed);

@@ -102,7 +102,7 @@ pub enum AccountError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("password hashing failed: {0}")]
-    Hashing(#[from] tokio::task::JoinError),
+    Hashing(#[from] crate::cpu::CpuError),
 }
 
 crate::store::db_error_into!(AccountError);

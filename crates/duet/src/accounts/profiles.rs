@@ -2,9 +2,11 @@
 //! follows the change), uploading an avatar, serving the avatar variant a viewer may
 //! see, and the account status.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
 
 use crate::clock::SharedClock;
+use crate::cpu::CpuGate;
 use crate::ids::UserId;
 use crate::matching::{Matchmaker, SearchError};
 use crate::profile::avatar::{self, AvatarError};
@@ -12,6 +14,11 @@ use crate::profile::{validate, OwnProfile, ProfileUpdate, StatusView};
 use crate::store::{AvatarVariant, Store, StoreError, UserRow};
 use crate::types::Role;
 use crate::validation::FieldErrors;
+
+/// Avatar decoding, a core's worth of uploads at a time (each may take ~100 MiB while
+/// it decodes); an upload that waits longer than 10 s for its turn is refused as busy.
+static DECODING: LazyLock<CpuGate> =
+    LazyLock::new(|| CpuGate::per_core("image uploads", Duration::from_secs(10)));
 
 /// Why a profile call did not succeed.
 #[derive(Debug, thiserror::Error)]
@@ -29,7 +36,7 @@ pub enum ProfileError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("image processing failed: {0}")]
-    Processing(#[from] tokio::task::JoinError),
+    Processing(#[from] crate::cpu::CpuError),
 }
 
 crate::store::db_error_into!(ProfileError);
@@ -73,8 +80,7 @@ impl Profiles {
 
     /// Decodes, re-encodes and stores an uploaded avatar; returns the updated profile.
     pub async fn upload_avatar(&self, user: &UserRow, bytes: Vec<u8>) -> Result<OwnProfile, ProfileError> {
-        let span = tracing::Span::current();
-        let images = tokio::task::spawn_blocking(move || span.in_scope(|| avatar::process(&bytes))).await??;
+        let images = DECODING.run(move || avatar::process(&bytes)).await??;
         let now = self.0.clock.now();
         self.0.store.set_avatar(user.user_id(), &images, now).await?;
         let row = self.0.store.user(user.user_id()).await?.ok_or(ProfileError::NotFound("user"))?;

@@ -30,6 +30,7 @@ pub fn routes(state: &AppState) -> Routes {
         (status = 400, description = "Invalid fields (`validation_error`) or body (`bad_request`)", body = ErrorBody),
         (status = 409, description = "`username_taken` or `email_taken`", body = ErrorBody),
         (status = 429, description = "Too many sign-ups from this address", body = ErrorBody),
+        (status = 503, description = "Every core is busy with password checks; see Retry-After", body = ErrorBody),
     ))]
 async fn signup(
     State(state): State<AppState>,
@@ -46,6 +47,7 @@ async fn signup(
         (status = 401, description = "`invalid_credentials`: unknown user or wrong password (one message for both)", body = ErrorBody),
         (status = 403, description = "`banned`, shown only after a correct password", body = ErrorBody),
         (status = 429, description = "Too many attempts", body = ErrorBody),
+        (status = 503, description = "Every core is busy with password checks; see Retry-After", body = ErrorBody),
     ))]
 async fn login(
     State(state): State<AppState>,

@@ -54,7 +54,8 @@ pub enum ErrorCode {
     PayloadTooLarge,
     MethodNotAllowed,
     RateLimited,
-    /// The server cannot do this right now (shutting down); retry after `Retry-After`.
+    /// The server cannot do this right now (shutting down, or too busy with password
+    /// checks or images); retry after `Retry-After`.
     Unavailable,
     InternalError,
 }
@@ -312,9 +313,15 @@ impl From<crate::validation::FieldErrors> for ApiError {
     }
 }
 
-impl From<tokio::task::JoinError> for ApiError {
-    fn from(e: tokio::task::JoinError) -> Self {
-        ApiError::internal(format_args!("blocking task failed: {e}"))
+impl From<crate::cpu::CpuError> for ApiError {
+    fn from(e: crate::cpu::CpuError) -> Self {
+        use crate::cpu::CpuError;
+        match e {
+            CpuError::Busy(_) => {
+                ApiError { retry_after_secs: Some(2), ..ApiError::new(ErrorCode::Unavailable, e.to_string()) }
+            }
+            CpuError::Failed(e) => ApiError::internal(format_args!("blocking task failed: {e}")),
+        }
     }
 }
 

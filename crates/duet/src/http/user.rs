@@ -99,6 +99,7 @@ struct AvatarUpload {
         (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: over the size limit", body = ErrorBody),
         (status = 429, description = "Too many uploads", body = ErrorBody),
+        (status = 503, description = "Every core is busy decoding images; see Retry-After", body = ErrorBody),
     ))]
 async fn upload_avatar(
     State(state): State<AppState>,

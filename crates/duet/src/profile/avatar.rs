@@ -13,9 +13,11 @@ use crate::store::AvatarImages;
 
 /// Longest side of the stored images; avatars are shown small.
 const MAX_SIDE: u32 = 512;
-/// Largest accepted source dimensions and decoder allocation.
-const MAX_SOURCE_SIDE: u32 = 8192;
-const MAX_DECODE_BYTES: u64 = 256 * 1024 * 1024;
+/// Largest accepted source side (so at most 16.7 megapixels), checked from the file's
+/// header before anything is decoded, and the decoder's largest allocation (a
+/// 4096×4096 picture at 16 bits per channel with alpha).
+const MAX_SOURCE_SIDE: u32 = 4096;
+const MAX_DECODE_BYTES: u64 = 128 * 1024 * 1024;
 const JPEG_QUALITY: u8 = 85;
 /// Blur radii of the reveal levels (SPEC 5: 20 px, then 5 px, then clear).
 const BLUR_LEVEL_0: f32 = 20.0;
@@ -36,6 +38,13 @@ pub fn process(bytes: &[u8]) -> Result<AvatarImages, AvatarError> {
     let format = image::guess_format(bytes).map_err(|_| AvatarError::NotAnImage)?;
     if !matches!(format, ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::WebP | ImageFormat::Gif) {
         return Err(AvatarError::NotAnImage);
+    }
+    // The header's dimensions first: a small file may claim a huge picture.
+    let (width, height) = ImageReader::with_format(Cursor::new(bytes), format)
+        .into_dimensions()
+        .map_err(|e| AvatarError::Undecodable(e.to_string()))?;
+    if width > MAX_SOURCE_SIDE || height > MAX_SOURCE_SIDE {
+        return Err(AvatarError::TooManyPixels);
     }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut limits = Limits::default();
@@ -121,5 +130,42 @@ mod tests {
         truncated.truncate(100);
         assert!(matches!(process(&truncated), Err(AvatarError::Undecodable(_))));
         assert!(matches!(process(b"BM\0\0\0\0"), Err(AvatarError::NotAnImage)));
+    }
+
+    /// A PNG whose header claims `width`×`height` but whose picture data is a few
+    /// junk bytes: what a decompression bomb looks like before it is decoded.
+    fn png_header(width: u32, height: u32) -> Vec<u8> {
+        let mut header = width.to_be_bytes().to_vec();
+        header.extend_from_slice(&height.to_be_bytes());
+        header.extend_from_slice(&[8, 6, 0, 0, 0]);
+        let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+        for (kind, data) in [(b"IHDR", &header[..]), (b"IDAT", &[1, 2, 3, 4][..]), (b"IEND", &[][..])] {
+            let mut chunk = kind.to_vec();
+            chunk.extend_from_slice(data);
+            out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+            out.extend_from_slice(&chunk);
+            out.extend_from_slice(&crc32(&chunk).to_be_bytes());
+        }
+        out
+    }
+
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for &b in bytes {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            }
+        }
+        !crc
+    }
+
+    #[test]
+    fn oversized_pictures_are_refused_from_their_header_before_decoding() {
+        // No data to decode: only the header's dimensions can refuse these.
+        assert!(matches!(process(&png_header(8192, 8192)), Err(AvatarError::TooManyPixels)));
+        assert!(matches!(process(&png_header(4097, 16)), Err(AvatarError::TooManyPixels)));
+        assert!(matches!(process(&png_header(4096, 16)), Err(AvatarError::Undecodable(_))));
+        assert!(process(&png(4096, 2)).is_ok(), "the largest side is still accepted");
     }
 }
