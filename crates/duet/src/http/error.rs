@@ -210,6 +210,7 @@ impl From<crate::room::RoomError> for ApiError {
                 ApiError::field("content", format!("must be 1 to {max} characters after trimming"))
             }
             RoomError::ClientIdReused => ApiError::new(ErrorCode::BadRequest, detail),
+            RoomError::InvalidClientId => ApiError::field("client_id", detail),
             RoomError::Unavailable => {
                 ApiError { retry_after_secs: Some(1), ..ApiError::new(ErrorCode::Unavailable, detail) }
             }

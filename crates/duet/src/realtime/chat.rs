@@ -353,7 +353,8 @@ where
 }
 
 /// The `error` frame for a refused message or answer (with the message's `client_id`,
-/// so the client knows which).
+/// so the client knows which, unless the id itself was refused: it is not echoed).
 fn error_frame(e: &RoomError, client_id: Option<String>) -> ServerFrame {
+    let client_id = client_id.filter(|_| !matches!(e, RoomError::InvalidClientId));
     ServerFrame::Error { code: FrameErrorCode::from(e), detail: e.to_string(), client_id }
 }

@@ -147,6 +147,7 @@ impl From<&RoomError> for CloseCode {
             | RoomError::AlreadyAnswered
             | RoomError::InvalidContent { .. }
             | RoomError::ClientIdReused
+            | RoomError::InvalidClientId
             | RoomError::WriteFailed(_)
             | RoomError::Store(_) => CloseCode::Internal,
         }

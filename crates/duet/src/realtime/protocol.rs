@@ -76,7 +76,9 @@ impl From<&RoomError> for FrameErrorCode {
             RoomError::Ended => FrameErrorCode::RoomEnded,
             RoomError::NoOpenRound => FrameErrorCode::NoOpenRound,
             RoomError::AlreadyAnswered => FrameErrorCode::AlreadyAnswered,
-            RoomError::InvalidContent { .. } | RoomError::ClientIdReused => FrameErrorCode::InvalidMessage,
+            RoomError::InvalidContent { .. } | RoomError::ClientIdReused | RoomError::InvalidClientId => {
+                FrameErrorCode::InvalidMessage
+            }
             RoomError::Unavailable => FrameErrorCode::Unavailable,
             RoomError::NotParticipant | RoomError::WriteFailed(_) | RoomError::Store(_) => {
                 FrameErrorCode::Internal

@@ -18,6 +18,10 @@ pub enum RoomError {
     /// Empty after trimming, or longer than the configured maximum.
     #[error("a message must be 1 to {max} characters after trimming")]
     InvalidContent { max: usize },
+    /// The `client_id` is empty, longer than 64 characters, or has characters other
+    /// than letters, digits and `-_.:`.
+    #[error("a client_id must be 1 to 64 letters, digits or -_.:")]
+    InvalidClientId,
     /// The sender used this `client_id` for a message with other content.
     #[error("this client_id was used for another message")]
     ClientIdReused,

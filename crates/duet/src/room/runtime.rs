@@ -29,7 +29,7 @@ use crate::ids::{RoomId, Seq, UserId};
 use crate::metrics::Metrics;
 use crate::profile::partner_avatar_url;
 use crate::shutdown::Shutdown;
-use crate::store::{MessageRow, NewMessage, RoomRow, RoomStateFields, Store};
+use crate::store::{Appended, MessageRow, NewMessage, RoomRow, RoomStateFields, Store};
 use crate::tasks::TaskStats;
 
 /// Commands queued per room. Callers wait for their answer, so the queue only holds
@@ -356,13 +356,10 @@ impl Rooms {
         }
     }
 
-    /// Reads what an owner starts from: the room, its participants' nicknames, and the
-    /// earlier messages with client ids (so a retry is recognised without a read per
-    /// message).
+    /// Reads what an owner starts from: the room and its participants' nicknames.
     async fn load_owner(&self, room_id: RoomId) -> Result<Owner, RoomError> {
         let store = &self.0.ctx.deps.store;
         let row = store.room(room_id).await?.filter(RoomRow::is_active).ok_or(RoomError::Ended)?;
-        let retries = store.messages_with_client_ids(room_id).await?;
         let users = row.participants();
         let mut nicknames = [None, None];
         for (slot, user) in nicknames.iter_mut().zip(users) {
@@ -373,10 +370,6 @@ impl Rooms {
             address: RoomAddress { room_id, users, nicknames },
             room: state_from_row(&row, None),
             last_seq: row.last_seq,
-            sent: retries
-                .into_iter()
-                .filter_map(|m| Some(((UserId(m.user_id), m.client_id.clone()?), m)))
-                .collect(),
         })
     }
 }
@@ -389,8 +382,6 @@ struct Owner {
     /// The room's last stored message sequence number: the owner numbers messages, and
     /// moves this only once a message has committed, so stored values stay contiguous.
     last_seq: Seq,
-    /// Stored messages by (sender, client id), to answer retries with the original.
-    sent: HashMap<(UserId, String), MessageRow>,
 }
 
 impl Owner {
@@ -515,13 +506,11 @@ impl Owner {
             return Err(RoomError::Ended);
         }
         self.room.side_of(from).ok_or(RoomError::NotParticipant)?;
-        if let Some(original) = client_id.as_ref().and_then(|c| self.sent.get(&(from, c.clone()))) {
-            if original.content != content {
-                return Err(RoomError::ClientIdReused);
-            }
-            // A retry: the original stands, nothing moves.
-            return Ok((original.clone(), false));
+        if client_id.as_deref().is_some_and(|c| !is_valid_client_id(c)) {
+            return Err(RoomError::InvalidClientId);
         }
+        // A retry of a stored message is recognised by the store (its unique key), so
+        // the owner keeps no memory of earlier client ids.
         let new = NewMessage {
             room_id: self.room_id(),
             seq: self.last_seq.next(),
@@ -530,15 +519,19 @@ impl Owner {
             content,
             at: self.deps().clock.now(),
         };
-        let message = self.deps().writer.write(new).await.map_err(|e| match e {
+        let appended = self.deps().writer.write(new).await.map_err(|e| match e {
             WriteError::Stopped => RoomError::Unavailable,
             WriteError::Failed(detail) => RoomError::WriteFailed(detail),
         })?;
-        self.last_seq = message.seq;
-        if let Some(client_id) = client_id {
-            self.sent.insert((from, client_id), message.clone());
+        match appended {
+            Appended::Stored(message) => {
+                self.last_seq = message.seq;
+                Ok((message, true))
+            }
+            // A retry: the original stands, nothing moves.
+            Appended::Earlier { original, same_content: true } => Ok((original, false)),
+            Appended::Earlier { same_content: false, .. } => Err(RoomError::ClientIdReused),
         }
-        Ok((message, true))
     }
 
     /// A message is stored: push it to the room, then let the machine follow (the
@@ -681,4 +674,14 @@ fn fields_from_state(room: &RoomState) -> RoomStateFields {
         closed_since_a: closed(room.presence[0]),
         closed_since_b: closed(room.presence[1]),
     }
+}
+
+/// Longest `client_id` a message may carry.
+pub const MAX_CLIENT_ID_CHARS: usize = 64;
+
+/// A `client_id` is 1 to 64 characters of letters, digits and `-_.:` (a UUID, a
+/// counter), so what the store keeps per message and a retry's lookup stay small.
+pub fn is_valid_client_id(client_id: &str) -> bool {
+    (1..=MAX_CLIENT_ID_CHARS).contains(&client_id.len())
+        && client_id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }

@@ -7,7 +7,7 @@
 use tokio::sync::{mpsc, oneshot};
 
 use crate::shutdown::Shutdown;
-use crate::store::{MessageRow, NewMessage, Store, StoreError};
+use crate::store::{Appended, NewMessage, Store, StoreError};
 
 /// Most messages in one transaction.
 const MAX_BATCH: usize = 256;
@@ -27,7 +27,7 @@ pub enum WriteError {
 
 struct Write {
     message: NewMessage,
-    reply: oneshot::Sender<Result<MessageRow, WriteError>>,
+    reply: oneshot::Sender<Result<Appended, WriteError>>,
 }
 
 /// A handle to the writer task; cheap to clone.
@@ -45,7 +45,7 @@ impl MessageWriter {
     }
 
     /// Stores `message`; returns once its batch has committed.
-    pub async fn write(&self, message: NewMessage) -> Result<MessageRow, WriteError> {
+    pub async fn write(&self, message: NewMessage) -> Result<Appended, WriteError> {
         let (reply, answer) = oneshot::channel();
         self.sender.send(Write { message, reply }).await.map_err(|_| WriteError::Stopped)?;
         answer.await.map_err(|_| WriteError::Stopped)?

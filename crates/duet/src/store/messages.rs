@@ -29,6 +29,17 @@ pub struct NewMessage {
     pub at: Timestamp,
 }
 
+/// What storing one message of a batch came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Appended {
+    /// Stored as the room's next message.
+    Stored(MessageRow),
+    /// Its sender had already stored a message with this `client_id` in this room
+    /// (a retry): nothing new was stored; the original, and whether the retry's
+    /// content is the same.
+    Earlier { original: MessageRow, same_content: bool },
+}
+
 const MESSAGE_COLUMNS: &str = "id, room_id, seq, user_id, client_id, content, created_at";
 
 /// Messages per `INSERT`: six parameters each, so 64 rows stay far below SQLite's
@@ -38,9 +49,13 @@ const ROWS_PER_INSERT: usize = 64;
 impl Store {
     /// Stores a batch of messages in one transaction: one commit (one disk flush)
     /// for many messages of many rooms. Each room's `last_seq` and `last_message_at`
-    /// move to the batch's highest values. The sequence numbers were assigned by the
-    /// rooms' owners; a clash means a bug, and fails the whole batch.
-    pub async fn append_batch(&self, batch: &[NewMessage]) -> Result<Vec<MessageRow>, StoreError> {
+    /// move to the highest values stored. A message whose sender already used its
+    /// `client_id` in the room is not stored; its answer is the original
+    /// ([`Appended::Earlier`]): the unique key `(room_id, user_id, client_id)`, not
+    /// the room owner's memory, is what keeps a retry from being stored twice. The
+    /// sequence numbers were assigned by the rooms' owners; a clash means a bug, and
+    /// fails the whole batch.
+    pub async fn append_batch(&self, batch: &[NewMessage]) -> Result<Vec<Appended>, StoreError> {
         let mut tx = self.pool.begin().await?;
         let mut rows = Vec::with_capacity(batch.len());
         for chunk in batch.chunks(ROWS_PER_INSERT) {
@@ -54,7 +69,7 @@ impl Store {
                 .collect();
             let sql = format!(
                 "INSERT INTO messages (room_id, seq, user_id, client_id, content, created_at) \
-                 VALUES {} RETURNING {MESSAGE_COLUMNS}",
+                 VALUES {} ON CONFLICT (room_id, user_id, client_id) DO NOTHING RETURNING {MESSAGE_COLUMNS}",
                 values.join(", ")
             );
             let mut query = sqlx::query_as::<_, MessageRow>(&sql);
@@ -72,17 +87,32 @@ impl Store {
                 .await
                 .map_err(|e| on_unique(e, &[Constraint::MessageClientId, Constraint::MessageSeq]))?;
             // Neither database promises that RETURNING follows the VALUES order; (room,
-            // seq) is unique, so put the rows back in the batch's order by it.
+            // seq) is unique, so put the rows back in the batch's order by it. A
+            // message with no row came back was a retry of an earlier client id.
             for m in chunk {
-                let at = stored
-                    .iter()
-                    .position(|r| r.room_id == m.room_id && r.seq == m.seq)
-                    .ok_or_else(|| StoreError::Db(sqlx::Error::RowNotFound))?;
-                rows.push(stored.swap_remove(at));
+                match stored.iter().position(|r| r.room_id == m.room_id && r.seq == m.seq) {
+                    Some(at) => rows.push(Appended::Stored(stored.swap_remove(at))),
+                    None => {
+                        let client_id = m.client_id.as_deref().ok_or(sqlx::Error::RowNotFound)?;
+                        let sql = format!(
+                            "SELECT {MESSAGE_COLUMNS} FROM messages \
+                             WHERE room_id = $1 AND user_id = $2 AND client_id = $3"
+                        );
+                        let original: MessageRow = sqlx::query_as(&sql)
+                            .bind(m.room_id)
+                            .bind(m.user.0)
+                            .bind(client_id)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                        let same_content = original.content == m.content;
+                        rows.push(Appended::Earlier { original, same_content });
+                    }
+                }
             }
         }
         let mut rooms: Vec<(RoomId, Seq, i64)> = Vec::new();
-        for m in batch {
+        let stored = batch.iter().zip(&rows).filter(|(_, a)| matches!(a, Appended::Stored(_)));
+        for (m, _) in stored {
             match rooms.iter_mut().find(|(room, _, _)| *room == m.room_id) {
                 Some((_, seq, at)) => {
                     *seq = (*seq).max(m.seq);
@@ -104,13 +134,6 @@ impl Store {
         }
         tx.commit().await?;
         Ok(rows)
-    }
-
-    /// The room's messages that carry a client id, for a room owner's retry check.
-    pub async fn messages_with_client_ids(&self, room_id: RoomId) -> Result<Vec<MessageRow>, sqlx::Error> {
-        let sql =
-            format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE room_id = $1 AND client_id IS NOT NULL");
-        sqlx::query_as(&sql).bind(room_id).fetch_all(&self.pool).await
     }
 
     /// Messages with `seq > after_seq`, oldest first, at most `limit`.

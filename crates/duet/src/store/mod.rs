@@ -27,7 +27,7 @@ use tokio::sync::Notify;
 use crate::config::{DatabaseKind, StorageSettings};
 
 pub use avatars::{AvatarImages, AvatarVariant};
-pub use messages::{MessageRow, NewMessage};
+pub use messages::{Appended, MessageRow, NewMessage};
 pub use reports::{NewReport, ReportRow};
 pub use rooms::{NewRoom, RoomFilter, RoomRow, RoomStateFields};
 pub use tickets::TicketRow;

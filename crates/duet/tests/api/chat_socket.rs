@@ -423,3 +423,37 @@ async fn errors_about_a_message_carry_its_client_id() {
         (Some("invalid_message"), Some("blank-1"))
     );
 }
+
+#[tokio::test]
+async fn client_ids_are_bounded_and_a_retry_long_after_is_answered_by_the_store() {
+    let app = spawn_app_with(&["--msg-rate=1000", "--msg-burst=1000"]).await;
+    let (a, _b, room) = app.pair("idem").await;
+    let mut sa = app.chat_socket(&a, room, 0).await;
+    assert_eq!(next_frame(&mut sa).await["type"], "connection");
+    // Too long, or characters outside the safe set: refused, and not echoed back.
+    for bad in ["x".repeat(65), "has space".into(), "".into()] {
+        send(&mut sa, json!({ "type": "message", "content": "hi", "client_id": bad })).await;
+        let error = expect_frame(&mut sa, "error").await;
+        assert_eq!((error["code"].as_str(), &error["client_id"]), (Some("invalid_message"), &Value::Null));
+    }
+    let longest = "x".repeat(64);
+    send(&mut sa, json!({ "type": "message", "content": "first", "client_id": longest })).await;
+    assert_eq!(expect_frame(&mut sa, "ack").await["seq"], 1);
+    // Many messages later (the owner remembers no client ids), a retry of the first
+    // gets its original ack and stores nothing.
+    for i in 0..300 {
+        send(
+            &mut sa,
+            json!({ "type": "message", "content": format!("m{i}"), "client_id": format!("m-{i}") }),
+        )
+        .await;
+        expect_frame(&mut sa, "ack").await;
+    }
+    send(&mut sa, json!({ "type": "message", "content": "first", "client_id": longest })).await;
+    let ack = expect_frame(&mut sa, "ack").await;
+    assert_eq!((ack["seq"].as_i64(), ack["client_id"].as_str()), (Some(1), Some(longest.as_str())));
+    send(&mut sa, json!({ "type": "message", "content": "other", "client_id": longest })).await;
+    assert_eq!(expect_frame(&mut sa, "error").await["code"], "invalid_message");
+    send(&mut sa, json!({ "type": "message", "content": "next", "client_id": "after" })).await;
+    assert_eq!(expect_frame(&mut sa, "ack").await["seq"], 302, "numbering carries on without a gap");
+}

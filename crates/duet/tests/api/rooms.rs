@@ -516,12 +516,22 @@ async fn a_failed_batch_stores_nothing_so_seq_values_stay_contiguous() {
     let (stored, _) =
         app.state.rooms.post_message(RoomId(room), UserId(a.id), None, "first".into()).await.unwrap();
     assert_eq!(stored.seq, Seq(1));
-    // Each unique key is named as itself, on either database.
+    // A reused client id stores nothing and answers with the original, whatever the
+    // batch holds beside it; the room's numbering does not move for it.
     let reused = |seq: i64| duet::store::NewMessage { client_id: Some("same".into()), ..message(seq) };
     app.state.store.append_batch(&[reused(2)]).await.unwrap();
-    let failed = app.state.store.append_batch(&[reused(3)]).await;
-    assert!(
-        matches!(failed, Err(duet::store::StoreError::Conflict(duet::store::Constraint::MessageClientId))),
-        "{failed:?}"
-    );
+    let retry = duet::store::NewMessage { content: "m2".into(), ..reused(3) };
+    let other = duet::store::NewMessage { content: "changed".into(), ..reused(4) };
+    let answers = app.state.store.append_batch(&[retry, other]).await.unwrap();
+    for (answer, same) in answers.iter().zip([true, false]) {
+        match answer {
+            duet::store::Appended::Earlier { original, same_content } => {
+                assert_eq!((original.seq, original.content.as_str(), *same_content), (Seq(2), "m2", same));
+            }
+            stored => panic!("stored a retry again: {stored:?}"),
+        }
+    }
+    let stored = app.state.store.messages_after(RoomId(room), Seq::ZERO, 10).await.unwrap();
+    assert_eq!(stored.iter().map(|m| m.seq).collect::<Vec<_>>(), [Seq(1), Seq(2)]);
+    assert_eq!(app.state.store.room(RoomId(room)).await.unwrap().unwrap().last_seq, Seq(2));
 }
