@@ -285,6 +285,7 @@ fn spawn_housekeeping(state: &AppState) {
                 _ = state.shutdown.requested() => break,
                 _ = tick.tick() => {
                     state.limits.forget_idle();
+                    state.accounts.forget_old_failures();
                     let now = state.clock.now();
                     state.housekeeping.ran(now);
                     if let Err(e) = state.store.purge_expired_refresh_tokens(now).await {

@@ -6,8 +6,10 @@
 //! Passwords, tokens and their rules are [`crate::auth`]'s; the refresh families are
 //! kept by [`crate::store`]. Profiles, avatars and status are [`Profiles`].
 
+mod failures;
 mod profiles;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -85,6 +87,10 @@ pub enum AccountError {
     /// Unknown user or wrong password: one answer for both.
     #[error("incorrect username or password")]
     InvalidCredentials,
+    /// This account's failed logins are spent and this address failed for it; retry
+    /// after the duration.
+    #[error("too many failed logins for this account from this address; try again later")]
+    TooManyFailures(Duration),
     #[error("refresh token is invalid, expired or revoked")]
     InvalidRefreshToken,
     /// A rotated-away refresh token came back; its family is now revoked.
@@ -124,13 +130,14 @@ pub struct AccountDeps {
     pub metrics: Metrics,
 }
 
-/// The account use cases; a cheap handle.
+/// The account use cases; a cheap handle: the dependencies, and the failed logins
+/// per account.
 #[derive(Clone)]
-pub struct Accounts(Arc<AccountDeps>);
+pub struct Accounts(Arc<AccountDeps>, Arc<failures::LoginFailures>);
 
 impl Accounts {
     pub fn new(deps: AccountDeps) -> Accounts {
-        Accounts(Arc::new(deps))
+        Accounts(Arc::new(deps), Arc::default())
     }
 
     /// Checks an access token and loads its user. The ban check comes before the
@@ -170,21 +177,35 @@ impl Accounts {
         self.start_session(&user, now).await
     }
 
-    pub async fn login(&self, req: LoginRequest) -> Result<TokenResponse, AccountError> {
+    /// Signs in from `addr` (the client's address). Failed logins are limited per
+    /// account as well (see `failures`): `TooManyFailures` before the password is
+    /// checked, for an address that failed for this account once its budget is spent.
+    pub async fn login(
+        &self,
+        req: LoginRequest,
+        addr: Option<IpAddr>,
+    ) -> Result<TokenResponse, AccountError> {
+        let now = self.0.clock.now();
+        self.1.check(&req.username, addr, now).map_err(AccountError::TooManyFailures)?;
         let user = self.0.store.user_by_username(req.username.trim()).await?;
         let stored = user.as_ref().map(|u| u.password_hash.clone());
         if !password::verify(req.password, stored).await? {
             self.count("login_failed");
+            self.1.failed(&req.username, addr, self.0.clock.now());
             return Err(AccountError::InvalidCredentials);
         }
         let user = user.expect("verify is false without a stored hash");
-        let now = self.0.clock.now();
         // Only now, after a correct password, may the ban be revealed.
         if let Some(until) = user.ban_in_force(now) {
             return Err(AccountError::Banned(until));
         }
         self.count("login");
         self.start_session(&user, now).await
+    }
+
+    /// Forgets failed logins that no longer count (housekeeping).
+    pub fn forget_old_failures(&self) {
+        self.1.forget_old(self.0.clock.now());
     }
 
     /// Rotates a refresh token. A token presented a second time revokes its family; a
@@ -206,7 +227,12 @@ impl Accounts {
             Rotation::Rotated { user_id, .. } => user_id,
             Rotation::Reused { user_id } => {
                 self.count("refresh_reuse");
-                tracing::warn!(user_id = user_id.0, "refresh token reused; its family is revoked");
+                tracing::warn!(
+                    user_id = user_id.0,
+                    "refresh token reused; its family and the user's access tokens are revoked"
+                );
+                // The sockets opened with those access tokens close too.
+                self.0.events.publish(Event::TokensRevoked { user: user_id });
                 return Err(AccountError::RefreshTokenReused);
             }
             Rotation::Revoked { user_id, reason: RevokeReason::Ban } => {

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::error::{ApiError, ErrorBody, ErrorCode};
-use super::extract::{AppJson, AuthUser};
+use super::extract::{AppJson, AuthUser, ClientAddr};
 use super::ratelimit::LimitClass;
 use super::AppState;
 use super::{limited, Routes};
@@ -46,14 +46,15 @@ async fn signup(
         (status = 400, description = "Malformed body", body = ErrorBody),
         (status = 401, description = "`invalid_credentials`: unknown user or wrong password (one message for both)", body = ErrorBody),
         (status = 403, description = "`banned`, shown only after a correct password", body = ErrorBody),
-        (status = 429, description = "Too many attempts", body = ErrorBody),
+        (status = 429, description = "Too many attempts from this address, or too many failed logins for this account from this address", body = ErrorBody),
         (status = 503, description = "Every core is busy with password checks; see Retry-After", body = ErrorBody),
     ))]
 async fn login(
     State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
     AppJson(req): AppJson<LoginRequest>,
 ) -> Result<AppJson<TokenResponse>, ApiError> {
-    Ok(AppJson(state.accounts.login(req).await?))
+    Ok(AppJson(state.accounts.login(req, addr).await?))
 }
 
 /// Exchange a refresh token for a new pair. The old refresh token is revoked;

@@ -254,6 +254,10 @@ impl From<crate::accounts::AccountError> for ApiError {
         match e {
             AccountError::Invalid(fields) => fields.into(),
             AccountError::InvalidCredentials => ApiError::new(ErrorCode::InvalidCredentials, detail),
+            AccountError::TooManyFailures(wait) => ApiError {
+                retry_after_secs: Some(wait.as_secs_f64().ceil() as u64),
+                ..ApiError::new(ErrorCode::RateLimited, detail)
+            },
             AccountError::InvalidRefreshToken => ApiError::new(ErrorCode::InvalidRefreshToken, detail),
             AccountError::RefreshTokenReused => ApiError::new(ErrorCode::RefreshTokenReused, detail),
             AccountError::Banned(until) => ApiError::banned(until),

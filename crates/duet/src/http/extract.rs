@@ -99,6 +99,17 @@ impl FromRequestParts<AppState> for AdminUser {
     }
 }
 
+/// The client's address, as the rate limits see it ([`client_ip`]).
+pub struct ClientAddr(pub Option<IpAddr>);
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(client_ip(parts, state.settings.forwarded_hops())))
+    }
+}
+
 /// The client's address: the peer, or, when the server trusts `proxies` proxies in
 /// front of it, the `proxies`-th address of `X-Forwarded-For` from the right. Each
 /// proxy appends the address it saw, so that one was written by the outermost

@@ -25,15 +25,19 @@ pub fn routes(state: &AppState) -> Routes {
     let avatar_upload = OpenApiRouter::new()
         .routes(routes!(upload_avatar))
         .layer(axum::extract::DefaultBodyLimit::max(usize::try_from(max_upload).unwrap_or(usize::MAX)));
-    OpenApiRouter::new().merge(limited(state, LimitClass::Avatar, avatar_upload)).merge(limited(
-        state,
-        LimitClass::Default,
-        OpenApiRouter::new()
-            .routes(routes!(get_profile, update_profile))
-            .routes(routes!(delete_account))
-            .routes(routes!(get_avatar))
-            .routes(routes!(get_status)),
-    ))
+    // Deleting the account checks a password: limited like a login.
+    let deletion = OpenApiRouter::new().routes(routes!(delete_account));
+    OpenApiRouter::new()
+        .merge(limited(state, LimitClass::Avatar, avatar_upload))
+        .merge(limited(state, LimitClass::Login, deletion))
+        .merge(limited(
+            state,
+            LimitClass::Default,
+            OpenApiRouter::new()
+                .routes(routes!(get_profile, update_profile))
+                .routes(routes!(get_avatar))
+                .routes(routes!(get_status)),
+        ))
 }
 
 /// The caller's account and profile.
@@ -70,6 +74,8 @@ async fn update_profile(
         (status = 204, description = "Erased"),
         (status = 400, description = "`validation_error` on `password` (incorrect) or a bad body", body = ErrorBody),
         (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
+        (status = 429, description = "Too many attempts (the login limit)", body = ErrorBody),
+        (status = 503, description = "Every core is busy with password checks; see Retry-After", body = ErrorBody),
     ))]
 async fn delete_account(
     State(state): State<AppState>,

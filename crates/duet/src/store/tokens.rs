@@ -111,7 +111,7 @@ impl Store {
             if reason != RevokeReason::Rotated {
                 return Ok(Rotation::Revoked { user_id, reason });
             }
-            revoke_family(&mut tx, &row.family, now, RevokeReason::Reuse).await?;
+            revoke_reused_family(&mut tx, &row.family, user_id, now).await?;
             tx.commit().await?;
             return Ok(Rotation::Reused { user_id });
         }
@@ -132,7 +132,7 @@ impl Store {
         .rows_affected()
             == 1;
         if !won {
-            revoke_family(&mut tx, &row.family, now, RevokeReason::Reuse).await?;
+            revoke_reused_family(&mut tx, &row.family, user_id, now).await?;
             tx.commit().await?;
             return Ok(Rotation::Reused { user_id });
         }
@@ -206,6 +206,23 @@ async fn insert(tx: &mut Transaction<'_, Any>, record: &RefreshRecord<'_>) -> Re
     .bind(record.expires_at.as_millis())
     .execute(&mut **tx)
     .await?;
+    Ok(())
+}
+
+/// A reuse: the family is revoked, and so is every access token of the user (the
+/// token version moves on), the ones minted from the family by whoever stole it too.
+async fn revoke_reused_family(
+    tx: &mut Transaction<'_, Any>,
+    family: &str,
+    user_id: UserId,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    revoke_family(tx, family, now, RevokeReason::Reuse).await?;
+    sqlx::query("UPDATE users SET token_version = token_version + 1, updated_at = $2 WHERE id = $1")
+        .bind(user_id.0)
+        .bind(now.as_millis())
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 

@@ -165,8 +165,12 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
     // ...and the whole family is revoked, including the newest token.
     let body = error_of(app.refresh_raw(&second.refresh).await, StatusCode::UNAUTHORIZED).await;
     assert_eq!(body["code"], "invalid_refresh_token");
+    // So is the access token the rotation minted (whoever holds it, maybe a thief),
+    // with every other access token of the user.
+    let body = error_of(app.profile(&second.access).await, StatusCode::UNAUTHORIZED).await;
+    assert_eq!(body["detail"], "access token has been revoked");
 
-    // Another login (another family) is unaffected by that reuse.
+    // Another login (another family) can still refresh after that reuse.
     let other = app.login("hoa").await;
     assert_eq!(app.refresh_raw(&other.refresh).await.status(), StatusCode::OK);
     let body = error_of(app.refresh_raw("made-up-token").await, StatusCode::UNAUTHORIZED).await;
@@ -247,4 +251,69 @@ impl crate::helpers::TestApp {
         use duet::clock::Clock;
         self.clock.now().as_secs()
     }
+}
+
+/// A login for `username` with `password`, as if from `addr` (the server trusts
+/// `X-Forwarded-For`).
+async fn login_from(app: &crate::helpers::TestApp, addr: &str, username: &str, password: &str) -> StatusCode {
+    app.client
+        .post(app.url("/auth/login"))
+        .header("x-forwarded-for", addr)
+        .json(&json!({ "username": username, "password": password }))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn failed_logins_are_limited_per_account_without_locking_its_owner_out() {
+    let app = crate::helpers::spawn_app_with(&["--trust-forwarded-for=true"]).await;
+    app.signup("targeted").await;
+    // Ten addresses guess once each (each well within the per-address limit).
+    for i in 0..10 {
+        let status = login_from(&app, &format!("10.0.0.{i}"), "targeted", "wrong password").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    // The account's budget is spent: an address that failed is held back, even with
+    // the right password, and whatever case the name is written in.
+    let response = app
+        .client
+        .post(app.url("/auth/login"))
+        .header("x-forwarded-for", "10.0.0.3")
+        .json(&json!({ "username": "TARGETED", "password": "another guess" }))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.headers().contains_key("retry-after"));
+    assert_eq!(error_of(response, StatusCode::TOO_MANY_REQUESTS).await["code"], "rate_limited");
+    assert_eq!(login_from(&app, "10.0.0.3", "targeted", PASSWORD).await, StatusCode::TOO_MANY_REQUESTS);
+    // The owner, from an address that has not failed, gets in.
+    assert_eq!(login_from(&app, "192.0.2.7", "targeted", PASSWORD).await, StatusCode::OK);
+    // A new address may still try once; then it is held back too.
+    assert_eq!(login_from(&app, "10.0.1.1", "targeted", "wrong").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(login_from(&app, "10.0.1.1", "targeted", "wrong").await, StatusCode::TOO_MANY_REQUESTS);
+    // After the window, the held-back addresses may try again.
+    app.advance(Duration::from_secs(15 * 60));
+    assert_eq!(login_from(&app, "10.0.0.3", "targeted", PASSWORD).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn deleting_the_account_is_limited_like_a_login() {
+    let app = crate::helpers::spawn_app_with(&["--rate-login=3/min"]).await;
+    let user = app.signup("oracle").await;
+    let delete = || {
+        app.client
+            .delete(app.url("/user/account"))
+            .bearer_auth(&user.access)
+            .json(&json!({ "password": "wrong password" }))
+            .send()
+    };
+    for _ in 0..3 {
+        assert_eq!(delete().await.unwrap().status(), StatusCode::BAD_REQUEST);
+    }
+    assert_eq!(
+        error_of(delete().await.unwrap(), StatusCode::TOO_MANY_REQUESTS).await["code"],
+        "rate_limited"
+    );
 }
