@@ -137,14 +137,25 @@ test('two tabs refreshing at once stay signed in; the older tab steps aside', as
   assert.deepEqual([...first.page.problems, ...second.problems], []);
 });
 
-test('messages dropped by the chat rate limit are sent again, each stored once', async () => {
-  // Four frames at once, then two a second: typing frames count too, so a quick
-  // burst of messages runs into the limit.
-  const server = await startServer(['--msg-burst=4', '--msg-rate=2']);
+test('a quick burst of messages is paced to the chat rate: each stored once, none refused, the socket kept', async () => {
+  // Four frames at once, then two a second, and three refused frames a minute close the
+  // socket (4008): typing frames count too, so unpaced, this burst would be refused and
+  // the socket closed.
+  const server = await startServer(['--msg-burst=4', '--msg-rate=2', '--max-invalid-frames=3']);
   servers.push(server);
   const browser = await browserReady;
   const fast = await signedInPage(browser, server.base, PHONE, await makeUser(server.base, 'kim_fast', { gender: 'female', preferred: 'male' }), 'vi');
   const calm = await signedInPage(browser, server.base, DESKTOP, await makeUser(server.base, 'bao_calm', { gender: 'male', preferred: 'female' }), 'en');
+  let sockets = 0;
+  const refused = [];
+  await fast.routeWebSocket(/\/ws\/chat\//, (ws) => {
+    sockets++;
+    const upstream = ws.connectToServer();
+    upstream.onMessage((message) => {
+      if (typeof message === 'string' && JSON.parse(message).type === 'error') refused.push(message);
+      ws.send(message);
+    });
+  });
   await matchedPair(browser, server.base, [fast, calm]);
 
   const texts = Array.from({ length: 8 }, (_, i) => `tin nhắn ${i + 1}`);
@@ -153,15 +164,16 @@ test('messages dropped by the chat rate limit are sent again, each stored once',
     await box.fill(text);
     await box.press('Enter');
   }
-  await fast.locator('.banner-warn', { hasText: 'quá nhanh' }).waitFor({ timeout: WAIT });
-  // Every message arrives, once; none stays "sending" on the sender's page.
+  // Every message arrives, once, in order; none stays "sending" on the sender's page.
   await calm.locator('.msg-theirs').nth(texts.length - 1).waitFor({ timeout: WAIT });
   await fast.locator('.msg-mine[data-state=sending]').waitFor({ state: 'detached', timeout: WAIT });
   const received = await calm.$$eval('.msg-theirs .bubble', (els) => els.map((el) => el.textContent));
-  assert.deepEqual([...received].sort(), [...texts].sort());
+  assert.deepEqual(received, texts);
   const sent = await fast.$$eval('.msg-mine', (els) => els.map((el) => el.dataset.seq));
-  assert.equal(sent.length, texts.length);
   assert.equal(new Set(sent).size, texts.length, 'each message stored once');
+  assert.deepEqual(refused, [], 'the server refused nothing');
+  assert.equal(sockets, 1, 'the chat socket was never closed');
+  assert.equal(await fast.locator('.banner-warn', { hasText: 'quá nhanh' }).count(), 0);
   assert.deepEqual([...fast.problems, ...calm.problems], []);
 });
 

@@ -144,8 +144,13 @@ impl Accounts {
     /// version check so a banned user learns about the ban rather than seeing a revoked
     /// token.
     pub async fn authenticate(&self, token: &str) -> Result<UserRow, AuthError> {
+        Ok(self.authenticate_until(token).await?.0)
+    }
+
+    /// As [`Accounts::authenticate`], with the token's expiry (a socket closes then).
+    pub async fn authenticate_until(&self, token: &str) -> Result<(UserRow, Timestamp), AuthError> {
         let now = self.0.clock.now();
-        let (id, ver) = self.0.keys.verify(token, now).map_err(|_| AuthError::Invalid)?;
+        let (id, ver, expires) = self.0.keys.verify_until(token, now).map_err(|_| AuthError::Invalid)?;
         let user = self.0.store.user(id).await?.ok_or(AuthError::Invalid)?;
         if let Some(until) = user.ban_in_force(now) {
             return Err(AuthError::Banned(until));
@@ -153,7 +158,7 @@ impl Accounts {
         if user.token_version != ver {
             return Err(AuthError::Revoked);
         }
-        Ok(user)
+        Ok((user, expires))
     }
 
     pub async fn signup(&self, req: SignupRequest) -> Result<TokenResponse, AccountError> {

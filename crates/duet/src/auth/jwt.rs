@@ -82,6 +82,11 @@ impl Keys {
 
     /// Checks signature, algorithm, issuer, required claims and time.
     pub fn verify(&self, token: &str, now: Timestamp) -> Result<(UserId, i64), TokenError> {
+        self.verify_until(token, now).map(|(user, ver, _)| (user, ver))
+    }
+
+    /// As [`Keys::verify`], with the token's expiry.
+    pub fn verify_until(&self, token: &str, now: Timestamp) -> Result<(UserId, i64, Timestamp), TokenError> {
         let data =
             decode::<Claims>(token, &self.decoding, &self.validation).map_err(|_| TokenError::Invalid)?;
         let claims = data.claims;
@@ -95,7 +100,7 @@ impl Keys {
         if claims.exp <= now.as_secs() {
             return Err(TokenError::Expired);
         }
-        Ok((UserId(user), claims.ver))
+        Ok((UserId(user), claims.ver, Timestamp::from_millis(claims.exp.saturating_mul(1000))))
     }
 }
 

@@ -54,7 +54,12 @@ pub fn router(state: AppState) -> Router {
     let app = Router::new()
         .merge(api)
         .merge(ops::routes())
-        .merge(sockets::routes())
+        // Upgrades authenticate and read the database: limited per address (the token
+        // travels in the query or subprotocol, so there is no per-user key).
+        .merge(sockets::routes().route_layer(axum::middleware::from_fn_with_state(
+            (state.clone(), LimitClass::Default),
+            ratelimit::limit,
+        )))
         .merge(docs::routes(openapi))
         .merge(web::routes())
         .fallback(middleware::not_found)

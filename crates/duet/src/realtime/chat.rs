@@ -11,12 +11,10 @@
 //! already sent (by replay) is skipped, and one past a gap closes the socket with 1001
 //! so that the client resumes from what it has, never past what it missed.
 
-use std::collections::VecDeque;
 use std::future::Future;
 use std::num::NonZeroU32;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use axum::extract::ws::{Message, WebSocket};
 use futures_util::stream::FuturesOrdered;
@@ -26,7 +24,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use super::broker::{Delivery, Topic};
 use super::fanout::message_frame;
 use super::protocol::{ClientFrame, FrameErrorCode, LikeAnswer, LikeRoundInfo, ServerFrame};
-use super::socket::{close_frame, drive, frame_then_close, send, SocketKind, Step, Stops};
+use super::socket::{close_frame, drive, frame_then_close, send, SocketKind, Step, Stops, Strikes};
 use super::{CloseCode, Realtime};
 use crate::clock::Timestamp;
 use crate::ids::{RoomId, Seq, UserId};
@@ -52,7 +50,7 @@ struct Chat {
     /// The highest `seq` this socket has sent.
     last_sent: Seq,
     limiter: DefaultDirectRateLimiter,
-    invalid: VecDeque<Instant>,
+    strikes: Strikes,
     in_flight: FuturesOrdered<Answer>,
 }
 
@@ -64,7 +62,7 @@ pub async fn run(
     room_id: RoomId,
     after_seq: Seq,
 ) {
-    let (user, address) = match admit(&state, token, room_id).await {
+    let (user, expires, address) = match admit(&state, token, room_id).await {
         Ok(admitted) => admitted,
         Err(code) => {
             let _ = socket.send(close_frame(code)).await;
@@ -90,7 +88,11 @@ pub async fn run(
         let mut chat = Chat::new(state.clone(), user_id, address, handle, after_seq);
         step = greet(&mut chat, &mut sink).await;
         if let Step::Continue = step {
-            let stops = Stops { shutdown: &state.shutdown, replaced: &mut registration.replaced };
+            let stops = Stops {
+                shutdown: &state.shutdown,
+                replaced: &mut registration.replaced,
+                token_expires: Some(state.token_deadline(expires)),
+            };
             step = drive(&mut sink, &mut stream, &mut pushes.receiver, stops, &mut chat).await;
         }
         opened_handle = Some(chat.handle);
@@ -110,15 +112,16 @@ pub async fn run(
     }
 }
 
-/// The checks before the socket is used, each with its close code; the room's
-/// participants as this socket renders replayed messages.
+/// The checks before the socket is used, each with its close code; the user, when
+/// the token expires, and the room's participants as this socket renders replayed
+/// messages.
 async fn admit(
     state: &Realtime,
     token: Option<String>,
     room_id: RoomId,
-) -> Result<(UserRow, RoomAddress), CloseCode> {
+) -> Result<(UserRow, Timestamp, RoomAddress), CloseCode> {
     let token = token.ok_or(CloseCode::Unauthorized)?;
-    let user = state.accounts.authenticate(&token).await.map_err(|e| CloseCode::from(&e))?;
+    let (user, expires) = state.accounts.authenticate_until(&token).await.map_err(|e| CloseCode::from(&e))?;
     let room: RoomRow =
         state.store.room(room_id).await.map_err(|_| CloseCode::Internal)?.ok_or(CloseCode::RoomNotFound)?;
     let partner = room.partner_of(user.user_id()).ok_or(CloseCode::NotParticipant)?;
@@ -130,7 +133,7 @@ async fn admit(
     let users = room.participants();
     let nicknames =
         users.map(|u| if u == partner { partner_nickname.clone() } else { user.nickname.clone() });
-    Ok((user, RoomAddress { room_id, users, nicknames }))
+    Ok((user, expires, RoomAddress { room_id, users, nicknames }))
 }
 
 /// The room's owner, told that this user's socket is open.
@@ -154,6 +157,7 @@ impl Chat {
         let settings = &state.settings;
         let quota = Quota::per_second(NonZeroU32::new(settings.msg_rate).unwrap_or(NonZeroU32::MIN))
             .allow_burst(NonZeroU32::new(settings.msg_burst).unwrap_or(NonZeroU32::MIN));
+        let strikes = Strikes::new(settings.max_invalid_frames);
         Chat {
             state,
             user,
@@ -161,7 +165,7 @@ impl Chat {
             handle,
             last_sent: after_seq.max(Seq::ZERO),
             limiter: RateLimiter::direct(quota),
-            invalid: VecDeque::new(),
+            strikes,
             in_flight: FuturesOrdered::new(),
         }
     }
@@ -209,28 +213,25 @@ impl SocketKind for Chat {
         let text = match incoming {
             Some(Ok(Message::Text(text))) => text,
             Some(Ok(Message::Binary(_))) => {
-                return send(sink, &ServerFrame::error(FrameErrorCode::InvalidFrame, "frames are JSON text"))
-                    .await
+                let error = ServerFrame::error(FrameErrorCode::InvalidFrame, "frames are JSON text");
+                return self.strikes.refuse(sink, &error).await;
             }
             Some(Ok(Message::Close(_))) | None => return Step::Gone,
             Some(Ok(_)) => return Step::Continue,
             Some(Err(e)) => return super::read_error(e).into(),
         };
         if self.limiter.check().is_err() {
+            // Dropped, and a strike: a client far over the rate is closed with 4008.
             self.state.metrics.rate_limited.with_label_values(&["chat_frames"]).inc();
-            return send(
-                sink,
-                &ServerFrame::error(FrameErrorCode::RateLimited, "too many frames; slow down"),
-            )
-            .await;
+            let error = ServerFrame::error(FrameErrorCode::RateLimited, "too many frames; slow down");
+            return self.strikes.refuse(sink, &error).await;
         }
         match ClientFrame::parse(&text) {
             Ok(frame) => match self.on_frame(frame).await {
                 Some(reply) => send(sink, &reply).await,
                 None => Step::Continue,
             },
-            Err(_) if self.count_invalid() => Step::Close(CloseCode::Policy),
-            Err(e) => send(sink, &ServerFrame::error(FrameErrorCode::InvalidFrame, e.0)).await,
+            Err(e) => self.strikes.refuse(sink, &ServerFrame::error(FrameErrorCode::InvalidFrame, e.0)).await,
         }
     }
 
@@ -245,16 +246,6 @@ impl SocketKind for Chat {
 }
 
 impl Chat {
-    /// Records an invalid frame; true once the socket has sent too many within a minute.
-    fn count_invalid(&mut self) -> bool {
-        let now = Instant::now();
-        self.invalid.push_back(now);
-        while self.invalid.front().is_some_and(|t| now.duration_since(*t) > Duration::from_secs(60)) {
-            self.invalid.pop_front();
-        }
-        self.invalid.len() >= self.state.settings.max_invalid_frames as usize
-    }
-
     /// What a client frame does; the reply to send now, if any.
     async fn on_frame(&mut self, frame: ClientFrame) -> Option<ServerFrame> {
         let user = self.user;

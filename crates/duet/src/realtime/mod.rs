@@ -58,6 +58,11 @@ impl Realtime {
     pub fn new(deps: RealtimeDeps) -> Realtime {
         Realtime(Arc::new(deps))
     }
+
+    /// When, on the runtime's clock, a token that expires at `expires` runs out.
+    fn token_deadline(&self, expires: crate::clock::Timestamp) -> tokio::time::Instant {
+        tokio::time::Instant::now() + self.clock.now().until(expires)
+    }
 }
 
 impl Deref for Realtime {

@@ -4,8 +4,10 @@
 //! for a code. What differs between the sockets is a [`SocketKind`]. The loop is generic
 //! over the sink and the stream, so tests drive it with plain collections.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
@@ -49,11 +51,50 @@ pub(super) trait SocketKind: Send {
     }
 }
 
-/// Where a socket's loop is stopped from: the server's shutdown, and a newer socket of
-/// the same user.
+/// Where a socket's loop is stopped from: the server's shutdown, a newer socket of
+/// the same user, and the expiry of the access token it was opened with (closed with
+/// 4001; the client refreshes and reconnects).
 pub(super) struct Stops<'a> {
     pub shutdown: &'a Shutdown,
     pub replaced: &'a mut oneshot::Receiver<()>,
+    pub token_expires: Option<tokio::time::Instant>,
+}
+
+/// The frames a socket refused as abuse within the last minute: invalid frames,
+/// binary frames, frames over the rate (not the status socket's heartbeats). At the
+/// budget (`--max-invalid-frames`) the socket closes with 4008.
+pub(super) struct Strikes {
+    at: VecDeque<Instant>,
+    budget: usize,
+}
+
+impl Strikes {
+    pub fn new(budget: u32) -> Self {
+        Strikes { at: VecDeque::new(), budget: budget.max(1) as usize }
+    }
+
+    /// Records one; true once the budget is reached.
+    pub fn strike(&mut self) -> bool {
+        let now = Instant::now();
+        self.at.push_back(now);
+        while self.at.front().is_some_and(|t| now.duration_since(*t) > Duration::from_secs(60)) {
+            self.at.pop_front();
+        }
+        self.at.len() >= self.budget
+    }
+
+    /// The answer to a refused frame: close with 4008 once over the budget, else the
+    /// `error` frame.
+    pub async fn refuse<S>(&mut self, sink: &mut S, error: &ServerFrame) -> Step
+    where
+        S: futures_util::Sink<Message> + Unpin,
+    {
+        if self.strike() {
+            Step::Close(CloseCode::Policy)
+        } else {
+            send(sink, error).await
+        }
+    }
 }
 
 /// Runs a socket until a turn does not continue; returns how it ended (the caller
@@ -74,12 +115,15 @@ where
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
     let mut last_heard = tokio::time::Instant::now();
+    let expiry = tokio::time::sleep_until(stops.token_expires.unwrap_or_else(far_future));
+    tokio::pin!(expiry);
     let mut step = Step::Continue;
     while let Step::Continue = step {
         step = tokio::select! {
             biased;
             _ = stops.shutdown.requested() => Step::Close(CloseCode::GoingAway),
             _ = &mut *stops.replaced => Step::Close(CloseCode::Replaced),
+            _ = &mut expiry, if stops.token_expires.is_some() => Step::Close(CloseCode::Unauthorized),
             Some(answer) = kind.next_answer() => send(sink, &answer).await,
             delivery = pushes.recv() => kind.on_push(sink, delivery).await,
             incoming = stream.next(), if kind.reading() => {
@@ -90,6 +134,11 @@ where
         };
     }
     step
+}
+
+/// A deadline that never comes (a token with no expiry to watch).
+fn far_future() -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_secs(100 * 365 * 86_400)
 }
 
 /// How often the server pings; a peer silent for two intervals is dropped.

@@ -9,7 +9,7 @@ use futures_util::{Sink, SinkExt, StreamExt};
 
 use super::broker::{Delivery, Topic};
 use super::protocol::{FrameErrorCode, ServerFrame, StatusClientFrame};
-use super::socket::{close_frame, drive, frame_then_close, send, SocketKind, Step, Stops};
+use super::socket::{close_frame, drive, frame_then_close, send, SocketKind, Step, Stops, Strikes};
 use super::{CloseCode, Realtime};
 use crate::profile::StatusView;
 
@@ -17,10 +17,10 @@ use crate::profile::StatusView;
 /// subprotocol before the upgrade.
 pub async fn run(state: Realtime, mut socket: WebSocket, token: Option<String>) {
     let user = match token {
-        Some(token) => state.accounts.authenticate(&token).await,
+        Some(token) => state.accounts.authenticate_until(&token).await,
         None => Err(crate::auth::AuthError::Invalid),
     };
-    let user = match user {
+    let (user, expires) = match user {
         Ok(user) => user,
         Err(e) => {
             let _ = socket.send(close_frame(CloseCode::from(&e))).await;
@@ -41,8 +41,13 @@ pub async fn run(state: Realtime, mut socket: WebSocket, token: Option<String>) 
     let (mut sink, mut stream) = socket.split();
     let mut step = send(&mut sink, &first).await;
     if let Step::Continue = step {
-        let stops = Stops { shutdown: &state.shutdown, replaced: &mut registration.replaced };
-        step = drive(&mut sink, &mut stream, &mut pushes.receiver, stops, &mut StatusSocket).await;
+        let stops = Stops {
+            shutdown: &state.shutdown,
+            replaced: &mut registration.replaced,
+            token_expires: Some(state.token_deadline(expires)),
+        };
+        let mut kind = StatusSocket::new(state.settings.max_invalid_frames);
+        step = drive(&mut sink, &mut stream, &mut pushes.receiver, stops, &mut kind).await;
     }
     if let Step::Close(code) = step {
         let _ = sink.send(close_frame(code)).await;
@@ -53,8 +58,17 @@ pub async fn run(state: Realtime, mut socket: WebSocket, token: Option<String>) 
 }
 
 /// The status socket's side of the loop: pushes are written as they come (a close
-/// code ends the socket after its frame); the client may only send heartbeats.
-pub(super) struct StatusSocket;
+/// code ends the socket after its frame); the client may only send heartbeats, and
+/// anything else counts toward the invalid-frame budget.
+pub(super) struct StatusSocket {
+    strikes: Strikes,
+}
+
+impl StatusSocket {
+    pub(super) fn new(max_invalid_frames: u32) -> Self {
+        StatusSocket { strikes: Strikes::new(max_invalid_frames) }
+    }
+}
 
 impl SocketKind for StatusSocket {
     async fn on_push<S>(&mut self, sink: &mut S, delivery: Option<Arc<Delivery>>) -> Step
@@ -73,17 +87,15 @@ impl SocketKind for StatusSocket {
     where
         S: Sink<Message> + Unpin + Send,
     {
+        let only_heartbeats = || {
+            ServerFrame::error(FrameErrorCode::InvalidFrame, "the status socket takes only heartbeat frames")
+        };
         match incoming {
-            Some(Ok(Message::Text(text))) => {
-                let reply = match serde_json::from_str::<StatusClientFrame>(&text) {
-                    Ok(StatusClientFrame::Heartbeat) => ServerFrame::Heartbeat,
-                    Err(_) => ServerFrame::error(
-                        FrameErrorCode::InvalidFrame,
-                        "the status socket takes only heartbeat frames",
-                    ),
-                };
-                send(sink, &reply).await
-            }
+            Some(Ok(Message::Text(text))) => match serde_json::from_str::<StatusClientFrame>(&text) {
+                Ok(StatusClientFrame::Heartbeat) => send(sink, &ServerFrame::Heartbeat).await,
+                Err(_) => self.strikes.refuse(sink, &only_heartbeats()).await,
+            },
+            Some(Ok(Message::Binary(_))) => self.strikes.refuse(sink, &only_heartbeats()).await,
             Some(Ok(Message::Close(_))) | None => Step::Gone,
             Some(Ok(_)) => Step::Continue,
             Some(Err(e)) => super::read_error(e).into(),
@@ -128,8 +140,8 @@ mod tests {
             Ok(Message::Close(None)),
         ]);
         let mut sink: Vec<Message> = Vec::new();
-        let stops = Stops { shutdown: &shutdown, replaced: &mut replaced };
-        let step = drive(&mut sink, &mut stream, &mut pushes, stops, &mut StatusSocket).await;
+        let stops = Stops { shutdown: &shutdown, replaced: &mut replaced, token_expires: None };
+        let step = drive(&mut sink, &mut stream, &mut pushes, stops, &mut StatusSocket::new(20)).await;
         assert!(matches!(step, Step::Gone), "the client's close ends the loop");
         let sent = texts(&sink);
         assert_eq!(sent[0], r#"{"type":"search_timeout"}"#, "a queued push goes before the client's frames");
@@ -145,15 +157,15 @@ mod tests {
         shutdown.trigger();
         let mut stream = futures_util::stream::pending();
         let mut sink: Vec<Message> = Vec::new();
-        let stops = Stops { shutdown: &shutdown, replaced: &mut replaced };
-        let step = drive(&mut sink, &mut stream, &mut pushes, stops, &mut StatusSocket).await;
+        let stops = Stops { shutdown: &shutdown, replaced: &mut replaced, token_expires: None };
+        let step = drive(&mut sink, &mut stream, &mut pushes, stops, &mut StatusSocket::new(20)).await;
         assert!(matches!(step, Step::Close(CloseCode::GoingAway)));
 
         let shutdown = Shutdown::new();
         let (newer, mut replaced) = oneshot::channel();
         newer.send(()).unwrap();
-        let stops = Stops { shutdown: &shutdown, replaced: &mut replaced };
-        let step = drive(&mut sink, &mut stream, &mut pushes, stops, &mut StatusSocket).await;
+        let stops = Stops { shutdown: &shutdown, replaced: &mut replaced, token_expires: None };
+        let step = drive(&mut sink, &mut stream, &mut pushes, stops, &mut StatusSocket::new(20)).await;
         assert!(matches!(step, Step::Close(CloseCode::Replaced)));
     }
 
@@ -169,8 +181,8 @@ mod tests {
         .unwrap();
         let mut stream = futures_util::stream::pending();
         let mut sink: Vec<Message> = Vec::new();
-        let stops = Stops { shutdown: &shutdown, replaced: &mut replaced };
-        let step = drive(&mut sink, &mut stream, &mut pushes, stops, &mut StatusSocket).await;
+        let stops = Stops { shutdown: &shutdown, replaced: &mut replaced, token_expires: None };
+        let step = drive(&mut sink, &mut stream, &mut pushes, stops, &mut StatusSocket::new(20)).await;
         assert!(matches!(step, Step::Close(CloseCode::Banned)));
         assert_eq!(texts(&sink), [r#"{"type":"search_timeout"}"#]);
     }

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use futures_util::SinkExt;
+use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -456,4 +456,64 @@ async fn client_ids_are_bounded_and_a_retry_long_after_is_answered_by_the_store(
     assert_eq!(expect_frame(&mut sa, "error").await["code"], "invalid_message");
     send(&mut sa, json!({ "type": "message", "content": "next", "client_id": "after" })).await;
     assert_eq!(expect_frame(&mut sa, "ack").await["seq"], 302, "numbering carries on without a gap");
+}
+
+#[tokio::test]
+async fn binary_frames_and_floods_far_over_the_rate_close_with_4008() {
+    let app = spawn_app_with(&["--msg-rate=1", "--msg-burst=2", "--max-invalid-frames=3"]).await;
+    let (a, _b, room) = app.pair("abuse").await;
+    let mut sa = app.chat_socket(&a, room, 0).await;
+    next_frame(&mut sa).await;
+    for _ in 0..2 {
+        sa.send(Message::Binary(vec![1, 2, 3].into())).await.unwrap();
+        assert_eq!(expect_frame(&mut sa, "error").await["code"], "invalid_frame");
+    }
+    sa.send(Message::Binary(vec![4].into())).await.unwrap();
+    assert_eq!(close_code(&mut sa).await, 4008, "the third binary frame closes");
+
+    let mut sa = app.chat_socket(&a, room, 0).await;
+    next_frame(&mut sa).await;
+    // The burst passes, then each frame over the rate is a strike.
+    for _ in 0..5 {
+        send(&mut sa, json!({ "type": "typing", "is_typing": true })).await;
+    }
+    let mut codes = Vec::new();
+    loop {
+        match sa.next().await {
+            Some(Ok(Message::Text(text))) => {
+                let frame: Value = serde_json::from_str(&text).unwrap();
+                codes.push(frame["code"].as_str().unwrap_or_default().to_owned());
+            }
+            Some(Ok(Message::Close(Some(close)))) => {
+                assert_eq!(u16::from(close.code), 4008);
+                break;
+            }
+            other => panic!("expected frames, then 4008: {other:?}"),
+        }
+    }
+    assert_eq!(codes, ["rate_limited", "rate_limited"], "two refusals answered, the third closes");
+}
+
+#[tokio::test]
+async fn a_chat_socket_closes_with_4001_when_its_token_expires() {
+    let app = spawn_app_with(&["--access-ttl=2s", "--refresh-ttl=1h"]).await;
+    let (a, _b, room) = app.pair("expiry").await;
+    let mut sa = app.chat_socket(&a, room, 0).await;
+    assert_eq!(next_frame(&mut sa).await["type"], "connection");
+    let closed = tokio::time::timeout(Duration::from_secs(10), close_code(&mut sa)).await;
+    assert_eq!(closed.expect("closed once the token ran out"), 4001);
+}
+
+#[tokio::test]
+async fn socket_upgrades_are_rate_limited_per_address() {
+    let app = spawn_app_with(&["--rate-default=3/min"]).await;
+    let url = format!("{}/ws/status?token=not-a-token", app.ws_base());
+    for _ in 0..3 {
+        let (mut socket, _) = tokio_tungstenite::connect_async(&url).await.expect("upgraded");
+        assert_eq!(close_code(&mut socket).await, 4001);
+    }
+    match tokio_tungstenite::connect_async(&url).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 429),
+        other => panic!("the fourth upgrade is refused with 429: {other:?}"),
+    }
 }

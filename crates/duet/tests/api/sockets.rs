@@ -166,3 +166,21 @@ async fn frames_over_the_limit_close_with_1009() {
     socket.send(Message::Text(big.into())).await.unwrap();
     assert_eq!(close_code(&mut socket).await, 1009);
 }
+
+#[tokio::test]
+async fn junk_on_the_status_socket_closes_it_with_4008_but_heartbeats_never_do() {
+    let app = crate::helpers::spawn_app_with(&["--max-invalid-frames=3"]).await;
+    let a = app.signup("junky").await;
+    let mut socket = app.status_socket(&a.access).await;
+    next_frame(&mut socket).await;
+    for _ in 0..30 {
+        socket.send(Message::Text(r#"{"type":"heartbeat"}"#.into())).await.unwrap();
+        assert_eq!(next_frame(&mut socket).await["type"], "heartbeat");
+    }
+    socket.send(Message::Text("junk".into())).await.unwrap();
+    assert_eq!(next_frame(&mut socket).await["code"], "invalid_frame");
+    socket.send(Message::Binary(vec![0].into())).await.unwrap();
+    assert_eq!(next_frame(&mut socket).await["code"], "invalid_frame");
+    socket.send(Message::Text(r#"{"type":"message"}"#.into())).await.unwrap();
+    assert_eq!(close_code(&mut socket).await, 4008);
+}

@@ -7,6 +7,12 @@
 // waits in an outbox (kept in sessionStorage, so it survives a reload) until its `ack`;
 // after a reconnect the outbox is sent again, and the server stores a repeated
 // `client_id` once. Read receipts and typing go only to the partner.
+//
+// Pacing: the server allows `chat_rate_per_sec` frames a second with a burst of
+// `chat_burst` (from /meta/limits) and closes a socket that keeps sending past them
+// (4008). Every frame this page sends goes through a token bucket set a little inside
+// those numbers, so resending a long outbox after a reconnect trickles out at the
+// served rate instead of tripping the limit.
 
 import { randomId } from './dom.js';
 import { ReconnectingSocket } from './socket.js';
@@ -16,6 +22,37 @@ const TYPING_REPEAT_MS = 4000;
 // After `error rate_limited` (the frame was dropped, unsaid which), the outbox goes again.
 const RESEND_AFTER_MS = 1000;
 
+/** A token bucket: `rate` tokens a second, holding at most `burst`. */
+export class Pacer {
+  constructor(rate, burst) {
+    // A margin inside the server's numbers: frames can bunch up on the way.
+    this.rate = Math.max(0.5, (rate || 5) * 0.8);
+    this.burst = Math.max(1, (burst || 20) - 2);
+    this.tokens = this.burst;
+    this.at = Date.now();
+  }
+
+  refill() {
+    const now = Date.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.at) / 1000) * this.rate);
+    this.at = now;
+  }
+
+  /** Takes a token if there is one. */
+  take() {
+    this.refill();
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  /** Milliseconds until the next token. */
+  waitMs() {
+    this.refill();
+    return Math.max(0, Math.ceil(((1 - this.tokens) / this.rate) * 1000));
+  }
+}
+
 export class ChatRoom {
   /**
    * `events`: `connected(frame)`, `message(msg, {replay})`, `updated(msg)` (state of
@@ -23,8 +60,11 @@ export class ChatRoom {
    * `frame(frame)` (like rounds, reveals, keep, errors), `ended(reason|null)`,
    * `banned(until)`, `replaced()`, `sessionEnded()`, `connection(up)`.
    */
-  constructor(roomId, myId, events) {
+  constructor(roomId, myId, events, limits = {}) {
     this.roomId = roomId;
+    this.pacer = new Pacer(limits.chat_rate_per_sec, limits.chat_burst);
+    this.unsent = []; // client_ids of the outbox still to go on this connection, in order
+    this.drainTimer = null;
     this.myId = myId;
     this.events = events;
     this.messages = new Map(); // seq -> message
@@ -60,6 +100,7 @@ export class ChatRoom {
   stop() {
     this.stopTyping();
     clearTimeout(this.resendTimer);
+    clearTimeout(this.drainTimer);
     this.socket.stop();
   }
 
@@ -150,8 +191,35 @@ export class ChatRoom {
     }
   }
 
+  /** A frame through the pacer: false (not sent) when the socket is down or the bucket is empty. */
+  paced(frame) {
+    if (!this.socket.isOpen || !this.pacer.take()) return false;
+    return this.socket.send(frame);
+  }
+
+  /** Sends the whole outbox again, paced. */
   sendOutbox() {
-    for (const item of this.outbox) this.socket.send({ type: 'message', content: item.content, client_id: item.client_id });
+    this.unsent = this.outbox.map((m) => m.client_id);
+    this.drain();
+  }
+
+  /** Sends what is unsent while the bucket allows; the rest when it refills. */
+  drain() {
+    clearTimeout(this.drainTimer);
+    this.drainTimer = null;
+    while (this.unsent.length) {
+      const item = this.outbox.find((m) => m.client_id === this.unsent[0]);
+      if (!item) {
+        this.unsent.shift();
+        continue;
+      }
+      if (!this.socket.isOpen) return; // the next `connection` frame sends it all again
+      if (!this.paced({ type: 'message', content: item.content, client_id: item.client_id })) {
+        this.drainTimer = setTimeout(() => this.drain(), this.pacer.waitMs() + 10);
+        return;
+      }
+      this.unsent.shift();
+    }
   }
 
   resendSoon() {
@@ -173,7 +241,8 @@ export class ChatRoom {
     const item = { client_id: randomId(), content, created: new Date().toISOString() };
     this.outbox.push(item);
     this.saveOutbox();
-    this.socket.send({ type: 'message', content, client_id: item.client_id });
+    this.unsent.push(item.client_id);
+    this.drain();
     this.stopTyping();
     return { ...item, state: 'sending', mine: true };
   }
@@ -185,7 +254,7 @@ export class ChatRoom {
   typed() {
     const now = Date.now();
     if (!this.typingSent || now - this.typingAt > TYPING_REPEAT_MS) {
-      if (this.socket.send({ type: 'typing', is_typing: true })) {
+      if (this.paced({ type: 'typing', is_typing: true })) {
         this.typingSent = true;
         this.typingAt = now;
       }
@@ -196,7 +265,7 @@ export class ChatRoom {
 
   stopTyping() {
     clearTimeout(this.typingTimer);
-    if (this.typingSent) this.socket.send({ type: 'typing', is_typing: false });
+    if (this.typingSent) this.paced({ type: 'typing', is_typing: false });
     this.typingSent = false;
   }
 
@@ -204,6 +273,6 @@ export class ChatRoom {
   markRead() {
     let upTo = 0;
     for (const msg of this.messages.values()) if (!msg.mine) upTo = Math.max(upTo, msg.seq);
-    if (upTo > this.readSent && this.socket.send({ type: 'read', up_to_seq: upTo })) this.readSent = upTo;
+    if (upTo > this.readSent && this.paced({ type: 'read', up_to_seq: upTo })) this.readSent = upTo;
   }
 }

@@ -157,7 +157,7 @@ export function roomView(app, roomId) {
         if (up) hideBanner('chat-offline');
         else showBanner('chat-offline', 'warn', t('banner.offline'));
       },
-    });
+    }, app.limits || {});
     state.chat = chat;
     return chat;
   }
