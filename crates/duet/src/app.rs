@@ -286,6 +286,9 @@ fn spawn_housekeeping(state: &AppState) {
                 _ = tick.tick() => {
                     state.limits.forget_idle();
                     state.accounts.forget_old_failures();
+                    if let Err(e) = state.moderation.purge_expired_evidence().await {
+                        tracing::warn!(error = %e, "erasing expired report evidence failed");
+                    }
                     let now = state.clock.now();
                     state.housekeeping.ran(now);
                     if let Err(e) = state.store.purge_expired_refresh_tokens(now).await {

@@ -215,6 +215,10 @@ pub struct ModerationSettings {
     /// Length of an automatic ban, in days.
     #[arg(long, env = "DUET_AUTOBAN_DAYS", default_value_t = 1)]
     pub autoban_days: u32,
+    /// How long a report's evidence (its copy of messages) is kept: from the report,
+    /// or from its resolution if that comes later; then it is erased.
+    #[arg(long, env = "DUET_EVIDENCE_RETENTION", default_value = "30d", value_parser = parse_duration)]
+    pub evidence_retention: Duration,
 }
 
 /// A setting whose value parsed but cannot be used; the message names the setting.

@@ -15,6 +15,7 @@ use super::AppState;
 use super::{limited, Routes};
 use crate::clock::Timestamp;
 use crate::ids::{RoomId, Seq};
+use crate::moderation::Resolution;
 use crate::room::EndReason;
 use crate::store::{ReportRow, RoomFilter, RoomRow};
 use crate::tasks::TaskReport;
@@ -26,6 +27,7 @@ pub fn routes(state: &AppState) -> Routes {
         LimitClass::Default,
         OpenApiRouter::new()
             .routes(routes!(list_reports))
+            .routes(routes!(resolve_report))
             .routes(routes!(list_rooms))
             .routes(routes!(end_room))
             .routes(routes!(dashboard))
@@ -74,10 +76,17 @@ pub struct ReportView {
     pub room_id: RoomId,
     pub reason: String,
     pub details: Option<String>,
-    /// The room's last messages when the report was filed, oldest first.
+    /// The room's last messages when the report was filed, oldest first; a message
+    /// whose author deleted their account has `user_id` null; empty once the
+    /// retention (`--evidence-retention`) has ended.
     #[schema(value_type = Vec<Object>)]
     pub evidence: serde_json::Value,
     pub created_at: DateTime<Utc>,
+    /// `open`, `dismissed` or `actioned`.
+    pub state: String,
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// When the evidence was erased, at the end of its retention.
+    pub evidence_erased_at: Option<DateTime<Utc>>,
 }
 
 impl From<ReportRow> for ReportView {
@@ -91,6 +100,9 @@ impl From<ReportRow> for ReportView {
             details: r.details,
             evidence: serde_json::from_str(&r.evidence).unwrap_or(serde_json::Value::Null),
             created_at: time(r.created_at),
+            state: r.state,
+            resolved_at: r.resolved_at.map(time),
+            evidence_erased_at: r.evidence_purged_at.map(time),
         }
     }
 }
@@ -171,6 +183,34 @@ async fn list_rooms(
     };
     let (rows, total) = state.store.list_rooms(filter, offset, limit).await?;
     Ok(AppJson(Page { items: rows.into_iter().map(AdminRoomView::from).collect(), total, page, limit }))
+}
+
+/// A moderator's decision about a report.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveRequest {
+    pub state: Resolution,
+}
+
+/// Resolve a report (`dismissed` or `actioned`; again to change it). Its evidence is
+/// then kept `--evidence-retention` from now.
+#[utoipa::path(post, path = "/admin/reports/{id}/resolve", tag = "admin", security(("bearer" = [])),
+    params(("id" = i64, Path)), request_body = ResolveRequest,
+    responses(
+        (status = 200, body = ReportView),
+        (status = 400, description = "Bad body or id", body = ErrorBody),
+        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
+        (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ))]
+async fn resolve_report(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    AppPath(id): AppPath<i64>,
+    AppJson(req): AppJson<ResolveRequest>,
+) -> Result<AppJson<ReportView>, ApiError> {
+    let row = state.moderation.resolve(id, req.state).await?.ok_or_else(|| ApiError::not_found("report"))?;
+    Ok(AppJson(row.into()))
 }
 
 /// End a room as an administrator (reason `admin`). Idempotent.

@@ -19,7 +19,7 @@ use crate::room::{Notice, RoomError, Rooms};
 use crate::store::{Store, StoreError, UserRow};
 use crate::types::EndReason;
 
-pub use reports::{ReportError, ReportReason, MAX_DETAILS_CHARS};
+pub use reports::{ReportError, ReportReason, Resolution, MAX_DETAILS_CHARS};
 
 /// Longest ban an administrator can set in one step.
 pub const MAX_BAN_DAYS: u32 = 3650;

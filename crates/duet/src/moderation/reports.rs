@@ -11,7 +11,7 @@ use super::{BanError, Moderation};
 use crate::clock::Timestamp;
 use crate::ids::UserId;
 use crate::room::MessageView;
-use crate::store::{Constraint, NewReport, RoomRow, StoreError};
+use crate::store::{Constraint, NewReport, ReportRow, RoomRow, StoreError};
 use crate::validation::FieldErrors;
 
 /// Why someone is reported.
@@ -41,6 +41,25 @@ impl ReportReason {
             ReportReason::Underage => "underage",
             ReportReason::Inappropriate => "inappropriate",
             ReportReason::Other => "other",
+        }
+    }
+}
+
+/// What a moderator decided about a report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Resolution {
+    /// Nothing to act on.
+    Dismissed,
+    /// Acted on (a ban, a warning).
+    Actioned,
+}
+
+impl Resolution {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Resolution::Dismissed => "dismissed",
+            Resolution::Actioned => "actioned",
         }
     }
 }
@@ -113,6 +132,29 @@ impl Moderation {
         tracing::info!(report_id = report.id, room_id = room.id.0, reason = reason.as_str(), "report filed");
         self.autoban(reported).await?;
         Ok((report.id, evidence.len()))
+    }
+
+    /// Resolves report `id`; the report as it is now, None when there is none. Its
+    /// evidence is then kept `--evidence-retention` from the resolution.
+    pub async fn resolve(&self, id: i64, resolution: Resolution) -> Result<Option<ReportRow>, sqlx::Error> {
+        let now = self.0.clock.now();
+        let row = self.0.store.resolve_report(id, resolution.as_str(), now).await?;
+        if row.is_some() {
+            tracing::info!(report_id = id, state = resolution.as_str(), "report resolved");
+        }
+        Ok(row)
+    }
+
+    /// Erases the evidence of reports whose retention has ended (housekeeping); how
+    /// many.
+    pub async fn purge_expired_evidence(&self) -> Result<u64, sqlx::Error> {
+        let now = self.0.clock.now();
+        let purged =
+            self.0.store.purge_evidence_before(now.minus(self.0.settings.evidence_retention), now).await?;
+        if purged > 0 {
+            tracing::info!(reports = purged, "erased the evidence of reports past their retention");
+        }
+        Ok(purged)
     }
 
     /// Bans `user` for `autoban_days` when `autoban_reporters` distinct people reported

@@ -14,9 +14,14 @@ pub struct ReportRow {
     pub room_id: RoomId,
     pub reason: String,
     pub details: Option<String>,
-    /// JSON array of the copied messages.
+    /// JSON array of the copied messages (`[]` once purged).
     pub evidence: String,
     pub created_at: i64,
+    /// `open`, `dismissed` or `actioned`.
+    pub state: String,
+    pub resolved_at: Option<i64>,
+    /// When the evidence was erased at the end of its retention.
+    pub evidence_purged_at: Option<i64>,
 }
 
 pub struct NewReport<'a> {
@@ -29,7 +34,8 @@ pub struct NewReport<'a> {
     pub now: Timestamp,
 }
 
-const REPORT_COLUMNS: &str = "id, reporter_id, reported_id, room_id, reason, details, evidence, created_at";
+const REPORT_COLUMNS: &str = "id, reporter_id, reported_id, room_id, reason, details, evidence, created_at, \
+     state, resolved_at, evidence_purged_at";
 
 impl Store {
     /// Stores a report; `Conflict(Constraint::Report)` when this reporter already reported
@@ -50,6 +56,39 @@ impl Store {
             .fetch_one(&self.pool)
             .await
             .map_err(|e| on_unique(e, &[Constraint::Report]))
+    }
+
+    /// Sets a report's state (`dismissed` or `actioned`) and its resolution time; the
+    /// report as it is now, None when there is no such report.
+    pub async fn resolve_report(
+        &self,
+        id: i64,
+        state: &str,
+        now: Timestamp,
+    ) -> Result<Option<ReportRow>, sqlx::Error> {
+        let sql = format!(
+            "UPDATE reports SET state = $2, resolved_at = $3 WHERE id = $1 RETURNING {REPORT_COLUMNS}"
+        );
+        sqlx::query_as(&sql).bind(id).bind(state).bind(now.as_millis()).fetch_optional(&self.pool).await
+    }
+
+    /// Erases the evidence of every report whose retention ended before `cutoff`
+    /// (counted from the report, or from its resolution if that came later); how many.
+    pub async fn purge_evidence_before(&self, cutoff: Timestamp, now: Timestamp) -> Result<u64, sqlx::Error> {
+        let purged = sqlx::query(
+            "UPDATE reports SET evidence = '[]', evidence_purged_at = $2 \
+             WHERE evidence_purged_at IS NULL \
+             AND (CASE WHEN resolved_at > created_at THEN resolved_at ELSE created_at END) < $1",
+        )
+        .bind(cutoff.as_millis())
+        .bind(now.as_millis())
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if purged > 0 {
+            self.erased();
+        }
+        Ok(purged)
     }
 
     /// Distinct users who reported `user` since `since`.

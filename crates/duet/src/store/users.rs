@@ -328,6 +328,24 @@ impl Store {
     pub async fn delete_user(&self, id: UserId) -> Result<bool, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM messages WHERE user_id = $1").bind(id.0).execute(&mut *tx).await?;
+        // Evidence of reports by or about the user keeps the text of their messages
+        // until its retention ends, but no longer their id.
+        let reports: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT id, evidence FROM reports \
+             WHERE (reporter_id = $1 OR reported_id = $1) AND evidence_purged_at IS NULL",
+        )
+        .bind(id.0)
+        .fetch_all(&mut *tx)
+        .await?;
+        for (report, evidence) in reports {
+            if let Some(redacted) = without_author(&evidence, id) {
+                sqlx::query("UPDATE reports SET evidence = $2 WHERE id = $1")
+                    .bind(report)
+                    .bind(redacted)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
         let deleted = sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(id.0)
             .execute(&mut *tx)
@@ -336,5 +354,36 @@ impl Store {
         tx.commit().await?;
         self.erased();
         Ok(deleted == 1)
+    }
+}
+
+/// The evidence (a JSON array of messages) with `user`'s id replaced by null on the
+/// messages they wrote; None when none of them is theirs.
+fn without_author(evidence: &str, user: UserId) -> Option<String> {
+    let mut messages: Vec<serde_json::Value> = serde_json::from_str(evidence).ok()?;
+    let mut changed = false;
+    for message in &mut messages {
+        if message.get("user_id").and_then(serde_json::Value::as_i64) == Some(user.0) {
+            message["user_id"] = serde_json::Value::Null;
+            changed = true;
+        }
+    }
+    changed.then(|| serde_json::to_string(&messages).expect("JSON values serialise"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deleted_authors_id_leaves_the_evidence_and_the_text_stays() {
+        let evidence = r#"[{"user_id":3,"content":"hi"},{"user_id":4,"content":"hello"}]"#;
+        let redacted: serde_json::Value =
+            serde_json::from_str(&without_author(evidence, UserId(3)).unwrap()).unwrap();
+        assert_eq!(
+            redacted,
+            serde_json::json!([{"user_id":null,"content":"hi"},{"user_id":4,"content":"hello"}])
+        );
+        assert_eq!(without_author(evidence, UserId(9)), None, "nothing of theirs: unchanged");
     }
 }

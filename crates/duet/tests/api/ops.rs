@@ -205,6 +205,7 @@ async fn the_api_document_lists_every_route_with_error_shapes() {
         ("/chat/room/{room_id}/messages", "get"),
         ("/admin/dashboard", "get"),
         ("/admin/reports", "get"),
+        ("/admin/reports/{id}/resolve", "post"),
         ("/admin/rooms", "get"),
         ("/admin/rooms/{id}/end", "post"),
         ("/admin/status", "get"),

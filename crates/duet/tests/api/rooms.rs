@@ -291,6 +291,87 @@ async fn reports_copy_evidence_once_per_reporter_and_room() {
     assert_eq!(app.search(&b.access, "chat").await.status(), StatusCode::ACCEPTED);
 }
 
+/// `reporter` reports `room`; the report's id.
+async fn report(app: &TestApp, reporter: &Session, room: i64) -> i64 {
+    let body: Value = app
+        .post_json(&format!("/chat/report/{room}"), json!({ "reason": "harassment" }), Some(&reporter.access))
+        .await
+        .json()
+        .await
+        .unwrap();
+    body["report_id"].as_i64().expect("filed")
+}
+
+/// The report with id `id`, as the admin list shows it.
+async fn listed(app: &TestApp, admin: &Session, id: i64) -> Value {
+    let reports: Value = app.get("/admin/reports?limit=100", Some(&admin.access)).await.json().await.unwrap();
+    reports["items"].as_array().unwrap().iter().find(|r| r["id"] == id).expect("listed").clone()
+}
+
+#[tokio::test]
+async fn report_evidence_is_erased_after_its_retention_counted_from_the_later_of_report_and_resolution() {
+    // Tokens that outlast the 51 days this test moves through.
+    let app = app_with(&["--evidence-retention=30d", "--access-ttl=90d", "--refresh-ttl=180d"]).await;
+    let admin = app.admin("retainer").await;
+    let (a, b, room) = app.pair("kept").await;
+    app.state.rooms.post_message(RoomId(room), UserId(b.id), None, "evidence one".into()).await.unwrap();
+    let open = report(&app, &a, room).await;
+    let (c, d, room2) = app.pair("resolved").await;
+    app.state.rooms.post_message(RoomId(room2), UserId(d.id), None, "evidence two".into()).await.unwrap();
+    let resolved = report(&app, &c, room2).await;
+    assert_eq!(listed(&app, &admin, open).await["state"], "open");
+
+    // Resolved on day 20: its evidence is kept 30 days from then.
+    app.advance(Duration::from_secs(20 * 86_400));
+    let path = format!("/admin/reports/{resolved}/resolve");
+    let body: Value =
+        app.post_json(&path, json!({ "state": "actioned" }), Some(&admin.access)).await.json().await.unwrap();
+    assert_eq!(body["state"], "actioned");
+    assert!(body["resolved_at"].is_string());
+    for bad in [json!({ "state": "open" }), json!({})] {
+        error_of(app.post_json(&path, bad, Some(&admin.access)).await, StatusCode::BAD_REQUEST).await;
+    }
+    let unknown =
+        app.post_json("/admin/reports/999/resolve", json!({ "state": "dismissed" }), Some(&admin.access));
+    error_of(unknown.await, StatusCode::NOT_FOUND).await;
+
+    // Day 31: the open report's evidence is gone, the resolved one's kept.
+    app.advance(Duration::from_secs(11 * 86_400));
+    assert_eq!(app.state.moderation.purge_expired_evidence().await.unwrap(), 1);
+    let gone = listed(&app, &admin, open).await;
+    assert_eq!((gone["evidence"].clone(), gone["evidence_erased_at"].is_string()), (json!([]), true));
+    assert_eq!(listed(&app, &admin, resolved).await["evidence"][0]["content"], "evidence two");
+    // Day 51: that one too.
+    app.advance(Duration::from_secs(20 * 86_400));
+    assert_eq!(app.state.moderation.purge_expired_evidence().await.unwrap(), 1);
+    assert_eq!(listed(&app, &admin, resolved).await["evidence"], json!([]));
+    assert_eq!(app.state.moderation.purge_expired_evidence().await.unwrap(), 0, "each once");
+}
+
+#[tokio::test]
+async fn a_deleted_account_leaves_its_messages_in_evidence_without_its_id() {
+    let app = app_with(&[]).await;
+    let admin = app.admin("redactor").await;
+    let (a, b, room) = app.pair("redact").await;
+    app.state.rooms.post_message(RoomId(room), UserId(a.id), None, "from a".into()).await.unwrap();
+    app.state.rooms.post_message(RoomId(room), UserId(b.id), None, "from b".into()).await.unwrap();
+    let id = report(&app, &a, room).await;
+    let deleted = app
+        .client
+        .delete(app.url("/user/account"))
+        .bearer_auth(&b.access)
+        .json(&json!({ "password": crate::helpers::PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let report = listed(&app, &admin, id).await;
+    assert_eq!(report["reported_id"], b.id, "the report keeps the bare id");
+    let evidence = report["evidence"].as_array().unwrap();
+    let authors: Vec<(&Value, &Value)> = evidence.iter().map(|m| (&m["user_id"], &m["content"])).collect();
+    assert_eq!(authors, [(&json!(a.id), &json!("from a")), (&Value::Null, &json!("from b"))]);
+}
+
 #[tokio::test]
 async fn reports_close_after_the_window() {
     let app = app_with(&["--report-window=1h"]).await;
