@@ -57,7 +57,9 @@ pub struct Relay {
 impl Relay {
     pub fn new(secret: &str) -> Relay {
         Relay {
-            keys: Arc::new(Keys::new(secret.as_bytes(), "duet", Duration::from_secs(900))),
+            // Duet's token check, which refuses a token claiming a longer life than
+            // the TTL: as long as the run's tokens (`target::relay_users`).
+            keys: Arc::new(Keys::new(secret.as_bytes(), "duet", Duration::from_secs(6 * 3600))),
             rooms: Arc::default(),
             room_of: Arc::default(),
             gender: Arc::default(),

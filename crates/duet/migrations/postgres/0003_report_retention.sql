@@ -4,4 +4,4 @@
 ALTER TABLE reports ADD COLUMN state TEXT NOT NULL DEFAULT 'open';
 ALTER TABLE reports ADD COLUMN resolved_at BIGINT;
 ALTER TABLE reports ADD COLUMN evidence_purged_at BIGINT;
-CREATE INDEX reports_evidence_kept ON reports (evidence_purged_at, created_at);
+CREATE INDEX reports_evidence_kept ON reports (evidence_purged_at);

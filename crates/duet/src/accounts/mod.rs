@@ -191,14 +191,19 @@ impl Accounts {
         addr: Option<IpAddr>,
     ) -> Result<TokenResponse, AccountError> {
         let now = self.0.clock.now();
-        self.1.check(&req.username, addr, now).map_err(AccountError::TooManyFailures)?;
+        if req.username.trim().chars().count() > validate::USERNAME_MAX_CHARS {
+            // No account has such a name; nothing to remember about it either.
+            self.count("login_failed");
+            return Err(AccountError::InvalidCredentials);
+        }
+        let attempt = self.1.begin(&req.username, addr, now).map_err(AccountError::TooManyFailures)?;
         let user = self.0.store.user_by_username(req.username.trim()).await?;
         let stored = user.as_ref().map(|u| u.password_hash.clone());
         if !password::verify(req.password, stored).await? {
             self.count("login_failed");
-            self.1.failed(&req.username, addr, self.0.clock.now());
             return Err(AccountError::InvalidCredentials);
         }
+        self.1.succeeded(&req.username, attempt);
         let user = user.expect("verify is false without a stored hash");
         // Only now, after a correct password, may the ban be revealed.
         if let Some(until) = user.ban_in_force(now) {

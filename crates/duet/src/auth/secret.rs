@@ -112,7 +112,12 @@ fn write_secret_file(file: &Path, secret: &str) -> anyhow::Result<()> {
             .open(&temporary)?;
         out.write_all(format!("{secret}\n").as_bytes())?;
         out.sync_all()?;
-        std::fs::rename(&temporary, file)
+        std::fs::rename(&temporary, file)?;
+        // The rename is durable once the folder is: only then may the database's copy go.
+        match file.parent().filter(|p| !p.as_os_str().is_empty()) {
+            Some(folder) => std::fs::File::open(folder)?.sync_all(),
+            None => Ok(()),
+        }
     })();
     written.map_err(|e| anyhow::anyhow!("cannot write the signing secret {}: {e}", file.display()))
 }

@@ -128,7 +128,9 @@ impl Store {
             // transaction.
             DatabaseKind::Sqlite => {
                 if let Some(path) = settings.sqlite_path() {
-                    prepare_sqlite_files(&path)?;
+                    // The default file's folder is the server's own; a folder named by
+                    // a database URL may be shared, and keeps its mode.
+                    prepare_sqlite_files(&path, settings.database_url.is_none())?;
                 }
                 1
             }
@@ -164,6 +166,9 @@ impl Store {
             .map_err(|e| anyhow::anyhow!("cannot open the database ({}): {e}", redact(&url)))?;
         let store = Store { pool, kind, erased: Arc::new(Notify::new()) };
         store.migrate().await?;
+        if store.kind == DatabaseKind::Sqlite {
+            store.vacuum_once().await?;
+        }
         Ok(store)
     }
 
@@ -173,6 +178,20 @@ impl Store {
             DatabaseKind::Postgres => sqlx::migrate!("./migrations/postgres"),
         };
         migrator.run(&self.pool).await.map_err(|e| anyhow::anyhow!("database migration failed: {e}"))
+    }
+
+    /// Rewrites an SQLite database once (`VACUUM`, marked by `user_version` 1): a file
+    /// from before `secure_delete` may hold deleted rows in its free space, which the
+    /// rewrite leaves behind. Then the write-ahead log it went through is truncated.
+    async fn vacuum_once(&self) -> anyhow::Result<()> {
+        let (version,): (i64,) = sqlx::query_as("PRAGMA user_version").fetch_one(&self.pool).await?;
+        if version < 1 {
+            sqlx::query("VACUUM").execute(&self.pool).await?;
+            sqlx::query("PRAGMA user_version = 1").execute(&self.pool).await?;
+            self.truncate_wal().await?;
+            tracing::info!("rewrote the database once, so nothing deleted before lingers in it");
+        }
+        Ok(())
     }
 
     pub fn kind(&self) -> &DatabaseKind {
@@ -238,8 +257,9 @@ async fn create_postgres_database(url: &str) -> anyhow::Result<()> {
 /// Makes the SQLite database's folder (0700: only the server's user may enter it)
 /// when it does not exist, creates the database file 0600 so SQLite's `-wal` and
 /// `-shm` files, which take the database file's mode, are 0600 too, and narrows
-/// existing files of an earlier version to 0600.
-fn prepare_sqlite_files(path: &Path) -> anyhow::Result<()> {
+/// existing files of an earlier version to 0600, and their folder to 0700 when it is
+/// the server's own (`own_folder`).
+fn prepare_sqlite_files(path: &Path, own_folder: bool) -> anyhow::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::DirBuilder::new()
@@ -247,6 +267,12 @@ fn prepare_sqlite_files(path: &Path) -> anyhow::Result<()> {
             .mode(0o700)
             .create(parent)
             .map_err(|e| anyhow::anyhow!("cannot create the data folder {}: {e}", parent.display()))?;
+        let mode = std::fs::metadata(parent)?.permissions().mode();
+        if own_folder && mode & 0o077 != 0 {
+            std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| anyhow::anyhow!("cannot make {} private: {e}", parent.display()))?;
+            tracing::info!(folder = %parent.display(), "the data folder is now readable by its owner only (0700)");
+        }
     }
     std::fs::OpenOptions::new()
         .create(true)

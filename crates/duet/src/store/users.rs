@@ -339,7 +339,8 @@ impl Store {
         .await?;
         for (report, evidence) in reports {
             if let Some(redacted) = without_author(&evidence, id) {
-                sqlx::query("UPDATE reports SET evidence = $2 WHERE id = $1")
+                // Not over an erasure that committed since the read.
+                sqlx::query("UPDATE reports SET evidence = $2 WHERE id = $1 AND evidence_purged_at IS NULL")
                     .bind(report)
                     .bind(redacted)
                     .execute(&mut *tx)
