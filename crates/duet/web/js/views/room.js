@@ -12,10 +12,13 @@ import { h } from '../dom.js';
 import { getLang, t } from '../i18n.js';
 import { errorText, hideBanner, showBanner } from '../ui.js';
 
+// How long a partner's closed socket waits before they show as offline.
+const OFFLINE_AFTER_MS = 3000;
+
 export function roomView(app, roomId) {
   const el = h('section', { class: 'screen screen-room', 'aria-busy': 'true' },
     h('p', { class: 'muted room-loading', text: t('room.connecting') }));
-  const state = { chat: null, like: null, top: null, destroyed: false };
+  const state = { chat: null, like: null, top: null, destroyed: false, offlineTimer: null };
   const cleanup = () => {
     state.destroyed = true;
     state.chat?.stop();
@@ -23,6 +26,7 @@ export function roomView(app, roomId) {
     state.top?.destroy();
     clearTimeout(state.typingHide);
     clearTimeout(state.readTimer);
+    clearTimeout(state.offlineTimer);
     document.removeEventListener('visibilitychange', onVisible);
     hideBanner('chat-offline');
     hideBanner('like');
@@ -143,9 +147,16 @@ export function roomView(app, roomId) {
         setTyping(on);
       },
       presence: (online) => {
-        top.setPresence(online);
-        // The partner's page lost our read mark when it reconnected: send it again.
-        if (online) scheduleRead();
+        // "Offline" shows only if the partner is not back within a few seconds: a
+        // reconnect (a network blip, a socket closed when its token ran out) is no news.
+        clearTimeout(state.offlineTimer);
+        if (online) {
+          top.setPresence(true);
+          // The partner's page lost our read mark when it reconnected: send it again.
+          scheduleRead();
+        } else {
+          state.offlineTimer = setTimeout(() => top.setPresence(false), OFFLINE_AFTER_MS);
+        }
       },
       frame: (frame) => onRoomFrame(frame, top, like, chat),
       ended: (reason) => endedFromSocket(reason),
