@@ -108,8 +108,8 @@ impl Constraint {
 pub struct Store {
     pool: AnyPool,
     kind: DatabaseKind,
-    /// Signalled after a commit that erased content (a room's messages, an account),
-    /// so the SQLite write-ahead log, which still holds the erased rows' pages, is
+    /// Signalled after a commit that erased content (a room's messages, an account,
+    /// report evidence, the old signing secret), so the SQLite write-ahead log, which still holds the erased rows' pages, is
     /// truncated soon after (see [`Store::truncate_wal`]).
     erased: Arc<Notify>,
 }
@@ -181,8 +181,9 @@ impl Store {
     }
 
     /// Rewrites an SQLite database once (`VACUUM`, marked by `user_version` 1): a file
-    /// from before `secure_delete` may hold deleted rows in its free space, which the
-    /// rewrite leaves behind. Then the write-ahead log it went through is truncated.
+    /// from before `secure_delete` may hold deleted rows in its free space, and the
+    /// rewrite copies only live rows. Then the write-ahead log it went through is
+    /// truncated.
     async fn vacuum_once(&self) -> anyhow::Result<()> {
         let (version,): (i64,) = sqlx::query_as("PRAGMA user_version").fetch_one(&self.pool).await?;
         if version < 1 {
