@@ -176,11 +176,7 @@ impl Store {
             Some(family) => revoke_family(&mut tx, family, now, RevokeReason::Logout).await?,
             None => revoke_user_tokens(&mut tx, user_id, now, RevokeReason::Logout).await?,
         }
-        sqlx::query("UPDATE users SET token_version = token_version + 1, updated_at = $2 WHERE id = $1")
-            .bind(user_id.0)
-            .bind(now.as_millis())
-            .execute(&mut *tx)
-            .await?;
+        bump_version(&mut *tx, user_id, now).await?;
         tx.commit().await
     }
 
@@ -218,10 +214,22 @@ async fn revoke_reused_family(
     now: Timestamp,
 ) -> Result<(), sqlx::Error> {
     revoke_family(tx, family, now, RevokeReason::Reuse).await?;
+    bump_version(&mut **tx, user_id, now).await
+}
+
+/// Moves the user's token version on: every access token issued so far stops working.
+pub(super) async fn bump_version<'e, E>(
+    executor: E,
+    user_id: UserId,
+    now: Timestamp,
+) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
     sqlx::query("UPDATE users SET token_version = token_version + 1, updated_at = $2 WHERE id = $1")
         .bind(user_id.0)
         .bind(now.as_millis())
-        .execute(&mut **tx)
+        .execute(executor)
         .await?;
     Ok(())
 }

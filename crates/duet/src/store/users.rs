@@ -150,12 +150,7 @@ impl Store {
 
     /// Invalidates every access token issued so far by moving the user's token version.
     pub async fn bump_token_version(&self, id: UserId, now: Timestamp) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE users SET token_version = token_version + 1, updated_at = $2 WHERE id = $1")
-            .bind(id.0)
-            .bind(now.as_millis())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        super::tokens::bump_version(&self.pool, id, now).await
     }
 
     /// Bans until `until`, revoking every access and refresh token in the same
