@@ -21,7 +21,7 @@ use crate::metrics::Metrics;
 use crate::moderation::{Moderation, ModerationDeps};
 use crate::realtime::{self, Broker, Connections, Fanout, InProcessBroker, Realtime, RealtimeDeps};
 use crate::room::writer::MessageWriter;
-use crate::room::{RoomDeps, Rooms};
+use crate::room::{CallTimers, RoomDeps, Rooms};
 use crate::shutdown::Shutdown;
 use crate::store::Store;
 use crate::tasks::{TaskStats, HOUSEKEEPING_INTERVAL};
@@ -206,6 +206,10 @@ impl Base {
             store: self.store.clone(),
             clock: self.clock.clone(),
             settings: self.settings.room.clone(),
+            call_timers: CallTimers {
+                ring_timeout: self.settings.calls.call_ring_timeout,
+                reconnect_grace: self.settings.calls.call_reconnect_grace,
+            },
             max_message_chars: self.settings.realtime.max_message_chars as usize,
             writer,
             outbox: Arc::new(Fanout::new(self.broker.clone())),

@@ -38,6 +38,12 @@ pub struct Metrics {
     pub messages_relayed: IntCounter,
     /// Seconds from a message's receipt to its fan-out (stored, ordered, published).
     pub relay_latency: Histogram,
+    /// Calls that rang.
+    pub calls_started: IntCounter,
+    /// Calls ended, by reason.
+    pub calls_ended: IntCounterVec,
+    /// Seconds from answer to end, per answered call.
+    pub call_duration: Histogram,
 }
 
 impl Metrics {
@@ -118,6 +124,27 @@ impl Metrics {
                         "From receipt of a chat message to its fan-out",
                     )
                     .buckets(vec![0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0]),
+                ),
+            ),
+            calls_started: register(
+                &registry,
+                IntCounter::new("calls_started_total", "Voice calls that rang"),
+            ),
+            calls_ended: register(
+                &registry,
+                IntCounterVec::new(
+                    Opts::new("calls_ended_total", "Voice calls ended, by reason"),
+                    &["reason"],
+                ),
+            ),
+            call_duration: register(
+                &registry,
+                Histogram::with_opts(
+                    HistogramOpts::new(
+                        "call_duration_seconds",
+                        "From answer to end, per answered voice call",
+                    )
+                    .buckets(vec![5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0]),
                 ),
             ),
             registry,

@@ -10,6 +10,7 @@
 pub mod jwt;
 pub mod password;
 mod secret;
+pub mod turn;
 pub mod validate;
 
 use rand::RngCore;
@@ -20,6 +21,7 @@ pub use crate::types::Role;
 
 pub use jwt::{Keys, TokenError};
 pub use secret::load_signing_secret;
+pub use turn::{turn_credentials, TurnCredentials};
 pub use validate::plausible_email;
 
 /// Why a presented access token does not authenticate. The HTTP edge maps it to 401,

@@ -41,6 +41,8 @@ pub struct Settings {
     pub room: RoomSettings,
     #[command(flatten, next_help_heading = "Real-time")]
     pub realtime: RealtimeSettings,
+    #[command(flatten, next_help_heading = "Voice calls")]
+    pub calls: CallSettings,
     #[command(flatten, next_help_heading = "Moderation")]
     pub moderation: ModerationSettings,
 }
@@ -202,6 +204,46 @@ pub struct RealtimeSettings {
 }
 
 #[derive(Clone, Debug, Args)]
+pub struct CallSettings {
+    /// A call not answered within this long ends as missed.
+    #[arg(long, env = "DUET_CALL_RING_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub call_ring_timeout: Duration,
+    /// A call ends as disconnected when a participant's chat socket stays closed this
+    /// long (the audio goes peer to peer, so a short reconnect does not end it).
+    #[arg(long, env = "DUET_CALL_RECONNECT_GRACE", default_value = "15s", value_parser = parse_duration)]
+    pub call_reconnect_grace: Duration,
+    /// STUN and TURN servers (comma-separated `stun:`, `turn:` or `turns:` URLs) that
+    /// clients use to connect calls; none by default, so only peers that reach each
+    /// other directly (on one network) connect.
+    #[arg(long, env = "DUET_ICE_SERVERS", value_delimiter = ',', default_value = "")]
+    pub ice_servers: Vec<String>,
+    /// Shared secret of the TURN servers (coturn's `static-auth-secret`): clients get
+    /// short-lived credentials derived from it, never the secret. Required with TURN URLs.
+    #[arg(long, env = "DUET_TURN_SECRET", hide_env_values = true)]
+    pub turn_secret: Option<Secret>,
+    /// How long TURN credentials handed to a client stay valid.
+    #[arg(long, env = "DUET_TURN_CREDENTIAL_TTL", default_value = "1h", value_parser = parse_duration)]
+    pub turn_credential_ttl: Duration,
+}
+
+impl CallSettings {
+    /// The configured ICE server URLs (empty entries left out).
+    pub fn ice_urls(&self) -> impl Iterator<Item = &str> {
+        self.ice_servers.iter().map(|u| u.trim()).filter(|u| !u.is_empty())
+    }
+
+    /// Whether calls go through TURN: TURN URLs with their secret.
+    pub fn has_turn(&self) -> bool {
+        self.turn_secret.is_some() && self.ice_urls().any(is_turn_url)
+    }
+}
+
+/// A `turn:` or `turns:` URL (a relay that needs credentials), not a `stun:` one.
+pub fn is_turn_url(url: &str) -> bool {
+    url.starts_with("turn:") || url.starts_with("turns:")
+}
+
+#[derive(Clone, Debug, Args)]
 pub struct ModerationSettings {
     /// Messages copied into a report as evidence.
     #[arg(long, env = "DUET_REPORT_EVIDENCE_MESSAGES", default_value_t = 50)]
@@ -334,11 +376,41 @@ impl Settings {
         if self.realtime.max_invalid_frames == 0 {
             return Err(invalid("max-invalid-frames", "must be at least 1"));
         }
+        self.validate_calls()?;
         if self.moderation.autoban_reporters == 0 {
             return Err(invalid("autoban-reporters", "must be at least 1"));
         }
         if self.moderation.autoban_days == 0 {
             return Err(invalid("autoban-days", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    fn validate_calls(&self) -> Result<(), InvalidSetting> {
+        let calls = &self.calls;
+        if calls.call_ring_timeout < Duration::from_secs(1) {
+            return Err(invalid("call-ring-timeout", "must be at least 1s"));
+        }
+        if calls.call_reconnect_grace < Duration::from_secs(1) {
+            return Err(invalid("call-reconnect-grace", "must be at least 1s"));
+        }
+        for url in calls.ice_urls() {
+            let scheme_ok = is_turn_url(url) || url.starts_with("stun:") || url.starts_with("stuns:");
+            if !scheme_ok
+                || url.contains(char::is_whitespace)
+                || url.split_once(':').is_some_and(|(_, h)| h.is_empty())
+            {
+                return Err(invalid("ice-servers", format!("`{url}` is not a stun:, turn: or turns: URL")));
+            }
+            if is_turn_url(url) && calls.turn_secret.is_none() {
+                return Err(invalid("turn-secret", format!("is required with the TURN server `{url}`")));
+            }
+        }
+        if calls.turn_secret.as_ref().is_some_and(|s| s.expose().is_empty()) {
+            return Err(invalid("turn-secret", "must not be empty"));
+        }
+        if calls.turn_credential_ttl < Duration::from_secs(60) {
+            return Err(invalid("turn-credential-ttl", "must be at least 60s"));
         }
         Ok(())
     }

@@ -209,7 +209,12 @@ impl From<crate::room::RoomError> for ApiError {
             RoomError::InvalidContent { max } => {
                 ApiError::field("content", format!("must be 1 to {max} characters after trimming"))
             }
-            RoomError::ClientIdReused => ApiError::new(ErrorCode::BadRequest, detail),
+            // Calls happen on the chat socket; no route reaches these today.
+            RoomError::ClientIdReused
+            | RoomError::CallBusy
+            | RoomError::NoCall
+            | RoomError::NotRinging
+            | RoomError::NotCallee => ApiError::new(ErrorCode::BadRequest, detail),
             RoomError::InvalidClientId => ApiError::field("client_id", detail),
             RoomError::Unavailable => {
                 ApiError { retry_after_secs: Some(1), ..ApiError::new(ErrorCode::Unavailable, detail) }

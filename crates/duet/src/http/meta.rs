@@ -15,6 +15,7 @@ use crate::auth::validate;
 use crate::moderation::{ReportReason, MAX_DETAILS_CHARS};
 use crate::profile::validate as profile_rules;
 use crate::profile::vocabulary::{self, Vocabulary};
+use crate::realtime::protocol::{MAX_SIGNAL_BYTES, SIGNAL_BURST, SIGNAL_RATE};
 
 pub fn routes(state: &AppState) -> Routes {
     limited(
@@ -52,6 +53,16 @@ pub struct Limits {
     /// The reasons a report may give, and the longest note it may add.
     pub report_reasons: Vec<ReportReason>,
     pub report_details_max_chars: usize,
+    /// `rtc_signal` frames a socket may send per second, after a burst of
+    /// `signal_burst`: a budget apart from the chat rate.
+    pub signal_rate_per_sec: u32,
+    pub signal_burst: u32,
+    /// Largest `rtc_signal` payload, in bytes of JSON.
+    pub signal_max_bytes: usize,
+    /// Seconds a call rings before it is missed (`--call-ring-timeout`), and a
+    /// participant may stay disconnected during a call (`--call-reconnect-grace`).
+    pub call_ring_timeout_secs: u64,
+    pub call_reconnect_grace_secs: u64,
 }
 
 /// The limits of this server's forms, messages and like rounds.
@@ -78,6 +89,11 @@ async fn get_limits(State(state): State<AppState>) -> AppJson<Limits> {
         like_answer_window_secs: s.room.like_answer_window.as_secs(),
         report_reasons: ReportReason::ALL.to_vec(),
         report_details_max_chars: MAX_DETAILS_CHARS,
+        signal_rate_per_sec: SIGNAL_RATE,
+        signal_burst: SIGNAL_BURST,
+        signal_max_bytes: MAX_SIGNAL_BYTES,
+        call_ring_timeout_secs: s.calls.call_ring_timeout.as_secs(),
+        call_reconnect_grace_secs: s.calls.call_reconnect_grace.as_secs(),
     })
 }
 

@@ -19,6 +19,7 @@ pub mod moderation;
 pub mod ops;
 pub mod ratelimit;
 pub mod room;
+pub mod rtc;
 pub mod sockets;
 mod state;
 pub mod user;
@@ -48,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .merge(meta::routes(&state))
         .merge(chat::routes(&state))
         .merge(room::routes(&state))
+        .merge(rtc::routes(&state))
         .merge(admin::routes(&state))
         .merge(moderation::routes(&state))
         .split_for_parts();

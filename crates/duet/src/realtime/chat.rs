@@ -23,13 +23,16 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use super::broker::{Delivery, Topic};
 use super::fanout::message_frame;
-use super::protocol::{ClientFrame, FrameErrorCode, LikeAnswer, LikeRoundInfo, ServerFrame};
+use super::protocol::{
+    CallInfo, ClientFrame, FrameErrorCode, LikeAnswer, LikeRoundInfo, ServerFrame, MAX_SIGNAL_BYTES,
+    SIGNAL_BURST, SIGNAL_RATE,
+};
 use super::socket::{close_frame, drive, frame_then_close, send, SocketKind, Step, Stops, Strikes};
 use super::{CloseCode, Realtime};
 use crate::clock::Timestamp;
 use crate::ids::{RoomId, Seq, UserId};
-use crate::room::{RoomAddress, RoomError, RoomEvent, RoomHandle};
-use crate::store::{RoomRow, UserRow};
+use crate::room::{CallAction, CallPhase, RoomAddress, RoomError, RoomEvent, RoomHandle};
+use crate::store::{CallRow, RoomRow, UserRow};
 
 /// Replayed messages are read from the store in pages of this size.
 const REPLAY_PAGE: i64 = 200;
@@ -50,6 +53,8 @@ struct Chat {
     /// The highest `seq` this socket has sent.
     last_sent: Seq,
     limiter: DefaultDirectRateLimiter,
+    /// The budget of `rtc_signal` frames, apart from `limiter`.
+    signal_limiter: DefaultDirectRateLimiter,
     strikes: Strikes,
     in_flight: FuturesOrdered<Answer>,
 }
@@ -165,6 +170,10 @@ impl Chat {
             handle,
             last_sent: after_seq.max(Seq::ZERO),
             limiter: RateLimiter::direct(quota),
+            signal_limiter: RateLimiter::direct(
+                Quota::per_second(NonZeroU32::new(SIGNAL_RATE).expect("non-zero"))
+                    .allow_burst(NonZeroU32::new(SIGNAL_BURST).expect("non-zero")),
+            ),
             strikes,
             in_flight: FuturesOrdered::new(),
         }
@@ -220,13 +229,18 @@ impl SocketKind for Chat {
             Some(Ok(_)) => return Step::Continue,
             Some(Err(e)) => return super::read_error(e).into(),
         };
-        if self.limiter.check().is_err() {
+        let parsed = ClientFrame::parse(&text);
+        let (limiter, class) = match &parsed {
+            Ok(frame) if frame.is_signal() => (&self.signal_limiter, "rtc_signals"),
+            _ => (&self.limiter, "chat_frames"),
+        };
+        if limiter.check().is_err() {
             // Dropped, and a strike: a client far over the rate is closed with 4008.
-            self.state.metrics.rate_limited.with_label_values(&["chat_frames"]).inc();
+            self.state.metrics.rate_limited.with_label_values(&[class]).inc();
             let error = ServerFrame::error(FrameErrorCode::RateLimited, "too many frames; slow down");
             return self.strikes.refuse(sink, &error).await;
         }
-        match ClientFrame::parse(&text) {
+        match parsed {
             Ok(frame) => match self.on_frame(frame).await {
                 Some(reply) => send(sink, &reply).await,
                 None => Step::Continue,
@@ -284,7 +298,27 @@ impl Chat {
                 self.handle.apply(event).await.err().map(|e| error_frame(&e, None))
             }
             ClientFrame::Heartbeat => Some(ServerFrame::Heartbeat),
+            ClientFrame::CallStart {} => self.call(CallAction::Start).await,
+            ClientFrame::CallAnswer { accept } => self.call(CallAction::Answer { accept }).await,
+            ClientFrame::CallEnd {} => self.call(CallAction::End).await,
+            ClientFrame::CallMute { muted } => self.call(CallAction::Mute { muted }).await,
+            ClientFrame::RtcSignal { payload } => {
+                let size = serde_json::to_vec(&payload).map_or(usize::MAX, |bytes| bytes.len());
+                if !payload.is_object() || size > MAX_SIGNAL_BYTES {
+                    let detail =
+                        format!("an rtc_signal payload is a JSON object of at most {MAX_SIGNAL_BYTES} bytes");
+                    return Some(ServerFrame::error(FrameErrorCode::InvalidSignal, detail));
+                }
+                self.handle.signal(user, payload).await.err().map(|e| error_frame(&e, None))
+            }
         }
+    }
+
+    /// A call action through the room's owner; its answer comes as `call_state` (or
+    /// `call_mute`) to both, so only a refusal is replied.
+    async fn call(&mut self, action: CallAction) -> Option<ServerFrame> {
+        let event = RoomEvent::Call { from: self.user, action };
+        self.handle.apply(event).await.err().map(|e| error_frame(&e, None))
     }
 }
 
@@ -306,6 +340,13 @@ where
     // hide the next live ones.
     chat.last_sent = chat.last_sent.min(room.last_seq);
     let partner = room.partner_of(user).expect("admitted participants have a partner");
+    let call = match state.store.room_calls(room_id).await {
+        Ok((call, _)) => call.map(|c| call_info(&c, user)),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not load the room's call for a chat socket");
+            return Step::Close(CloseCode::Internal);
+        }
+    };
     let connection = ServerFrame::Connection {
         room_id,
         user_id: user.0,
@@ -319,6 +360,7 @@ where
         // Read after this socket subscribed to the room: a partner who comes or goes
         // from now on is told by a `presence` push that follows this frame.
         partner_online: state.connections.has_chat_socket(partner, room_id),
+        call,
     };
     if let Step::Gone = send(sink, &connection).await {
         return Step::Gone;
@@ -340,6 +382,23 @@ where
         if (page.len() as i64) < REPLAY_PAGE {
             return Step::Continue;
         }
+    }
+}
+
+/// A stored call that has not ended, as `viewer` sees it in the `connection` frame.
+fn call_info(call: &CallRow, viewer: UserId) -> CallInfo {
+    let ts = |ms: i64| Timestamp::from_millis(ms).to_datetime();
+    let caller = call.caller_id == viewer.0;
+    let (mine, theirs) =
+        if caller { (call.caller_muted, call.callee_muted) } else { (call.callee_muted, call.caller_muted) };
+    CallInfo {
+        call_id: u32::try_from(call.number).unwrap_or(u32::MAX),
+        state: if call.answered_at.is_some() { CallPhase::Active } else { CallPhase::Ringing },
+        caller_id: call.caller_id,
+        started_at: ts(call.started_at),
+        answered_at: call.answered_at.map(ts),
+        muted: mine != 0,
+        partner_muted: theirs != 0,
     }
 }
 

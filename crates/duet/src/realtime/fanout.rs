@@ -44,6 +44,14 @@ impl RoomOutbox for Fanout {
                 skip: Some(user),
                 ..Delivery::frame(ServerFrame::Presence { user_id: user.0, online })
             },
+            RoomPush::Signal { from, call, payload } => Delivery {
+                skip: Some(from),
+                ..Delivery::frame(ServerFrame::RtcSignal {
+                    call_id: call,
+                    from: from.0,
+                    payload: payload.clone(),
+                })
+            },
             RoomPush::Banned { user, until } => Delivery {
                 frame: Some(ServerFrame::Banned { until: until.to_datetime() }.into()),
                 close: Some(CloseCode::Banned as u16),
@@ -65,6 +73,21 @@ fn effect_frame(room: &RoomAddress, effect: Effect) -> Option<Delivery> {
             ServerFrame::LikeResult { round, outcome, reveal_level }
         }
         Effect::Kept => ServerFrame::RoomKept,
+        Effect::Call(change) => ServerFrame::CallState {
+            call_id: change.call.number,
+            state: change.phase,
+            caller_id: room.users[change.call.caller as usize].0,
+            by: change.by.map(|u| u.0),
+            reason: change.reason,
+            at: change.at.to_datetime(),
+        },
+        // Only the partner needs to hear it (the sender's own screen knows).
+        Effect::CallMute { user, muted } => {
+            return Some(Delivery {
+                skip: Some(user),
+                ..Delivery::frame(ServerFrame::CallMute { user_id: user.0, muted })
+            })
+        }
         // Chat sockets get the end and close normally.
         Effect::Ended { reason } => {
             return Some(Delivery {

@@ -153,6 +153,10 @@ impl From<&RoomError> for CloseCode {
             | RoomError::InvalidContent { .. }
             | RoomError::ClientIdReused
             | RoomError::InvalidClientId
+            | RoomError::CallBusy
+            | RoomError::NoCall
+            | RoomError::NotRinging
+            | RoomError::NotCallee
             | RoomError::WriteFailed(_)
             | RoomError::Store(_) => CloseCode::Internal,
         }

@@ -7,7 +7,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{MessageId, RoomId, Seq};
 use crate::profile::{SearchInfo, Status, StatusView};
-use crate::room::{EndReason, LikeOutcome, PartnerView, RoomError};
+use crate::room::{CallEndReason, CallPhase, EndReason, LikeOutcome, PartnerView, RoomError};
+
+/// Largest `rtc_signal` payload, in bytes of its JSON: an SDP offer with many codecs
+/// fits, and a relayed frame stays well under the socket's frame limit.
+pub const MAX_SIGNAL_BYTES: usize = 8 * 1024;
+
+/// `rtc_signal` frames a socket may send per second, after a burst of
+/// [`SIGNAL_BURST`]: a budget of their own, apart from the chat rate.
+pub const SIGNAL_RATE: u32 = 20;
+pub const SIGNAL_BURST: u32 = 60;
 
 /// What a client may send on a chat socket.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -28,6 +37,30 @@ pub enum ClientFrame {
         up_to_seq: Seq,
     },
     Heartbeat,
+    /// Rings the partner.
+    CallStart {},
+    /// The callee accepts or declines a ringing call.
+    CallAnswer {
+        accept: bool,
+    },
+    /// Hangs up (or cancels a call that rings).
+    CallEnd {},
+    /// An SDP offer or answer, or an ICE candidate, for the partner: a JSON object of
+    /// at most [`MAX_SIGNAL_BYTES`].
+    RtcSignal {
+        payload: serde_json::Value,
+    },
+    CallMute {
+        muted: bool,
+    },
+}
+
+impl ClientFrame {
+    /// Whether the frame spends the signalling budget rather than the chat rate:
+    /// trickle ICE sends a burst of candidates that must not eat the message rate.
+    pub fn is_signal(&self) -> bool {
+        matches!(self, ClientFrame::RtcSignal { .. })
+    }
 }
 
 /// What a client may send on a status socket.
@@ -64,6 +97,16 @@ pub enum FrameErrorCode {
     NoOpenRound,
     AlreadyAnswered,
     RoomEnded,
+    /// `call_start` while a call rings or is active.
+    CallBusy,
+    /// A call frame with no call ringing or active.
+    NoCall,
+    /// `call_answer` to a call that is not ringing.
+    NotRinging,
+    /// `call_answer` from the caller.
+    NotCallee,
+    /// An `rtc_signal` payload over the limit, or not a JSON object.
+    InvalidSignal,
     /// The room cannot take this now (the server is shutting down): send it again after
     /// reconnecting.
     Unavailable,
@@ -76,6 +119,10 @@ impl From<&RoomError> for FrameErrorCode {
             RoomError::Ended => FrameErrorCode::RoomEnded,
             RoomError::NoOpenRound => FrameErrorCode::NoOpenRound,
             RoomError::AlreadyAnswered => FrameErrorCode::AlreadyAnswered,
+            RoomError::CallBusy => FrameErrorCode::CallBusy,
+            RoomError::NoCall => FrameErrorCode::NoCall,
+            RoomError::NotRinging => FrameErrorCode::NotRinging,
+            RoomError::NotCallee => FrameErrorCode::NotCallee,
             RoomError::InvalidContent { .. } | RoomError::ClientIdReused | RoomError::InvalidClientId => {
                 FrameErrorCode::InvalidMessage
             }
@@ -95,6 +142,20 @@ pub struct LikeRoundInfo {
     pub answered: bool,
 }
 
+/// The room's call in a `connection` frame (a socket that reconnects during a call
+/// learns where it stands).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CallInfo {
+    pub call_id: u32,
+    pub state: CallPhase,
+    pub caller_id: i64,
+    pub started_at: DateTime<Utc>,
+    pub answered_at: Option<DateTime<Utc>>,
+    /// Whether the receiving participant, and the partner, have muted.
+    pub muted: bool,
+    pub partner_muted: bool,
+}
+
 /// What the server sends, on the chat socket and on the status socket.
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -108,6 +169,8 @@ pub enum ServerFrame {
         /// Whether the partner has a chat socket open in this room now; later changes
         /// come as `presence` frames.
         partner_online: bool,
+        /// The call ringing or active now, if any; later changes come as `call_state`.
+        call: Option<CallInfo>,
     },
     Message {
         message_id: MessageId,
@@ -156,6 +219,29 @@ pub enum ServerFrame {
     RoomEnded {
         room_id: RoomId,
         reason: EndReason,
+    },
+    /// The room's call rang, was answered or ended; `by` is the participant whose
+    /// action (or absence, for `disconnected`) caused it, null for a timer or the
+    /// room's end; `at` is when.
+    CallState {
+        call_id: u32,
+        state: CallPhase,
+        caller_id: i64,
+        by: Option<i64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<CallEndReason>,
+        at: DateTime<Utc>,
+    },
+    /// The partner's WebRTC signal, as they sent it.
+    RtcSignal {
+        call_id: u32,
+        from: i64,
+        payload: serde_json::Value,
+    },
+    /// The partner muted or unmuted.
+    CallMute {
+        user_id: i64,
+        muted: bool,
     },
     Error {
         code: FrameErrorCode,

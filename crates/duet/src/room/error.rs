@@ -15,6 +15,14 @@ pub enum RoomError {
     NoOpenRound,
     #[error("this like round is already answered")]
     AlreadyAnswered,
+    #[error("a call is already ringing or active in this room")]
+    CallBusy,
+    #[error("no call is ringing or active in this room")]
+    NoCall,
+    #[error("the call is not ringing")]
+    NotRinging,
+    #[error("only the called participant answers a call")]
+    NotCallee,
     /// Empty after trimming, or longer than the configured maximum.
     #[error("a message must be 1 to {max} characters after trimming")]
     InvalidContent { max: usize },
@@ -43,6 +51,10 @@ impl From<Refusal> for RoomError {
             Refusal::NotParticipant => RoomError::NotParticipant,
             Refusal::NoOpenRound => RoomError::NoOpenRound,
             Refusal::AlreadyAnswered => RoomError::AlreadyAnswered,
+            Refusal::CallBusy => RoomError::CallBusy,
+            Refusal::NoCall => RoomError::NoCall,
+            Refusal::NotRinging => RoomError::NotRinging,
+            Refusal::NotCallee => RoomError::NotCallee,
         }
     }
 }

@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use super::call::{Call, CallAction, CallChange, CallEndReason, CallTimers};
 use crate::clock::Timestamp;
 use crate::ids::UserId;
 pub use crate::types::{EndReason, LikeOutcome};
@@ -20,6 +21,13 @@ pub enum Side {
 impl Side {
     fn index(self) -> usize {
         self as usize
+    }
+
+    pub fn other(self) -> Side {
+        match self {
+            Side::A => Side::B,
+            Side::B => Side::A,
+        }
     }
 }
 
@@ -38,6 +46,7 @@ pub struct RoomTimers {
     pub inactivity_timeout: Duration,
     pub room_max_age: Duration,
     pub abandon_grace: Duration,
+    pub call: CallTimers,
 }
 
 /// The highest reveal level: photos are clear.
@@ -66,9 +75,14 @@ pub struct RoomState {
     /// When the next round opens; None once photos are clear.
     pub next_like_at: Option<Timestamp>,
     pub no_match_streak: u8,
+    /// The last activity: a message, or a call's start, answer or end.
     pub last_message_at: Timestamp,
     pub presence: [Presence; 2],
     pub ended: Option<(Timestamp, EndReason)>,
+    /// The call ringing or active, if any.
+    pub call: Option<Call>,
+    /// Calls started so far; the next one's number follows.
+    pub calls_started: u32,
 }
 
 /// Something that happened to a room.
@@ -101,17 +115,43 @@ pub enum RoomEvent {
     End {
         reason: EndReason,
     },
+    /// A participant starts, answers, ends or mutes the room's call, or relays a
+    /// signal of it.
+    Call {
+        from: UserId,
+        action: CallAction,
+    },
 }
 
 /// What the owner of the room must do, in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Effect {
-    LikePrompt { round: u32, deadline: Timestamp },
-    LikeAnswered { user: UserId },
-    LikeResult { round: u32, outcome: LikeOutcome, reveal_level: u8 },
-    ImageReveal { reveal_level: u8 },
+    LikePrompt {
+        round: u32,
+        deadline: Timestamp,
+    },
+    LikeAnswered {
+        user: UserId,
+    },
+    LikeResult {
+        round: u32,
+        outcome: LikeOutcome,
+        reveal_level: u8,
+    },
+    ImageReveal {
+        reveal_level: u8,
+    },
     Kept,
-    Ended { reason: EndReason },
+    /// The call rang, was answered or ended.
+    Call(CallChange),
+    /// A participant muted or unmuted their microphone in the call.
+    CallMute {
+        user: UserId,
+        muted: bool,
+    },
+    Ended {
+        reason: EndReason,
+    },
 }
 
 /// Why the rules refuse an event (the room runtime's [`super::RoomError`] adds what
@@ -126,6 +166,14 @@ pub enum Refusal {
     NoOpenRound,
     #[error("this like round is already answered")]
     AlreadyAnswered,
+    #[error("a call is already ringing or active in this room")]
+    CallBusy,
+    #[error("no call is ringing or active in this room")]
+    NoCall,
+    #[error("the call is not ringing")]
+    NotRinging,
+    #[error("only the called participant answers a call")]
+    NotCallee,
 }
 
 impl RoomState {
@@ -144,6 +192,8 @@ impl RoomState {
             last_message_at: start,
             presence: [Presence::ClosedSince(start); 2],
             ended: None,
+            call: None,
+            calls_started: 0,
         }
     }
 
@@ -236,6 +286,10 @@ impl RoomState {
                 }
             }
             RoomEvent::End { reason } => self.end(now, reason, &mut effects),
+            RoomEvent::Call { from, action } => {
+                let side = self.side(from)?;
+                self.on_call(from, side, action, now, &mut effects)?;
+            }
         }
         Ok(effects)
     }
@@ -256,6 +310,13 @@ impl RoomState {
                 Timer::Expiry => self.end(at, EndReason::Expired, effects),
                 Timer::Abandoned => self.end(at, EndReason::Abandoned, effects),
                 Timer::Inactivity => self.end(at, EndReason::Inactive, effects),
+                Timer::RingTimeout => self.end_call(at, CallEndReason::Missed, None, effects),
+                Timer::CallDisconnect => {
+                    let gone = self
+                        .disconnect_deadline(&timers.call)
+                        .map(|(_, side)| self.participants[side.index()]);
+                    self.end_call(at, CallEndReason::Disconnected, gone, effects);
+                }
                 Timer::AnswerDeadline => self.close_round(at, timers, effects),
                 Timer::OpenRound => self.open_round(at, timers, effects),
             }
@@ -269,11 +330,15 @@ impl RoomState {
             [Presence::ClosedSince(a), Presence::ClosedSince(b)] => Some(a.max(b).plus(timers.abandon_grace)),
             _ => None,
         };
-        let inactivity = (!self.is_kept()).then(|| self.last_message_at.plus(timers.inactivity_timeout));
+        // A ringing or active call is activity: the room is not idle during it.
+        let inactivity = (!self.is_kept() && self.call.is_none())
+            .then(|| self.last_message_at.plus(timers.inactivity_timeout));
         let candidates = [
             (Some(self.start.plus(timers.room_max_age)), Timer::Expiry),
             (abandoned, Timer::Abandoned),
             (inactivity, Timer::Inactivity),
+            (self.ring_deadline(&timers.call), Timer::RingTimeout),
+            (self.disconnect_deadline(&timers.call).map(|(at, _)| at), Timer::CallDisconnect),
             (self.round.map(|r| r.deadline), Timer::AnswerDeadline),
             (if self.round.is_none() { self.next_like_at } else { None }, Timer::OpenRound),
         ];
@@ -315,6 +380,8 @@ impl RoomState {
     }
 
     fn end(&mut self, at: Timestamp, reason: EndReason, effects: &mut Vec<Effect>) {
+        // The call's end reaches the participants before the room's.
+        self.end_call(at, CallEndReason::RoomEnded, None, effects);
         self.ended = Some((at, reason));
         self.round = None;
         self.next_like_at = None;
@@ -328,6 +395,8 @@ enum Timer {
     Expiry,
     Abandoned,
     Inactivity,
+    RingTimeout,
+    CallDisconnect,
     AnswerDeadline,
     OpenRound,
 }

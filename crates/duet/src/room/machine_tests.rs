@@ -17,6 +17,7 @@ fn timers() -> RoomTimers {
         inactivity_timeout: Duration::from_secs(900),
         room_max_age: Duration::from_secs(86_400),
         abandon_grace: Duration::from_secs(600),
+        call: CallTimers { ring_timeout: Duration::from_secs(30), reconnect_grace: Duration::from_secs(15) },
     }
 }
 

@@ -6,6 +6,7 @@
 //! stores messages in batches; [`error`] says what a room answers instead;
 //! [`service`] finds a participant's room; [`view`] is what participants see.
 
+pub mod call;
 pub mod deadlines;
 pub mod error;
 pub mod machine;
@@ -15,6 +16,7 @@ pub mod service;
 pub mod view;
 pub mod writer;
 
+pub use call::{Call, CallAction, CallChange, CallEndReason, CallPhase, CallTimers};
 pub use deadlines::DeadlineQueue;
 pub use error::RoomError;
 pub use machine::{

@@ -39,6 +39,8 @@ pub enum RoomPush<'a> {
     /// `user` is banned: their sockets in this room close with the ban, before the
     /// room's end reaches the partner.
     Banned { user: UserId, until: Timestamp },
+    /// A WebRTC signal of call number `call`, for the partner of `from` only, as sent.
+    Signal { from: UserId, call: u32, payload: &'a serde_json::Value },
 }
 
 pub trait RoomOutbox: Send + Sync + 'static {

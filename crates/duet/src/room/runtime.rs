@@ -17,8 +17,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, Notify};
 
+use super::call::{Call, CallAction, CallChange, CallPhase, CallTimers};
 use super::error::RoomError;
-use super::machine::{Effect, LikeRound, Presence, RoomEvent, RoomState, RoomTimers};
+use super::machine::{Effect, LikeRound, Presence, RoomEvent, RoomState, RoomTimers, Side};
 use super::outbox::{RoomAddress, RoomOutbox, RoomPush};
 use super::writer::{MessageWriter, WriteError};
 use super::{DeadlineQueue, EndReason};
@@ -29,7 +30,7 @@ use crate::ids::{RoomId, Seq, UserId};
 use crate::metrics::Metrics;
 use crate::profile::partner_avatar_url;
 use crate::shutdown::Shutdown;
-use crate::store::{Appended, MessageRow, NewMessage, RoomRow, RoomStateFields, Store};
+use crate::store::{Appended, CallRow, MessageRow, NewMessage, RoomRow, RoomStateFields, Store};
 use crate::tasks::TaskStats;
 
 /// Commands queued per room. Callers wait for their answer, so the queue only holds
@@ -42,6 +43,7 @@ pub struct RoomDeps {
     pub store: Store,
     pub clock: SharedClock,
     pub settings: RoomSettings,
+    pub call_timers: CallTimers,
     /// Longest message, in characters after trimming.
     pub max_message_chars: usize,
     pub writer: MessageWriter,
@@ -74,6 +76,9 @@ enum Command {
         received: Instant,
         reply: oneshot::Sender<Result<Posted, RoomError>>,
     },
+    /// A WebRTC signal to relay to the partner, while the room's call rings or is
+    /// active.
+    Signal { from: UserId, payload: serde_json::Value, reply: oneshot::Sender<Result<(), RoomError>> },
 }
 
 /// Room owners and the deadline queue; a cheap handle.
@@ -176,6 +181,14 @@ impl RoomHandle {
         Ok(PendingPost { answer, shutdown: self.shutdown.clone() })
     }
 
+    /// Relays a WebRTC signal (an SDP offer or answer, an ICE candidate) of the room's
+    /// call to the partner, unchanged; refused when no call rings or is active.
+    pub async fn signal(&self, from: UserId, payload: serde_json::Value) -> Result<(), RoomError> {
+        let (reply, answer) = oneshot::channel();
+        self.sender.send(Command::Signal { from, payload, reply }).await.map_err(|_| gone(&self.shutdown))?;
+        answer.await.unwrap_or_else(|_| Err(gone(&self.shutdown)))
+    }
+
     /// Stores a message with the room's next sequence number; a repeated `client_id`
     /// returns the original with `false`.
     pub async fn post_message(
@@ -191,7 +204,7 @@ impl RoomHandle {
 impl Rooms {
     /// Builds the rooms and starts their lifecycle loop (stopped by `shutdown`).
     pub fn spawn(deps: RoomDeps, shutdown: &Shutdown) -> Rooms {
-        let timers = timers(&deps.settings);
+        let timers = timers(&deps.settings, deps.call_timers);
         let ctx = OwnerContext {
             deps,
             timers,
@@ -212,13 +225,18 @@ impl Rooms {
         let deps = &self.0.ctx.deps;
         let now = deps.clock.now();
         let rooms = deps.store.active_rooms().await?;
+        let calls: HashMap<RoomId, CallRow> =
+            deps.store.open_calls().await?.into_iter().map(|c| (c.room_id, c)).collect();
         for row in &rooms {
             // Sockets did not survive the restart: the grace for reconnecting starts now,
             // and is stored so the room's owner loads the same state.
-            let room = state_from_row(row, Some(now));
+            let mut room = state_from_row(row, Some(now));
             if room != state_from_row(row, None) {
                 deps.store.save_room_state(row.id, &fields_from_state(&room)).await?;
             }
+            // A call's audio goes peer to peer and may outlive the restart: it ends only
+            // if a participant does not reconnect within the grace.
+            room.call = calls.get(&row.id).map(|c| call_from_row(c, &room));
             self.0.ctx.deadlines.schedule(row.id, room.next_deadline(&self.0.ctx.timers));
         }
         Ok(rooms.len())
@@ -365,10 +383,14 @@ impl Rooms {
         for (slot, user) in nicknames.iter_mut().zip(users) {
             *slot = store.user(user).await?.and_then(|u| u.nickname);
         }
+        let mut room = state_from_row(&row, None);
+        let (call, calls) = store.room_calls(room_id).await?;
+        room.call = call.as_ref().map(|c| call_from_row(c, &room));
+        room.calls_started = u32::try_from(calls).unwrap_or(u32::MAX);
         Ok(Owner {
             ctx: self.0.ctx.clone(),
             address: RoomAddress { room_id, users, nicknames },
-            room: state_from_row(&row, None),
+            room,
             last_seq: row.last_seq,
         })
     }
@@ -429,6 +451,9 @@ impl Owner {
                         self.after_message(&message, received).await;
                     }
                 }
+                Command::Signal { from, payload, reply } => {
+                    let _ = reply.send(self.relay_signal(from, payload).await);
+                }
             }
             if self.room.ended.is_some() {
                 break;
@@ -480,6 +505,16 @@ impl Owner {
         }
         effects.extend(more);
         Ok(effects)
+    }
+
+    /// Checks with the rules that the room's call takes signals, then hands the signal
+    /// to the partner's sockets.
+    async fn relay_signal(&mut self, from: UserId, payload: serde_json::Value) -> Result<(), RoomError> {
+        self.handle(RoomEvent::Call { from, action: CallAction::Signal }).await?;
+        let call = self.room.call.ok_or(RoomError::NoCall)?;
+        let push = RoomPush::Signal { from, call: call.number, payload: &payload };
+        self.deps().outbox.push(&self.address, push);
+        Ok(())
     }
 
     /// The message's content as stored, or why it cannot be.
@@ -560,6 +595,11 @@ impl Owner {
     async fn commit(&mut self, before: &RoomState, effects: &[Effect]) -> Result<(), RoomError> {
         let deps = &self.ctx.deps;
         let room_id = self.address.room_id;
+        // The call's record first: the room's end erases it with the messages.
+        if let Some(change) = call_change(before, &self.room, effects) {
+            deps.store.save_call(&call_row(room_id, self.address.users, &change)).await?;
+            self.count_call(effects);
+        }
         if let Some((ended_at, reason)) = self.room.ended {
             let keep = deps.settings.keep_messages_after_end;
             if deps.store.end_room(room_id, reason.as_str(), ended_at, keep).await?.is_some() {
@@ -575,10 +615,30 @@ impl Owner {
                 Effect::ImageReveal { reveal_level } => self.push_reveal(reveal_level).await?,
                 effect => deps.outbox.push(&self.address, RoomPush::Effect(effect)),
             }
-            deps.events.publish(event_of(room_id, self.address.users, *effect));
+            if let Some(event) = event_of(room_id, self.address.users, *effect) {
+                deps.events.publish(event);
+            }
         }
         self.ctx.deadlines.schedule(room_id, self.room.next_deadline(self.timers()));
         Ok(())
+    }
+
+    /// Counts calls that rang and ended, and how long answered ones lasted.
+    fn count_call(&self, effects: &[Effect]) {
+        let metrics = &self.deps().metrics;
+        for effect in effects {
+            let Effect::Call(change) = effect else { continue };
+            match (change.phase, change.reason) {
+                (CallPhase::Ringing, _) => metrics.calls_started.inc(),
+                (CallPhase::Ended, Some(reason)) => {
+                    metrics.calls_ended.with_label_values(&[reason.as_str()]).inc();
+                    if let Some(answered) = change.call.answered {
+                        metrics.call_duration.observe(answered.until(change.at).as_secs_f64());
+                    }
+                }
+                _ => {}
+            }
+        }
     }
 
     /// Each participant gets the URL of the other's picture at the new level. Rare (at
@@ -601,8 +661,10 @@ impl Owner {
     }
 }
 
-fn event_of(room_id: RoomId, users: [UserId; 2], effect: Effect) -> Event {
-    match effect {
+/// The domain event of an effect; a call's changes stay within its room (its
+/// sockets hear them through the outbox).
+fn event_of(room_id: RoomId, users: [UserId; 2], effect: Effect) -> Option<Event> {
+    Some(match effect {
         Effect::LikePrompt { round, deadline } => Event::LikePrompt { room_id, users, round, deadline },
         Effect::LikeAnswered { user } => Event::LikeAnswered { room_id, users, user },
         Effect::LikeResult { round, outcome, reveal_level } => {
@@ -611,16 +673,67 @@ fn event_of(room_id: RoomId, users: [UserId; 2], effect: Effect) -> Event {
         Effect::ImageReveal { reveal_level } => Event::ImageReveal { room_id, users, reveal_level },
         Effect::Kept => Event::RoomKept { room_id, users },
         Effect::Ended { reason } => Event::RoomEnded { room_id, users, reason },
-    }
+        Effect::Call(_) | Effect::CallMute { .. } => return None,
+    })
 }
 
-pub fn timers(r: &RoomSettings) -> RoomTimers {
+pub fn timers(r: &RoomSettings, call: CallTimers) -> RoomTimers {
     RoomTimers {
         like_after: r.like_after,
         like_answer_window: r.like_answer_window,
         inactivity_timeout: r.inactivity_timeout,
         room_max_age: r.room_max_age,
         abandon_grace: r.abandon_grace,
+        call,
+    }
+}
+
+/// The call whose record changed with this command, as it is now: the one that ended
+/// (from its effect), or the ringing or active one when it is new, answered or muted.
+fn call_change(before: &RoomState, after: &RoomState, effects: &[Effect]) -> Option<CallChange> {
+    let ended = effects.iter().rev().find_map(|e| match e {
+        Effect::Call(change) if change.phase == CallPhase::Ended => Some(*change),
+        _ => None,
+    });
+    if after.call.is_none() {
+        return ended;
+    }
+    // A call that ended and a new one in one command cannot happen (a start needs
+    // no call), so the current call is the one to write.
+    let call = after.call.filter(|c| before.call != Some(*c))?;
+    Some(CallChange { call, phase: call.phase(), by: None, reason: None, at: call.started })
+}
+
+/// The stored record of a call as `change` leaves it.
+fn call_row(room_id: RoomId, users: [UserId; 2], change: &CallChange) -> CallRow {
+    let call = change.call;
+    let caller = call.caller as usize;
+    let ended = change.phase == CallPhase::Ended;
+    CallRow {
+        room_id,
+        number: i64::from(call.number),
+        caller_id: users[caller].0,
+        started_at: call.started.as_millis(),
+        answered_at: call.answered.map(Timestamp::as_millis),
+        caller_muted: i64::from(call.muted[caller]),
+        callee_muted: i64::from(call.muted[1 - caller]),
+        ended_at: ended.then(|| change.at.as_millis()),
+        end_reason: change.reason.map(|r| r.as_str().to_owned()),
+    }
+}
+
+/// The machine's view of a stored call of `room` that has not ended.
+pub fn call_from_row(row: &CallRow, room: &RoomState) -> Call {
+    let caller = if room.participants[1].0 == row.caller_id { Side::B } else { Side::A };
+    let mut muted = [false; 2];
+    muted[caller as usize] = row.caller_muted != 0;
+    muted[caller.other() as usize] = row.callee_muted != 0;
+    Call {
+        number: u32::try_from(row.number).unwrap_or(u32::MAX),
+        caller,
+        started: Timestamp::from_millis(row.started_at),
+        answered: row.answered_at.map(Timestamp::from_millis),
+        muted,
     }
 }
 
@@ -652,6 +765,9 @@ pub fn state_from_row(row: &RoomRow, sockets_lost_at: Option<Timestamp>) -> Room
         ended: row.end_time.map(|t| {
             (ts(t), row.end_reason.as_deref().and_then(EndReason::parse).unwrap_or(EndReason::Admin))
         }),
+        // Calls are stored apart: the owner and the restore add the room's call.
+        call: None,
+        calls_started: 0,
     }
 }
 

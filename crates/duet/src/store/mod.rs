@@ -8,6 +8,7 @@
 //! elsewhere.
 
 mod avatars;
+mod calls;
 mod messages;
 mod reports;
 mod rooms;
@@ -27,6 +28,7 @@ use tokio::sync::Notify;
 use crate::config::{DatabaseKind, StorageSettings};
 
 pub use avatars::{AvatarImages, AvatarVariant};
+pub use calls::CallRow;
 pub use messages::{Appended, MessageRow, NewMessage};
 pub use reports::{NewReport, ReportRow};
 pub use rooms::{NewRoom, RoomFilter, RoomRow, RoomStateFields};

@@ -159,6 +159,7 @@ impl Store {
             .await?;
         if !keep_messages {
             sqlx::query("DELETE FROM messages WHERE room_id = $1").bind(id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM calls WHERE room_id = $1").bind(id).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         if !keep_messages {

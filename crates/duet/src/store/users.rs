@@ -318,11 +318,18 @@ impl Store {
 }
 
 impl Store {
-    /// Erases an account: the user's messages, then the user (refresh tokens, avatar
+    /// Erases an account: the user's messages and the calls of their rooms, then the user (refresh tokens, avatar
     /// and ticket go with it). Rooms and reports keep the bare id for moderation.
     pub async fn delete_user(&self, id: UserId) -> Result<bool, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM messages WHERE user_id = $1").bind(id.0).execute(&mut *tx).await?;
+        // Calls are kept only where messages are (`--keep-messages-after-end`).
+        sqlx::query(
+            "DELETE FROM calls WHERE room_id IN (SELECT id FROM rooms WHERE user_a = $1 OR user_b = $1)",
+        )
+        .bind(id.0)
+        .execute(&mut *tx)
+        .await?;
         // Evidence of reports by or about the user keeps the text of their messages
         // until its retention ends, but no longer their id.
         let reports: Vec<(i64, String)> = sqlx::query_as(

@@ -5,6 +5,7 @@
 mod admin;
 mod auth;
 mod avatar;
+mod calls;
 mod chat;
 mod chat_socket;
 mod config;
