@@ -16,7 +16,7 @@ use super::{limited, Routes};
 use crate::clock::Timestamp;
 use crate::ids::{RoomId, Seq};
 use crate::moderation::Resolution;
-use crate::room::EndReason;
+use crate::room::{CallEndReason, EndReason};
 use crate::store::{ReportRow, RoomFilter, RoomRow};
 use crate::tasks::TaskReport;
 use crate::tasks::HOUSEKEEPING_INTERVAL;
@@ -261,6 +261,37 @@ pub struct Dashboard {
     pub reports_today: i64,
     /// Accounts with a ban in force.
     pub active_bans: i64,
+    pub calls: CallCounts,
+}
+
+/// Voice calls: those ringing or active now, and, since this process started, the
+/// aggregates that outlive the calls' records (erased with their rooms).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallCounts {
+    /// Calls ringing or active now.
+    pub active: i64,
+    pub started: u64,
+    /// Calls that were answered and have ended, and their total length in seconds.
+    pub answered: u64,
+    pub talk_seconds: f64,
+    /// Ended calls by reason (`declined`, `missed`, `hangup`, `room_ended`, `disconnected`).
+    pub ended: std::collections::BTreeMap<String, u64>,
+}
+
+impl CallCounts {
+    fn read(active: i64, metrics: &crate::metrics::Metrics) -> Self {
+        let ended = CallEndReason::ALL
+            .into_iter()
+            .map(|r| (r.as_str().to_owned(), metrics.calls_ended.with_label_values(&[r.as_str()]).get()))
+            .collect();
+        CallCounts {
+            active,
+            started: metrics.calls_started.get(),
+            answered: metrics.call_duration.get_sample_count(),
+            talk_seconds: metrics.call_duration.get_sample_sum(),
+            ended,
+        }
+    }
 }
 
 /// Counts for the moderators' dashboard.
@@ -278,12 +309,14 @@ async fn dashboard(State(state): State<AppState>, _admin: AdminUser) -> Result<A
     let queue = |kind: &str| tickets.iter().find(|(k, _)| k == kind).map_or(0, |(_, n)| *n);
     let midnight = now.date().and_hms_opt(0, 0, 0).expect("midnight exists").and_utc().timestamp_millis();
     let reports_today = state.store.count_reports_since(Timestamp::from_millis(midnight)).await?;
+    let active_calls = i64::try_from(state.store.open_calls().await?.len()).unwrap_or(i64::MAX);
     Ok(AppJson(Dashboard {
         users: UserCounts { idle, searching, connected },
         rooms: RoomCounts { active, total },
         queues: QueueCounts { chat: queue("chat"), voice: queue("voice") },
         reports_today,
         active_bans,
+        calls: CallCounts::read(active_calls, &state.metrics),
     }))
 }
 

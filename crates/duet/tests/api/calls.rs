@@ -84,6 +84,14 @@ async fn a_call_rings_connects_relays_signals_and_hangs_up() {
     assert!(metrics.contains("duet_calls_started_total 1"), "{metrics}");
     assert!(metrics.contains(r#"duet_calls_ended_total{reason="hangup"} 1"#), "{metrics}");
     assert!(metrics.contains("duet_call_duration_seconds_count 1"), "{metrics}");
+    let admin = app.admin("call_admin").await;
+    let dashboard: Value = app.get("/admin/dashboard", Some(&admin.access)).await.json().await.unwrap();
+    let calls = &dashboard["calls"];
+    assert_eq!(
+        (calls["active"].as_i64(), calls["started"].as_u64(), calls["answered"].as_u64()),
+        (Some(0), Some(1), Some(1))
+    );
+    assert_eq!((calls["ended"]["hangup"].as_u64(), calls["ended"]["missed"].as_u64()), (Some(1), Some(0)));
 }
 
 #[tokio::test]

@@ -22,6 +22,42 @@ const TYPING_REPEAT_MS = 4000;
 // After `error rate_limited` (the frame was dropped, unsaid which), the outbox goes again.
 const RESEND_AFTER_MS = 1000;
 
+/**
+ * Frames sent in order through a pacer, each as soon as its bucket allows; they wait
+ * while the socket is down and go when it is back (call frames and signals, which must
+ * not be dropped like a typing mark).
+ */
+class PacedQueue {
+  constructor(pacer, socket) {
+    this.pacer = pacer;
+    this.socket = socket;
+    this.items = [];
+    this.timer = null;
+  }
+
+  push(frame) {
+    this.items.push(frame);
+    this.drain();
+  }
+
+  drain() {
+    clearTimeout(this.timer);
+    this.timer = null;
+    while (this.items.length && this.socket.isOpen) {
+      if (!this.pacer.take()) {
+        this.timer = setTimeout(() => this.drain(), this.pacer.waitMs() + 10);
+        return;
+      }
+      this.socket.send(this.items.shift());
+    }
+  }
+
+  clear() {
+    clearTimeout(this.timer);
+    this.items = [];
+  }
+}
+
 /** A token bucket: `rate` tokens a second, holding at most `burst`. */
 export class Pacer {
   constructor(rate, burst) {
@@ -58,7 +94,8 @@ export class ChatRoom {
    * `events`: `connected(frame)`, `message(msg, {replay})`, `updated(msg)` (state of
    * an own message changed), `typing(on)`, `presence(online)`, `read(upToSeq)`,
    * `frame(frame)` (like rounds, reveals, keep, errors), `ended(reason|null)`,
-   * `banned(until)`, `replaced()`, `sessionEnded()`, `connection(up)`.
+   * `banned(until)`, `replaced()`, `sessionEnded()`, `connection(up)`, `call(frame)`
+   * (`call_state`, `rtc_signal`, `call_mute`).
    */
   constructor(roomId, myId, events, limits = {}) {
     this.roomId = roomId;
@@ -91,6 +128,24 @@ export class ChatRoom {
         else events.ended(null); // 1000 after room_ended, 4003/4004/4005
       },
     });
+    // Call frames share the chat budget; signals have a budget of their own.
+    this.calls = new PacedQueue(this.pacer, this.socket);
+    this.signals = new PacedQueue(new Pacer(limits.signal_rate_per_sec || 20, limits.signal_burst || 60), this.socket);
+  }
+
+  /** A call frame (`call_start`, `call_answer`, `call_end`, `call_mute`). */
+  sendCall(frame) {
+    this.calls.push(frame);
+  }
+
+  /** A frame now, unpaced (the last one before the page leaves the room). */
+  sendNow(frame) {
+    return this.socket.send(frame);
+  }
+
+  /** A WebRTC signal for the partner. */
+  sendSignal(payload) {
+    this.signals.push({ type: 'rtc_signal', payload });
   }
 
   start() {
@@ -101,6 +156,8 @@ export class ChatRoom {
     this.stopTyping();
     clearTimeout(this.resendTimer);
     clearTimeout(this.drainTimer);
+    this.calls.clear();
+    this.signals.clear();
     this.socket.stop();
   }
 
@@ -132,6 +189,13 @@ export class ChatRoom {
         this.events.presence(frame.partner_online);
         // Whatever was not acknowledged goes again; the server drops repeats.
         this.sendOutbox();
+        this.calls.drain();
+        this.signals.drain();
+        break;
+      case 'call_state':
+      case 'rtc_signal':
+      case 'call_mute':
+        this.events.call(frame);
         break;
       case 'message': {
         if (this.messages.has(frame.seq) || frame.seq <= this.lastSeq) return;

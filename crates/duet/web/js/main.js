@@ -85,16 +85,19 @@ const app = {
    * Starts a search from `button` (home, a timed-out search, a room that ended). An
    * error is written in `errorEl`, or shown as a banner without one.
    */
-  async startSearch(button, errorEl = null) {
+  /** Searches for a `kind` match (`chat` or `voice`); `other`: the other search button, disabled meanwhile. */
+  async startSearch(button, errorEl = null, kind = 'chat', other = null) {
     button.disabled = true;
+    if (other) other.disabled = true;
     if (errorEl) errorEl.textContent = '';
     app.notice = null;
     try {
-      const res = await api('POST', '/chat/search', { type: 'chat' });
+      const res = await api('POST', '/chat/search', { type: kind });
       if (res.room_id) app.matched(res);
       else app.searching(res.search);
     } catch (error) {
       button.disabled = false;
+      if (other) other.disabled = false;
       if (error.code === 'already_searching') app.searching(null);
       else if (error.code === 'incomplete_profile') app.go('#/profile');
       else if (error.code === 'banned' || error.code === 'rate_limited') return; // the hooks said it

@@ -1,9 +1,11 @@
-// The room: the header and partner panel (room-header.js), the like round
-// (like-round.js), the messages (message-list.js) with the partner's typing line, and
-// the composer (composer.js), wired to the room's chat socket (chat-socket.js).
+// The room: the header and partner panel (room-header.js), the call screen
+// (call-panel.js), the like round (like-round.js), the messages (message-list.js) with
+// the partner's typing line, and the composer (composer.js), wired to the room's chat
+// socket (chat-socket.js).
 
 import { api } from '../api.js';
 import { ChatRoom } from '../chat-socket.js';
+import { callPanel } from './call-panel.js';
 import { composer } from './composer.js';
 import { likeRound } from './like-round.js';
 import { messageList } from './message-list.js';
@@ -21,6 +23,8 @@ export function roomView(app, roomId) {
   const state = { chat: null, like: null, top: null, destroyed: false, offlineTimer: null };
   const cleanup = () => {
     state.destroyed = true;
+    // The call ends with the room's screen (its frame goes before the socket closes).
+    state.call?.destroy();
     state.chat?.stop();
     state.like?.destroy();
     state.top?.destroy();
@@ -30,6 +34,7 @@ export function roomView(app, roomId) {
     document.removeEventListener('visibilitychange', onVisible);
     hideBanner('chat-offline');
     hideBanner('like');
+    hideBanner('call');
   };
   const onVisible = () => scheduleRead();
   document.addEventListener('visibilitychange', onVisible);
@@ -70,6 +75,9 @@ export function roomView(app, roomId) {
     const typing = h('p', { class: 'typing', 'aria-live': 'polite' });
     const messages = messageList(list, top.name);
     const chat = connect(top, like, messages, typing);
+    const call = callPanel(chat, room, top.name);
+    state.call = call;
+    top.header.querySelector('.room-actions')?.prepend(call.button);
     const box = composer(app, {
       send: (content) => showPending(messages, chat.send(content)),
       sent: messages.scrollDown,
@@ -81,7 +89,7 @@ export function roomView(app, roomId) {
     el.replaceChildren(
       top.header,
       h('div', { class: 'room-body' },
-        h('div', { class: 'chat-column' }, like.el, list, typing, box.error, box.form),
+        h('div', { class: 'chat-column' }, call.el, like.el, list, typing, box.error, box.form),
         top.aside));
     el.removeAttribute('aria-busy');
 
@@ -123,7 +131,9 @@ export function roomView(app, roomId) {
         top.setReveal(frame.reveal_level);
         if (frame.like_round) like.show(frame.like_round);
         else like.hide();
+        state.call?.resume(frame.call);
       },
+      call: (frame) => state.call?.onFrame(frame),
       message: (msg, { replay }) => {
         const stick = replay || msg.mine || nearBottom();
         const pending = msg.client_id && pendingEls.get(msg.client_id);
@@ -197,6 +207,7 @@ export function roomView(app, roomId) {
       case 'error':
         if (frame.code === 'rate_limited') showBanner('chat-rate', 'warn', t('error.rate_limited'), 5);
         else if (frame.code === 'invalid_message') state.box?.showError(t('error.invalid_message'));
+        else if (['call_busy', 'no_call', 'not_ringing'].includes(frame.code)) showBanner('call', 'warn', t(`error.${frame.code}`), 5);
         break;
       default:
         break;

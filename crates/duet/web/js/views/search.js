@@ -19,11 +19,14 @@ export function homeView(app, notice) {
   // After a search that timed out, the notice says so and the button searches again.
   const button = h('button', { type: 'button', class: 'btn btn-primary btn-lg', text: t(notice ? 'home.searchAgain' : 'home.search') });
   const error = h('p', { class: 'form-error', role: 'alert' });
-  button.addEventListener('click', () => app.startSearch(button, error));
+  button.addEventListener('click', () => app.startSearch(button, error, 'chat', voice));
+  // A voice search matches people who want to talk; their room offers the call at once.
+  const voice = h('button', { type: 'button', class: 'btn btn-secondary btn-lg search-voice', text: t('home.searchVoice') });
+  voice.addEventListener('click', () => app.startSearch(voice, error, 'voice', button));
   const missing = p.profile_complete ? null : h('div', { class: 'notice' },
     h('p', { text: t('home.incomplete', { fields: p.missing.map((f) => t(FIELD_LABELS[f] || f)).join(', ') }) }),
     h('a', { href: '#/profile', class: 'btn btn-secondary', text: t('home.complete') }));
-  if (!p.profile_complete) button.disabled = true;
+  if (!p.profile_complete) button.disabled = voice.disabled = true;
   const el = h('section', { class: 'screen screen-center' },
     h('div', { class: 'card hero-card' },
       h('div', { class: 'pulse-icon', 'aria-hidden': 'true' }, h('img', { src: '/app/icon.svg', alt: '', width: 56, height: 56 })),
@@ -31,7 +34,7 @@ export function homeView(app, notice) {
       h('p', { class: 'lead', text: t('home.subtitle') }),
       notice ? h('p', { class: 'notice home-notice', role: 'status', text: t(notice) }) : null,
       missing,
-      button,
+      h('div', { class: 'search-choices' }, button, voice),
       error));
   return { el, focus: button };
 }

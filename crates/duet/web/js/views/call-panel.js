@@ -1,0 +1,152 @@
+// The call screen of a room: the call button, and a panel above the messages that
+// shows the call's state (calling, incoming with accept and decline and a ringtone
+// the user can silence, active with its duration, connection state, mute and hang up,
+// the partner's mute), what ended it, and, when calls may connect directly, that the
+// partner may learn one's network address. In a room matched for voice it offers the
+// call at once. The call itself is call.js's CallSession.
+
+import { CallSession } from '../call.js';
+import { clockText, h } from '../dom.js';
+import { t } from '../i18n.js';
+import { api } from '../api.js';
+
+const NOTES = {
+  declined: 'call.noteDeclined',
+  youDeclined: 'call.noteYouDeclined',
+  missed: 'call.noteMissed',
+  youMissed: 'call.noteYouMissed',
+  hangup: 'call.noteEnded',
+  room_ended: 'call.noteEnded',
+  disconnected: 'call.noteDisconnected',
+  micBlocked: 'call.noteMicBlocked',
+  micMissing: 'call.noteMicMissing',
+};
+const LINKS = { connecting: 'call.linkConnecting', connected: 'call.linkConnected', failed: 'call.linkFailed', new: 'call.linkConnecting' };
+const RING_MUTED_KEY = 'duet.ringMuted';
+
+/** A ringtone made with Web Audio (two short tones every two seconds); no sound file. */
+function ringtone() {
+  let ctx = null;
+  let timer = null;
+  const beep = () => {
+    if (!ctx) return;
+    for (const [offset, freq] of [[0, 880], [0.25, 660]]) {
+      const osc = ctx.createOscillator();
+      const gain = ctx.createGain();
+      osc.frequency.value = freq;
+      gain.gain.value = 0.08;
+      osc.connect(gain).connect(ctx.destination);
+      osc.start(ctx.currentTime + offset);
+      osc.stop(ctx.currentTime + offset + 0.2);
+    }
+  };
+  return {
+    start() {
+      if (timer) return;
+      try {
+        ctx = ctx || new AudioContext();
+        ctx.resume().catch(() => {});
+      } catch {
+        ctx = null;
+      }
+      beep();
+      timer = setInterval(beep, 2000);
+    },
+    stop() {
+      clearInterval(timer);
+      timer = null;
+    },
+    close() {
+      this.stop();
+      ctx?.close().catch(() => {});
+      ctx = null;
+    },
+  };
+}
+
+/**
+ * `chat`: the room's ChatRoom. `room`: the room as `GET /chat/room/{id}` gives it.
+ * `name`: the partner's name. Returns `{button, el, onFrame, resume, destroy}`.
+ */
+export function callPanel(chat, room, name) {
+  const audio = h('audio', { autoplay: true, class: 'call-audio' });
+  const button = h('button', { type: 'button', class: 'btn btn-small btn-secondary call-button', text: t('call.start') });
+  const el = h('section', { class: 'call-panel', 'aria-live': 'polite', data: { phase: 'idle' } });
+  const ring = ringtone();
+  let ringMuted = localStorage.getItem(RING_MUTED_KEY) === '1';
+  let clock = null;
+  let policy = 'all';
+  let offerDismissed = false;
+
+  const session = new CallSession(chat, { changed: render, audio });
+  api('GET', '/rtc/config').then((c) => {
+    policy = c.ice_transport_policy;
+    render(session.state);
+  }).catch(() => {});
+  button.addEventListener('click', () => session.start());
+
+  const action = (key, kind, fn) => h('button', { type: 'button', class: `btn btn-small ${kind}`, text: t(key), on: { click: fn } });
+  const privacy = () => (policy === 'all' ? h('p', { class: 'call-privacy muted', text: t('call.privacy') }) : null);
+
+  function render(state) {
+    el.dataset.phase = state.phase;
+    el.dataset.link = state.link;
+    button.disabled = state.phase !== 'idle';
+    clearInterval(clock);
+    clock = null;
+    if (state.phase === 'incoming' && !ringMuted) ring.start();
+    else ring.stop();
+    const note = state.note && NOTES[state.note] ? h('p', { class: 'call-note', role: 'status', text: t(NOTES[state.note], { name }) }) : null;
+    let body = [];
+    if (state.phase === 'outgoing') {
+      body = [h('p', { class: 'call-title', text: t('call.calling', { name }) }), privacy(),
+        h('div', { class: 'call-actions' }, action('call.cancel', 'btn-danger call-hangup', () => session.hangUp()))];
+    } else if (state.phase === 'incoming') {
+      const ringToggle = action(ringMuted ? 'call.ringOn' : 'call.ringOff', 'btn-ghost call-ring-toggle', () => {
+        ringMuted = !ringMuted;
+        localStorage.setItem(RING_MUTED_KEY, ringMuted ? '1' : '0');
+        render(session.state);
+      });
+      body = [h('p', { class: 'call-title', text: t('call.incoming', { name }) }), privacy(),
+        h('div', { class: 'call-actions' },
+          action('call.accept', 'btn-primary call-accept', () => session.accept()),
+          action('call.decline', 'btn-danger call-decline', () => session.decline()),
+          ringToggle)];
+    } else if (state.phase === 'active') {
+      const duration = h('span', { class: 'call-duration' });
+      const tick = () => (duration.textContent = clockText((Date.now() - (state.answeredAt || Date.now())) / 1000));
+      tick();
+      clock = setInterval(tick, 1000);
+      body = [h('p', { class: 'call-title' }, t('call.active', { name }), ' · ', duration),
+        h('p', { class: 'call-link muted', text: t(LINKS[state.link] || 'call.linkConnecting') }),
+        state.partnerMuted ? h('p', { class: 'call-partner-muted', text: t('call.partnerMuted', { name }) }) : null,
+        h('div', { class: 'call-actions' },
+          h('button', { type: 'button', class: 'btn btn-small btn-secondary call-mute', 'aria-pressed': String(state.muted), text: t(state.muted ? 'call.unmute' : 'call.mute'), on: { click: () => session.toggleMute() } }),
+          action('call.hangup', 'btn-danger call-hangup', () => session.hangUp()))];
+    } else if (room.kind === 'voice' && !offerDismissed && !state.note) {
+      // A voice match: the call is what both came for.
+      body = [h('p', { class: 'call-title', text: t('call.voiceOffer') }), privacy(),
+        h('div', { class: 'call-actions' },
+          action('call.voiceStart', 'btn-primary call-offer', () => {
+            offerDismissed = true;
+            session.start();
+          }))];
+    }
+    el.replaceChildren(...body.filter(Boolean), ...(note ? [note] : []), audio);
+    el.hidden = body.length === 0 && !note;
+  }
+  render(session.state);
+
+  return {
+    button,
+    el,
+    onFrame: (frame) => session.onFrame(frame),
+    resume: (call) => session.resume(call),
+    session,
+    destroy() {
+      clearInterval(clock);
+      ring.close();
+      session.stop();
+    },
+  };
+}
