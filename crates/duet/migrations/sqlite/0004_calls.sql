@@ -11,6 +11,8 @@ CREATE TABLE calls (
     callee_muted BIGINT  NOT NULL DEFAULT 0,
     ended_at     BIGINT,
     end_reason   TEXT,
+    -- From answer to end, for an answered call that has ended.
+    duration_ms  BIGINT,
     PRIMARY KEY (room_id, number)
 );
 CREATE INDEX calls_open ON calls (ended_at);

@@ -309,7 +309,7 @@ async fn dashboard(State(state): State<AppState>, _admin: AdminUser) -> Result<A
     let queue = |kind: &str| tickets.iter().find(|(k, _)| k == kind).map_or(0, |(_, n)| *n);
     let midnight = now.date().and_hms_opt(0, 0, 0).expect("midnight exists").and_utc().timestamp_millis();
     let reports_today = state.store.count_reports_since(Timestamp::from_millis(midnight)).await?;
-    let active_calls = i64::try_from(state.store.open_calls().await?.len()).unwrap_or(i64::MAX);
+    let active_calls = state.store.count_open_calls().await?;
     Ok(AppJson(Dashboard {
         users: UserCounts { idle, searching, connected },
         rooms: RoomCounts { active, total },

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::machine::{Effect, Presence, Refusal, RoomState, Side};
+use super::machine::{Effect, Refusal, RoomState, Side};
 use crate::clock::Timestamp;
 use crate::ids::UserId;
 
@@ -229,11 +229,9 @@ impl RoomState {
         let call = self.call?;
         [Side::A, Side::B]
             .into_iter()
-            .filter_map(|side| match self.presence[side as usize] {
-                Presence::ClosedSince(since) => {
-                    Some((since.max(call.started).plus(timers.reconnect_grace), side))
-                }
-                Presence::Open => None,
+            .filter_map(|side| {
+                let since = self.socket_closed_at[side as usize]?;
+                Some((since.max(call.started).plus(timers.reconnect_grace), side))
             })
             .min_by_key(|(at, _)| *at)
     }

@@ -156,6 +156,17 @@ fn a_socket_back_within_the_grace_keeps_the_call_and_one_that_is_not_ends_it() {
 }
 
 #[test]
+fn http_use_of_the_room_does_not_stretch_the_grace() {
+    let mut room = active_call();
+    room.on_event(RoomEvent::SocketClosed { user: B }, at(20), &timers()).unwrap();
+    // B keeps using the room over HTTP (which holds off abandonment), without a socket.
+    room.on_event(RoomEvent::Seen { user: B }, at(30), &timers()).unwrap();
+    assert_eq!(room.next_deadline(&timers()), Some(at(35)));
+    let ended = change(&room.on_event(RoomEvent::Tick, at(35), &timers()).unwrap());
+    assert_eq!((ended.reason, ended.by), (Some(CallEndReason::Disconnected), Some(B)));
+}
+
+#[test]
 fn a_callee_already_offline_gets_the_grace_from_the_ring() {
     let mut room = room();
     room.on_event(RoomEvent::SocketClosed { user: B }, at(1), &timers()).unwrap();

@@ -78,6 +78,10 @@ pub struct RoomState {
     /// The last activity: a message, or a call's start, answer or end.
     pub last_message_at: Timestamp,
     pub presence: [Presence; 2],
+    /// When each participant's chat socket closed (None while one is open). Unlike
+    /// `presence`, an HTTP call (`Seen`) does not move it: a call's reconnect grace
+    /// is about the socket.
+    pub socket_closed_at: [Option<Timestamp>; 2],
     pub ended: Option<(Timestamp, EndReason)>,
     /// The call ringing or active, if any.
     pub call: Option<Call>,
@@ -191,6 +195,7 @@ impl RoomState {
             no_match_streak: 0,
             last_message_at: start,
             presence: [Presence::ClosedSince(start); 2],
+            socket_closed_at: [Some(start); 2],
             ended: None,
             call: None,
             calls_started: 0,
@@ -274,10 +279,12 @@ impl RoomState {
             RoomEvent::SocketOpened { user } => {
                 let side = self.side(user)?;
                 self.presence[side.index()] = Presence::Open;
+                self.socket_closed_at[side.index()] = None;
             }
             RoomEvent::SocketClosed { user } => {
                 let side = self.side(user)?;
                 self.presence[side.index()] = Presence::ClosedSince(now);
+                self.socket_closed_at[side.index()] = Some(now);
             }
             RoomEvent::Seen { user } => {
                 let side = self.side(user)?;

@@ -595,9 +595,12 @@ impl Owner {
     async fn commit(&mut self, before: &RoomState, effects: &[Effect]) -> Result<(), RoomError> {
         let deps = &self.ctx.deps;
         let room_id = self.address.room_id;
-        // The call's record first: the room's end erases it with the messages.
-        if let Some(change) = call_change(before, &self.room, effects) {
-            deps.store.save_call(&call_row(room_id, self.address.users, &change)).await?;
+        // The call's records first: the room's end erases them with the messages.
+        let changes = call_changes(before, &self.room, effects);
+        for change in &changes {
+            deps.store.save_call(&call_row(room_id, self.address.users, change)).await?;
+        }
+        if !changes.is_empty() {
             self.count_call(effects);
         }
         if let Some((ended_at, reason)) = self.room.ended {
@@ -688,20 +691,21 @@ pub fn timers(r: &RoomSettings, call: CallTimers) -> RoomTimers {
     }
 }
 
-/// The call whose record changed with this command, as it is now: the one that ended
-/// (from its effect), or the ringing or active one when it is new, answered or muted.
-fn call_change(before: &RoomState, after: &RoomState, effects: &[Effect]) -> Option<CallChange> {
-    let ended = effects.iter().rev().find_map(|e| match e {
-        Effect::Call(change) if change.phase == CallPhase::Ended => Some(*change),
-        _ => None,
-    });
-    if after.call.is_none() {
-        return ended;
+/// The calls whose records changed with this command, as they are now: those that
+/// ended (from their effects), then the ringing or active one when it is new, answered
+/// or muted.
+fn call_changes(before: &RoomState, after: &RoomState, effects: &[Effect]) -> Vec<CallChange> {
+    let mut changes: Vec<CallChange> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Call(change) if change.phase == CallPhase::Ended => Some(*change),
+            _ => None,
+        })
+        .collect();
+    if let Some(call) = after.call.filter(|c| before.call != Some(*c)) {
+        changes.push(CallChange { call, phase: call.phase(), by: None, reason: None, at: call.started });
     }
-    // A call that ended and a new one in one command cannot happen (a start needs
-    // no call), so the current call is the one to write.
-    let call = after.call.filter(|c| before.call != Some(*c))?;
-    Some(CallChange { call, phase: call.phase(), by: None, reason: None, at: call.started })
+    changes
 }
 
 /// The stored record of a call as `change` leaves it.
@@ -719,6 +723,10 @@ fn call_row(room_id: RoomId, users: [UserId; 2], change: &CallChange) -> CallRow
         callee_muted: i64::from(call.muted[1 - caller]),
         ended_at: ended.then(|| change.at.as_millis()),
         end_reason: change.reason.map(|r| r.as_str().to_owned()),
+        duration_ms: call
+            .answered
+            .filter(|_| ended)
+            .map(|answered| i64::try_from(answered.until(change.at).as_millis()).unwrap_or(i64::MAX)),
     }
 }
 
@@ -746,6 +754,13 @@ pub fn state_from_row(row: &RoomRow, sockets_lost_at: Option<Timestamp>) -> Room
         (None, Some(lost)) => Presence::ClosedSince(lost),
         (None, None) => Presence::Open,
     };
+    let presence = [presence(row.closed_since_a), presence(row.closed_since_b)];
+    // The stored time is the later of the socket's close and the last HTTP use: close
+    // enough for a call's grace after a reload.
+    let socket_closed_at = presence.map(|p| match p {
+        Presence::ClosedSince(since) => Some(since),
+        Presence::Open => None,
+    });
     let (keep_a, keep_b) = row.keeps();
     RoomState {
         participants: row.participants(),
@@ -761,7 +776,8 @@ pub fn state_from_row(row: &RoomRow, sockets_lost_at: Option<Timestamp>) -> Room
         next_like_at: row.next_like_at.map(ts),
         no_match_streak: u8::try_from(row.no_match_streak).unwrap_or(u8::MAX),
         last_message_at: ts(row.last_message_at),
-        presence: [presence(row.closed_since_a), presence(row.closed_since_b)],
+        presence,
+        socket_closed_at,
         ended: row.end_time.map(|t| {
             (ts(t), row.end_reason.as_deref().and_then(EndReason::parse).unwrap_or(EndReason::Admin))
         }),
@@ -800,4 +816,53 @@ pub const MAX_CLIENT_ID_CHARS: usize = 64;
 pub fn is_valid_client_id(client_id: &str) -> bool {
     (1..=MAX_CLIENT_ID_CHARS).contains(&client_id.len())
         && client_id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::room::call::CallEndReason;
+
+    fn call(number: u32, at: i64) -> Call {
+        Call {
+            number,
+            caller: Side::A,
+            started: Timestamp::from_millis(at),
+            answered: None,
+            muted: [false; 2],
+        }
+    }
+
+    #[test]
+    fn a_call_that_ends_and_one_that_starts_in_one_command_are_both_written() {
+        // A ring timeout due between the owner's catch-up and the event's own clock
+        // read ends call 1 inside the same command that starts call 2.
+        let timers = RoomTimers {
+            like_after: Duration::from_secs(300),
+            like_answer_window: Duration::from_secs(60),
+            inactivity_timeout: Duration::from_secs(900),
+            room_max_age: Duration::from_secs(86_400),
+            abandon_grace: Duration::from_secs(600),
+            call: CallTimers {
+                ring_timeout: Duration::from_secs(30),
+                reconnect_grace: Duration::from_secs(15),
+            },
+        };
+        let mut before = RoomState::new([UserId(1), UserId(2)], Timestamp::from_millis(0), &timers);
+        before.call = Some(call(1, 1_000));
+        let mut after = before.clone();
+        after.call = Some(call(2, 31_000));
+        let ended = CallChange {
+            call: call(1, 1_000),
+            phase: CallPhase::Ended,
+            by: None,
+            reason: Some(CallEndReason::Missed),
+            at: Timestamp::from_millis(31_000),
+        };
+        let changes = call_changes(&before, &after, &[Effect::Call(ended)]);
+        let written: Vec<(u32, CallPhase)> = changes.iter().map(|c| (c.call.number, c.phase)).collect();
+        assert_eq!(written, [(1, CallPhase::Ended), (2, CallPhase::Ringing)]);
+        // Nothing changed: nothing written.
+        assert!(call_changes(&after, &after, &[]).is_empty());
+    }
 }

@@ -19,20 +19,23 @@ pub struct CallRow {
     pub callee_muted: i64,
     pub ended_at: Option<i64>,
     pub end_reason: Option<String>,
+    /// From answer to end, once an answered call has ended.
+    pub duration_ms: Option<i64>,
 }
 
 const CALL_COLUMNS: &str =
-    "room_id, number, caller_id, started_at, answered_at, caller_muted, callee_muted, ended_at, end_reason";
+    "room_id, number, caller_id, started_at, answered_at, caller_muted, callee_muted, ended_at, end_reason, \
+     duration_ms";
 
 impl Store {
     /// Writes a call as it is now: the first write of a call inserts it.
     pub async fn save_call(&self, call: &CallRow) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO calls (room_id, number, caller_id, started_at, answered_at, caller_muted, \
-             callee_muted, ended_at, end_reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             callee_muted, ended_at, end_reason, duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
              ON CONFLICT (room_id, number) DO UPDATE SET answered_at = excluded.answered_at, \
              caller_muted = excluded.caller_muted, callee_muted = excluded.callee_muted, \
-             ended_at = excluded.ended_at, end_reason = excluded.end_reason",
+             ended_at = excluded.ended_at, end_reason = excluded.end_reason, duration_ms = excluded.duration_ms",
         )
         .bind(call.room_id)
         .bind(call.number)
@@ -43,6 +46,7 @@ impl Store {
         .bind(call.callee_muted)
         .bind(call.ended_at)
         .bind(call.end_reason.as_deref())
+        .bind(call.duration_ms)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -62,9 +66,18 @@ impl Store {
         Ok((open, count))
     }
 
+    /// Calls ringing or active, for the dashboard.
+    pub async fn count_open_calls(&self) -> Result<i64, sqlx::Error> {
+        let (count,): (i64,) =
+            sqlx::query_as("SELECT CAST(COUNT(*) AS BIGINT) FROM calls WHERE ended_at IS NULL")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(count)
+    }
+
     /// Every call that has not ended, for reloading the rooms' timers at start.
     pub async fn open_calls(&self) -> Result<Vec<CallRow>, sqlx::Error> {
-        let sql = format!("SELECT {CALL_COLUMNS} FROM calls WHERE ended_at IS NULL ORDER BY room_id");
+        let sql = format!("SELECT {CALL_COLUMNS} FROM calls WHERE ended_at IS NULL ORDER BY room_id, number");
         sqlx::query_as(&sql).fetch_all(&self.pool).await
     }
 }

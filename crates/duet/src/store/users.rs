@@ -323,7 +323,8 @@ impl Store {
     pub async fn delete_user(&self, id: UserId) -> Result<bool, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM messages WHERE user_id = $1").bind(id.0).execute(&mut *tx).await?;
-        // Calls are kept only where messages are (`--keep-messages-after-end`).
+        // The calls of the user's rooms go with the account, even where a room's
+        // messages are kept (`--keep-messages-after-end`): a call's record names its caller.
         sqlx::query(
             "DELETE FROM calls WHERE room_id IN (SELECT id FROM rooms WHERE user_a = $1 OR user_b = $1)",
         )

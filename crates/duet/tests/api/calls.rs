@@ -8,7 +8,8 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, spawn_app_with, TestApp};
+use crate::helpers::{fresh_postgres_database, spawn_app, spawn_app_with, ServerProcess, TestApp};
+use crate::remote::{self, chat, member};
 use crate::ws::{expect_frame, next_frame, send, Socket};
 use duet::ids::RoomId;
 
@@ -308,4 +309,46 @@ async fn rtc_config_derives_short_lived_turn_credentials() {
     );
     assert_eq!(servers[1]["credential"], expected.credential);
     assert!(!config.to_string().contains("north-wind"));
+}
+
+#[tokio::test]
+async fn a_call_outlives_a_restart_of_the_server() {
+    // The audio goes peer to peer: a restart closes the sockets but not the call, which
+    // is reloaded with its room and ends only if nobody is back within the grace.
+    let dir = tempfile::tempdir().unwrap();
+    let database = fresh_postgres_database().await;
+    let mut args = vec![format!("--data-dir={}", dir.path().display())];
+    if let Some(db) = &database {
+        args.push(format!("--database-url={}", db.url));
+        args.push(format!("--jwt-secret={}", crate::helpers::SECRET));
+    }
+    let (server, addr) = ServerProcess::start(&args);
+    let client = reqwest::Client::new();
+    let (a, a_id) = member(&client, &addr, ("restart_a", None), "male", "female").await;
+    let (b, b_id) = member(&client, &addr, ("restart_b", None), "female", "male").await;
+    remote::call(&client, &addr, "/chat/search", Some(&a), json!({ "type": "voice" })).await;
+    let matched = remote::call(&client, &addr, "/chat/search", Some(&b), json!({ "type": "voice" })).await;
+    let room = matched["room_id"].as_i64().expect("matched");
+    let mut sa = chat(&addr, &a, room, 0).await;
+    let mut sb = chat(&addr, &b, room, 0).await;
+    send(&mut sa, json!({ "type": "call_start" })).await;
+    assert_eq!(call_state(&mut sb).await["state"], "ringing");
+    assert_eq!(call_state(&mut sa).await["state"], "ringing");
+    send(&mut sb, json!({ "type": "call_answer", "accept": true })).await;
+    assert_eq!(call_state(&mut sa).await["state"], "active");
+    server.terminate();
+
+    let (_restarted, addr) = ServerProcess::start(&args);
+    let mut sa = chat(&addr, &a, room, 0).await;
+    let connection = next_frame(&mut sa).await;
+    let call = &connection["call"];
+    assert_eq!(
+        (call["call_id"].as_i64(), call["state"].as_str(), call["caller_id"].as_i64()),
+        (Some(1), Some("active"), Some(a_id))
+    );
+    let mut sb = chat(&addr, &b, room, 0).await;
+    assert_eq!(next_frame(&mut sb).await["call"]["state"], "active");
+    send(&mut sb, json!({ "type": "call_end" })).await;
+    let ended = call_state(&mut sa).await;
+    assert_eq!((ended["reason"].as_str(), ended["by"].as_i64()), (Some("hangup"), Some(b_id)));
 }

@@ -91,11 +91,13 @@ fn secrets_never_print() {
         &[
             ("DUET_JWT_SECRET", "a-very-secret-value-that-is-long-enough"),
             ("DATABASE_URL", "postgres://u:pw@localhost/db"),
+            ("DUET_TURN_SECRET", "the-turn-servers-own-secret"),
         ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(!text.contains("a-very-secret-value") && !text.contains(":pw@"), "{text}");
+    assert!(!text.contains("the-turn-servers-own-secret"), "{text}");
     let help = stdout(&duet(
         &["serve", "--help"],
         &[("DUET_JWT_SECRET", "a-very-secret-value-that-is-long-enough")],
@@ -128,6 +130,11 @@ fn bad_settings_are_refused_naming_the_setting() {
         (vec!["--proxy-count", "0"], vec![], "--proxy-count"),
         (vec!["--allowed-origins", "duet.example"], vec![], "--allowed-origins"),
         (vec!["--log-format", "xml"], vec![], "--log-format"),
+        (vec!["--ice-servers", "http://stun.example"], vec![], "--ice-servers"),
+        // TURN needs its secret: clients get credentials made from it.
+        (vec!["--ice-servers", "turn:turn.example:3478"], vec![], "--turn-secret"),
+        (vec!["--call-ring-timeout", "0s"], vec![], "--call-ring-timeout"),
+        (vec!["--call-reconnect-grace", "500ms"], vec![], "--call-reconnect-grace"),
         (vec!["--config", unknown.to_str().unwrap()], vec![], "like_aftr"),
         (vec!["--config", bad_value.to_str().unwrap()], vec![], "--search-timeout"),
         (vec!["--config", broken.to_str().unwrap()], vec![], "not valid TOML"),

@@ -15,7 +15,7 @@ import { api } from './api.js';
 
 /** What a page knows of the call. */
 function idle() {
-  return { phase: 'idle', callId: null, callerId: null, mine: false, answeredAt: null, muted: false, partnerMuted: false, link: 'new', note: null };
+  return { phase: 'idle', callId: null, callerId: null, mine: false, answeredAt: null, muted: false, partnerMuted: false, link: 'new', note: null, busy: false };
 }
 
 export class CallSession {
@@ -35,6 +35,8 @@ export class CallSession {
     this.pendingCandidates = [];
     this.early = []; // signals that came before the connection was made
     this.remoteSet = false;
+    this.micRequest = null; // the pending getUserMedia, shared by repeated clicks
+    this.generation = 0; // moves on at each end, so late answers of the browser are dropped
   }
 
   get myId() {
@@ -56,33 +58,55 @@ export class CallSession {
     return this.config;
   }
 
-  /** The microphone; false (and the `micBlocked` note) when the user or the browser refused it. */
+  /**
+   * The microphone; false (and the `micBlocked` note) when the user or the browser
+   * refused it, or when the call ended while the browser was asking (the stream is then
+   * stopped at once, never left open).
+   */
   async microphone() {
     if (this.local) return true;
+    const generation = this.generation;
+    this.micRequest = this.micRequest || navigator.mediaDevices.getUserMedia({ audio: true, video: false });
     try {
-      this.local = await navigator.mediaDevices.getUserMedia({ audio: true, video: false });
+      const stream = await this.micRequest;
+      if (generation !== this.generation) {
+        for (const track of stream.getTracks()) track.stop();
+        return false;
+      }
+      this.local = stream;
       return true;
     } catch (error) {
       const denied = error && (error.name === 'NotAllowedError' || error.name === 'SecurityError');
-      this.set({ note: denied ? 'micBlocked' : 'micMissing' });
+      if (generation === this.generation) this.set({ note: denied ? 'micBlocked' : 'micMissing' });
       return false;
+    } finally {
+      this.micRequest = null;
     }
   }
 
   /** Rings the partner. */
   async start() {
-    if (this.state.phase !== 'idle') return;
-    this.set({ note: null });
+    if (this.state.phase !== 'idle' || this.state.busy) return;
+    this.set({ note: null, busy: true });
     await this.rtcConfig();
-    if (!(await this.microphone())) return;
-    this.chat.sendCall({ type: 'call_start' });
+    const ok = await this.microphone();
+    this.set({ busy: false });
+    // A call from the partner may have come in meanwhile: then this page answers it.
+    if (ok && this.state.phase === 'idle') this.chat.sendCall({ type: 'call_start' });
   }
 
   async accept() {
-    if (this.state.phase !== 'incoming') return;
+    if (this.state.phase !== 'incoming' || this.state.busy) return;
+    const callId = this.state.callId;
+    this.set({ busy: true });
     await this.rtcConfig();
-    if (!(await this.microphone())) {
-      // Without a microphone there is no call: the caller hears it was declined.
+    const ok = await this.microphone();
+    this.set({ busy: false });
+    if (this.state.phase !== 'incoming' || this.state.callId !== callId) return; // it ended meanwhile
+    if (!ok) {
+      // Without a microphone there is no call: the caller hears it was declined, and
+      // this page keeps saying why.
+      this.keptNote = this.state.note;
       this.chat.sendCall({ type: 'call_answer', accept: false });
       return;
     }
@@ -106,6 +130,8 @@ export class CallSession {
 
   /** The `connection` frame's `call` after the chat socket (re)connects. */
   resume(call) {
+    // Another call than the one this page holds: that one ended while away.
+    if (this.state.callId !== null && call && this.state.callId !== call.call_id) this.finish('hangup');
     if (!call) {
       // It ended while the socket was away.
       if (this.state.phase !== 'idle') this.finish('hangup');
@@ -114,6 +140,10 @@ export class CallSession {
     const known = this.state.callId === call.call_id && (this.pc || this.state.phase === 'incoming' || this.local);
     if (known) {
       this.set({ partnerMuted: call.partner_muted });
+      // Answered while this socket was away: the `active` push was lost, so connect now.
+      if (call.state === 'active' && this.state.phase !== 'active' && this.local) {
+        this.activate(call.caller_id === this.myId, Date.parse(call.answered_at) || Date.now());
+      }
       return;
     }
     const mine = call.caller_id === this.myId;
@@ -140,11 +170,12 @@ export class CallSession {
   onState(frame) {
     const mine = frame.caller_id === this.myId;
     if (frame.state === 'ringing') {
+      // An earlier call whose end this page missed goes first.
+      if (this.state.callId !== null && this.state.callId !== frame.call_id) this.release();
       this.set({ ...idle(), phase: mine ? 'outgoing' : 'incoming', callId: frame.call_id, callerId: frame.caller_id, mine });
     } else if (frame.state === 'active') {
-      if (frame.call_id !== this.state.callId) return;
-      this.set({ phase: 'active', answeredAt: Date.now(), link: 'connecting' });
-      this.connect(mine);
+      if (frame.call_id !== this.state.callId || this.state.phase === 'active') return;
+      this.activate(mine, Date.now());
     } else if (frame.state === 'ended') {
       if (frame.call_id !== this.state.callId && this.state.callId !== null) return;
       const byMe = frame.by === this.myId;
@@ -152,8 +183,19 @@ export class CallSession {
     }
   }
 
-  /** Ends the page's side of the call and says why. */
-  finish(reason, byMe = false) {
+  /** The call is up: connect its audio (the caller offers). */
+  activate(caller, answeredAt) {
+    this.set({ phase: 'active', answeredAt, link: 'connecting' });
+    this.connect(caller).catch((error) => {
+      // Hung up while the offer was being made, or the browser refused the connection.
+      if (this.pc) this.set({ link: 'failed' });
+      console.warn('call connection failed', error);
+    });
+  }
+
+  /** Closes the connection and the microphone, with no word to the user. */
+  release() {
+    this.generation += 1;
     this.pc?.close();
     this.pc = null;
     for (const track of this.local?.getTracks() || []) track.stop();
@@ -161,8 +203,16 @@ export class CallSession {
     this.pendingCandidates = [];
     this.early = [];
     this.remoteSet = false;
+    this.chat.signals.clear();
     if (this.audio) this.audio.srcObject = null;
-    const note = reason === 'declined' && byMe ? 'youDeclined' : reason === 'missed' && !this.state.mine ? 'youMissed' : reason;
+  }
+
+  /** Ends the page's side of the call and says why. */
+  finish(reason, byMe = false) {
+    this.release();
+    let note = reason === 'declined' && byMe ? 'youDeclined' : reason === 'missed' && !this.state.mine ? 'youMissed' : reason;
+    if (this.keptNote) note = this.keptNote;
+    this.keptNote = null;
     this.set({ ...idle(), note });
   }
 
@@ -175,7 +225,9 @@ export class CallSession {
       if (e.candidate) this.chat.sendSignal({ candidate: e.candidate.toJSON() });
     };
     pc.ontrack = (e) => {
-      if (this.audio) this.audio.srcObject = e.streams[0] || new MediaStream([e.track]);
+      if (!this.audio) return;
+      this.audio.srcObject = e.streams[0] || new MediaStream([e.track]);
+      this.audio.play().catch(() => {});
     };
     pc.onconnectionstatechange = () => {
       if (this.pc !== pc) return;
@@ -194,7 +246,8 @@ export class CallSession {
     const pc = this.pc;
     if (!payload) return;
     if (!pc) {
-      if (this.state.phase === 'active') this.early.push(payload);
+      // The offer can come before this page made its connection (or saw `active`).
+      if (this.state.phase === 'active' || this.state.phase === 'incoming') this.early.push(payload);
       return;
     }
     try {
@@ -219,9 +272,6 @@ export class CallSession {
   /** The page leaves the room: the call ends with it. */
   stop() {
     if (this.state.phase !== 'idle') this.chat.sendNow({ type: 'call_end' });
-    this.pc?.close();
-    for (const track of this.local?.getTracks() || []) track.stop();
-    this.pc = null;
-    this.local = null;
+    this.release();
   }
 }

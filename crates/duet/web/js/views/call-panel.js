@@ -71,12 +71,16 @@ function ringtone() {
 export function callPanel(chat, room, name) {
   const audio = h('audio', { autoplay: true, class: 'call-audio' });
   const button = h('button', { type: 'button', class: 'btn btn-small btn-secondary call-button', text: t('call.start') });
-  const el = h('section', { class: 'call-panel', 'aria-live': 'polite', data: { phase: 'idle' } });
+  // The panel's content is redrawn at each change; the audio element stays put (an
+  // element taken out of the page pauses).
+  const content = h('div', { class: 'call-content' });
+  const el = h('section', { class: 'call-panel', 'aria-live': 'polite', data: { phase: 'idle' } }, content, audio);
   const ring = ringtone();
   let ringMuted = localStorage.getItem(RING_MUTED_KEY) === '1';
   let clock = null;
   let policy = 'all';
   let offerDismissed = false;
+  let noteTimer = null;
 
   const session = new CallSession(chat, { changed: render, audio });
   api('GET', '/rtc/config').then((c) => {
@@ -91,9 +95,15 @@ export function callPanel(chat, room, name) {
   function render(state) {
     el.dataset.phase = state.phase;
     el.dataset.link = state.link;
-    button.disabled = state.phase !== 'idle';
+    button.disabled = state.phase !== 'idle' || state.busy;
     clearInterval(clock);
     clock = null;
+    clearTimeout(noteTimer);
+    if (state.note && state.phase === 'idle') {
+      // What ended the call stays a while, then the panel goes.
+      const shown = state.note;
+      noteTimer = setTimeout(() => session.state.note === shown && session.set({ note: null }), 10_000);
+    }
     if (state.phase === 'incoming' && !ringMuted) ring.start();
     else ring.stop();
     const note = state.note && NOTES[state.note] ? h('p', { class: 'call-note', role: 'status', text: t(NOTES[state.note], { name }) }) : null;
@@ -109,7 +119,7 @@ export function callPanel(chat, room, name) {
       });
       body = [h('p', { class: 'call-title', text: t('call.incoming', { name }) }), privacy(),
         h('div', { class: 'call-actions' },
-          action('call.accept', 'btn-primary call-accept', () => session.accept()),
+          h('button', { type: 'button', class: 'btn btn-small btn-primary call-accept', disabled: state.busy, text: t('call.accept'), on: { click: () => session.accept() } }),
           action('call.decline', 'btn-danger call-decline', () => session.decline()),
           ringToggle)];
     } else if (state.phase === 'active') {
@@ -132,7 +142,7 @@ export function callPanel(chat, room, name) {
             session.start();
           }))];
     }
-    el.replaceChildren(...body.filter(Boolean), ...(note ? [note] : []), audio);
+    content.replaceChildren(...body.filter(Boolean), ...(note ? [note] : []));
     el.hidden = body.length === 0 && !note;
   }
   render(session.state);
@@ -145,6 +155,7 @@ export function callPanel(chat, room, name) {
     session,
     destroy() {
       clearInterval(clock);
+      clearTimeout(noteTimer);
       ring.close();
       session.stop();
     },
