@@ -340,8 +340,8 @@ where
     // hide the next live ones.
     chat.last_sent = chat.last_sent.min(room.last_seq);
     let partner = room.partner_of(user).expect("admitted participants have a partner");
-    let call = match state.store.room_calls(room_id).await {
-        Ok((call, _)) => call.map(|c| call_info(&c, user)),
+    let call = match state.store.open_call(room_id).await {
+        Ok(call) => call.map(|c| call_info(&c, user)),
         Err(e) => {
             tracing::warn!(error = %e, "could not load the room's call for a chat socket");
             return Step::Close(CloseCode::Internal);

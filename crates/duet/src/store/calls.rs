@@ -52,12 +52,19 @@ impl Store {
         Ok(())
     }
 
-    /// The room's call that has not ended, if any, and how many calls the room has had.
-    pub async fn room_calls(&self, room_id: RoomId) -> Result<(Option<CallRow>, i64), sqlx::Error> {
+    /// The room's call that has not ended, if any (what a chat socket is told when it
+    /// connects).
+    pub async fn open_call(&self, room_id: RoomId) -> Result<Option<CallRow>, sqlx::Error> {
         let sql = format!(
             "SELECT {CALL_COLUMNS} FROM calls WHERE room_id = $1 AND ended_at IS NULL ORDER BY number DESC LIMIT 1"
         );
-        let open = sqlx::query_as(&sql).bind(room_id).fetch_optional(&self.pool).await?;
+        sqlx::query_as(&sql).bind(room_id).fetch_optional(&self.pool).await
+    }
+
+    /// The room's call that has not ended, if any, and how many calls the room has had
+    /// (what a room's owner starts from).
+    pub async fn room_calls(&self, room_id: RoomId) -> Result<(Option<CallRow>, i64), sqlx::Error> {
+        let open = self.open_call(room_id).await?;
         let (count,): (i64,) =
             sqlx::query_as("SELECT CAST(COALESCE(MAX(number), 0) AS BIGINT) FROM calls WHERE room_id = $1")
                 .bind(room_id)

@@ -8,21 +8,34 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{fresh_postgres_database, spawn_app, spawn_app_with, ServerProcess, TestApp};
+use crate::helpers::{fresh_postgres_database, spawn_app, spawn_app_with, ServerProcess, Session, TestApp};
 use crate::remote::{self, chat, member};
 use crate::ws::{expect_frame, next_frame, send, Socket};
 use duet::ids::RoomId;
 
 /// Two matched people with their chat sockets open (connection frames and presence
-/// read): a's id, b's id, the room and both sockets.
-async fn in_room(app: &TestApp, tag: &str) -> (i64, i64, i64, Socket, Socket) {
+/// read): both sessions, the room and both sockets.
+async fn in_room(app: &TestApp, tag: &str) -> (Session, Session, i64, Socket, Socket) {
     let (a, b, room) = app.pair(tag).await;
     let mut sa = app.chat_socket(&a, room, 0).await;
     assert_eq!(next_frame(&mut sa).await["type"], "connection");
     let mut sb = app.chat_socket(&b, room, 0).await;
     assert_eq!(next_frame(&mut sb).await["type"], "connection");
     expect_frame(&mut sa, "presence").await;
-    (a.id, b.id, room, sa, sb)
+    (a, b, room, sa, sb)
+}
+
+/// As [`in_room`], with a call that a started and b answered (both sockets have read
+/// its `ringing` and `active`).
+async fn in_call(app: &TestApp, tag: &str) -> (Session, Session, i64, Socket, Socket) {
+    let (a, b, room, mut sa, mut sb) = in_room(app, tag).await;
+    send(&mut sa, json!({ "type": "call_start" })).await;
+    assert_eq!(call_state(&mut sb).await["state"], "ringing");
+    send(&mut sb, json!({ "type": "call_answer", "accept": true })).await;
+    assert_eq!(call_state(&mut sb).await["state"], "active");
+    assert_eq!(call_state(&mut sa).await["state"], "ringing");
+    assert_eq!(call_state(&mut sa).await["state"], "active");
+    (a, b, room, sa, sb)
 }
 
 async fn call_state(socket: &mut Socket) -> Value {
@@ -37,6 +50,7 @@ async fn error_code(socket: &mut Socket) -> Value {
 async fn a_call_rings_connects_relays_signals_and_hangs_up() {
     let app = spawn_app().await;
     let (a, b, room, mut sa, mut sb) = in_room(&app, "call").await;
+    let (a, b) = (a.id, b.id);
 
     send(&mut sa, json!({ "type": "call_start" })).await;
     for socket in [&mut sa, &mut sb] {
@@ -140,6 +154,7 @@ async fn call_frames_are_refused_when_they_do_not_fit_the_call() {
 async fn a_declined_call_ends_declined() {
     let app = spawn_app().await;
     let (_, b, _, mut sa, mut sb) = in_room(&app, "decline").await;
+    let b = b.id;
     send(&mut sa, json!({ "type": "call_start" })).await;
     call_state(&mut sb).await;
     send(&mut sb, json!({ "type": "call_answer", "accept": false })).await;
@@ -178,15 +193,7 @@ async fn an_unanswered_call_is_missed_after_the_ring_timeout() {
 #[tokio::test]
 async fn a_call_survives_a_reconnect_within_the_grace_and_ends_after_it() {
     let app = spawn_app().await;
-    let (a, b, room) = app.pair("grace").await;
-    let mut sa = app.chat_socket(&a, room, 0).await;
-    next_frame(&mut sa).await;
-    let mut sb = app.chat_socket(&b, room, 0).await;
-    next_frame(&mut sb).await;
-    send(&mut sa, json!({ "type": "call_start" })).await;
-    call_state(&mut sb).await;
-    send(&mut sb, json!({ "type": "call_answer", "accept": true })).await;
-    call_state(&mut sb).await;
+    let (a, b, room, mut sa, mut sb) = in_call(&app, "grace").await;
     send(&mut sb, json!({ "type": "call_mute", "muted": true })).await;
     expect_frame(&mut sa, "call_mute").await;
 
@@ -223,18 +230,8 @@ async fn a_call_survives_a_reconnect_within_the_grace_and_ends_after_it() {
 #[tokio::test]
 async fn the_end_of_the_room_ends_its_call_and_erases_the_records() {
     let app = spawn_app().await;
-    let (a, b, room) = app.pair("roomend").await;
-    let mut sa = app.chat_socket(&a, room, 0).await;
-    next_frame(&mut sa).await;
-    let mut sb = app.chat_socket(&b, room, 0).await;
-    next_frame(&mut sb).await;
-    send(&mut sa, json!({ "type": "call_start" })).await;
-    call_state(&mut sb).await;
-    send(&mut sb, json!({ "type": "call_answer", "accept": true })).await;
-    call_state(&mut sb).await;
+    let (_, b, room, mut sa, _sb) = in_call(&app, "roomend").await;
     assert_eq!(app.state.store.room_calls(RoomId(room)).await.unwrap().1, 1);
-    assert_eq!(call_state(&mut sa).await["state"], "ringing");
-    assert_eq!(call_state(&mut sa).await["state"], "active");
 
     assert_eq!(app.end_room(&b, room).await.status(), StatusCode::OK);
     let ended = call_state(&mut sa).await;
