@@ -72,6 +72,7 @@ impl App {
             .map_err(|e| anyhow::anyhow!("cannot listen on {} (--bind): {e}", state.settings.server.bind))?;
         let addr = listener.local_addr()?;
         spawn_housekeeping(&state);
+        spawn_activity_sampler(&state);
         spawn_wal_truncation(&state);
         state.shutdown.spawn(realtime::bridge::run(state.realtime.clone(), socket_events));
         Ok(App { listener, router, state, addr })
@@ -272,6 +273,21 @@ fn spawn_wal_truncation(state: &AppState) {
                     _ = shutdown.requested() => return,
                     _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                 }
+            }
+        }
+    });
+}
+
+/// Once a second, the counters the dashboard's activity series are made of.
+fn spawn_activity_sampler(state: &AppState) {
+    let (metrics, clock, shutdown) = (state.metrics.clone(), state.clock.clone(), state.shutdown.clone());
+    state.shutdown.spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.requested() => break,
+                _ = tick.tick() => metrics.activity.sample(clock.now(), metrics.activity_counters()),
             }
         }
     });

@@ -28,6 +28,7 @@
 //! Still to come: a broker for several instances, behind `realtime::Broker`.
 
 pub mod accounts;
+pub mod activity;
 pub mod app;
 pub mod auth;
 pub mod clock;

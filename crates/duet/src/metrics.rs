@@ -3,11 +3,15 @@
 //! subsystem registers what it measures here; `GET /metrics` renders the registry in
 //! the Prometheus text format. Labels are bounded sets: matched routes, never raw paths.
 
+use std::sync::Arc;
+
 use prometheus::core::Collector;
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry, TextEncoder,
 };
+
+use crate::activity::{Activity, Counters};
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -44,6 +48,8 @@ pub struct Metrics {
     pub calls_ended: IntCounterVec,
     /// Seconds from answer to end, per answered call.
     pub call_duration: Histogram,
+    /// Recent activity for the dashboard (not exported to Prometheus).
+    pub activity: Arc<Activity>,
 }
 
 impl Metrics {
@@ -147,8 +153,16 @@ impl Metrics {
                     .buckets(vec![5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0]),
                 ),
             ),
+            activity: Arc::default(),
             registry,
         }
+    }
+
+    /// The counters the activity sampler reads.
+    pub fn activity_counters(&self) -> Counters {
+        let matches =
+            ["scored", "fallback"].iter().map(|mode| self.matches.with_label_values(&[mode]).get()).sum();
+        Counters { messages: self.messages_relayed.get(), matches }
     }
 
     /// The registry in the Prometheus text exposition format.

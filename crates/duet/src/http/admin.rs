@@ -13,7 +13,7 @@ use super::{limited, Routes};
 use crate::auth::Role;
 use crate::clock::Timestamp;
 use crate::ids::{RoomId, UserId};
-use crate::moderation::MAX_BAN_DAYS;
+use crate::moderation::{is_permanent, BanLength, Subject, MAX_BAN_DAYS};
 use crate::profile::{self, OwnProfile, Status};
 use crate::store::{AdminUserUpdate, UserFilter, UserRow, UserStatusFilter};
 
@@ -70,8 +70,10 @@ pub struct AdminUserView {
     pub profile: OwnProfile,
     pub status: Status,
     pub current_room_id: Option<RoomId>,
-    /// End of the ban in force, if any.
+    /// End of the ban in force, if any (null for a permanent ban).
     pub banned_until: Option<chrono::DateTime<chrono::Utc>>,
+    /// A permanent ban is in force.
+    pub ban_permanent: bool,
     pub ban_reason: Option<String>,
 }
 
@@ -83,7 +85,8 @@ impl AdminUserView {
             profile: state.profiles.own(row),
             status: state.profiles.status(row, false).await?.status,
             current_room_id: row.current_room_id,
-            banned_until: banned.map(Timestamp::to_datetime),
+            banned_until: banned.filter(|until| !is_permanent(*until)).map(Timestamp::to_datetime),
+            ban_permanent: banned.is_some_and(is_permanent),
             ban_reason: banned.and(row.ban_reason.clone()),
         })
     }
@@ -109,7 +112,7 @@ pub struct UserListQuery {
     /// Only users in this state.
     #[param(inline)]
     status: Option<StatusFilter>,
-    /// Part of the username or nickname, ignoring case.
+    /// Part of the username, nickname or email, ignoring case.
     q: Option<String>,
 }
 
@@ -226,25 +229,80 @@ async fn update_user(
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
+    let mut changed = Vec::new();
+    if let Some(role) = update.role {
+        changed.push(format!("role: {}", role.as_str()));
+    }
+    if let Some(nickname) = &nickname {
+        changed.push(format!("nickname: {nickname}"));
+    }
+    if email.is_some() {
+        // The address itself stays out of the audit list.
+        changed.push("email".to_owned());
+    }
     let change = AdminUserUpdate { role: update.role.map(|r| r.as_str().to_owned()), nickname, email };
     let row = state
         .store
         .admin_update_user(UserId(id), &change, state.clock.now())
         .await?
         .ok_or_else(|| ApiError::not_found("user"))?;
+    if !changed.is_empty() {
+        let subject = Subject { user: Some(UserId(id)), ..Subject::default() };
+        state
+            .moderation
+            .record(Some(UserId(admin.id)), "user_updated", subject, Some(&changed.join(", ")))
+            .await?;
+    }
     Ok(AppJson(AdminUserView::new(&state, &row).await?))
 }
 
+/// A ban: `days` (1–3650) or `permanent: true`, exactly one of them, and why.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct BanRequest {
     /// Length of the ban in days (1–3650).
-    days: u32,
-    /// Why; shown to moderators.
+    days: Option<u32>,
+    /// A ban with no end (until an administrator lifts it).
+    permanent: Option<bool>,
+    /// Why; shown to moderators (1–500 characters).
     reason: String,
 }
 
-/// Ban an account: its tokens stop working at once; it cannot sign in until the ban
-/// lapses.
+impl BanRequest {
+    /// The ban's length and its trimmed reason, or the field errors.
+    pub(super) fn check(&self) -> Result<(BanLength, &str), Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let length = match (self.days, self.permanent) {
+            (Some(days), None | Some(false)) if (1..=MAX_BAN_DAYS).contains(&days) => {
+                Some(BanLength::Days(days))
+            }
+            (Some(_), None | Some(false)) => {
+                errors.push(FieldError::new("days", format!("must be between 1 and {MAX_BAN_DAYS}")));
+                None
+            }
+            (None, Some(true)) => Some(BanLength::Permanent),
+            (Some(_), Some(true)) => {
+                errors.push(FieldError::new("permanent", "give either days or permanent, not both"));
+                None
+            }
+            (None, None | Some(false)) => {
+                errors.push(FieldError::new("days", "give days (1 to 3650) or permanent: true"));
+                None
+            }
+        };
+        let reason = self.reason.trim();
+        if reason.is_empty() || reason.chars().count() > 500 {
+            errors.push(FieldError::new("reason", "must be 1 to 500 characters"));
+        }
+        match length {
+            Some(length) if errors.is_empty() => Ok((length, reason)),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// Ban an account, for a number of days or permanently: its tokens stop working at
+/// once; it cannot sign in until the ban lapses or is lifted. Recorded in the audit list.
 #[utoipa::path(post, path = "/admin/users/{id}/ban", tag = "admin", security(("bearer" = [])),
     params(("id" = i64, Path)), request_body = BanRequest,
     responses(
@@ -260,25 +318,20 @@ async fn ban_user(
     AppPath(id): AppPath<i64>,
     AppJson(req): AppJson<BanRequest>,
 ) -> Result<AppJson<AdminUserView>, ApiError> {
-    let mut errors = Vec::new();
-    if !(1..=MAX_BAN_DAYS).contains(&req.days) {
-        errors.push(FieldError::new("days", format!("must be between 1 and {MAX_BAN_DAYS}")));
-    }
-    let reason = req.reason.trim();
-    if reason.is_empty() || reason.chars().count() > 500 {
-        errors.push(FieldError::new("reason", "must be 1 to 500 characters"));
-    }
+    let checked = req.check();
+    let mut errors = checked.as_ref().err().cloned().unwrap_or_default();
     if id == admin.id {
         errors.push(FieldError::new("id", "administrators cannot ban themselves"));
     }
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
-    }
-    let row = state.moderation.ban(UserId(id), req.days, reason).await?;
+    let (length, reason) = match checked {
+        Ok(ok) if errors.is_empty() => ok,
+        _ => return Err(ApiError::validation(errors)),
+    };
+    let row = state.moderation.ban(UserId(id), length, reason, Some(UserId(admin.id)), None).await?;
     Ok(AppJson(AdminUserView::new(&state, &row).await?))
 }
 
-/// Lift a ban.
+/// Lift a ban. Recorded in the audit list.
 #[utoipa::path(post, path = "/admin/users/{id}/unban", tag = "admin", security(("bearer" = [])),
     params(("id" = i64, Path)),
     responses(
@@ -289,9 +342,9 @@ async fn ban_user(
     ))]
 async fn unban_user(
     State(state): State<AppState>,
-    _admin: AdminUser,
+    AdminUser(admin): AdminUser,
     AppPath(id): AppPath<i64>,
 ) -> Result<AppJson<AdminUserView>, ApiError> {
-    let row = state.moderation.unban(UserId(id)).await?;
+    let row = state.moderation.unban(UserId(id), UserId(admin.id)).await?;
     Ok(AppJson(AdminUserView::new(&state, &row).await?))
 }

@@ -135,8 +135,11 @@ impl ApiError {
         ApiError::new(ErrorCode::Unauthorized, detail)
     }
 
-    /// 403 `banned`, saying until when.
+    /// 403 `banned`, saying until when (or that the ban is permanent).
     pub fn banned(until: crate::clock::Timestamp) -> Self {
+        if crate::moderation::is_permanent(until) {
+            return ApiError::new(ErrorCode::Banned, "account banned permanently");
+        }
         ApiError::new(ErrorCode::Banned, format!("account banned until {}", until.to_datetime().to_rfc3339()))
     }
 

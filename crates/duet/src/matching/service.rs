@@ -316,6 +316,7 @@ impl Matchmaker {
             [now.as_millis() - m.a.enqueued_at.as_millis(), now.as_millis() - m.b.enqueued_at.as_millis()]
         {
             deps.metrics.time_to_match.with_label_values(&[mode]).observe(waited.max(0) as f64 / 1000.0);
+            deps.metrics.activity.matched(now, Duration::from_millis(waited.max(0) as u64));
         }
         deps.metrics.rooms_active.inc();
         deps.rooms.track(&room);

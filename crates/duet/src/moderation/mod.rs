@@ -1,4 +1,6 @@
 //! Moderation: bans, and reports with evidence and automatic bans (`reports.rs`).
+//! Every action (a ban, an unban, a report resolved, a room ended by an administrator,
+//! an account edited) is recorded in the audit list with who took it.
 //!
 //! A ban is one transaction in the store (ban fields set, token version moved, refresh
 //! tokens revoked), so every token of the user stops working the moment it commits;
@@ -10,19 +12,61 @@ mod reports;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::clock::SharedClock;
+use crate::clock::{SharedClock, Timestamp};
 use crate::config::ModerationSettings;
 use crate::events::{Event, Events};
-use crate::ids::UserId;
+use crate::ids::{RoomId, UserId};
 use crate::matching::{Matchmaker, SearchError};
 use crate::room::{Notice, RoomError, Rooms};
-use crate::store::{Store, StoreError, UserRow};
+use crate::store::{NewAudit, Store, StoreError, UserRow};
 use crate::types::EndReason;
 
 pub use reports::{ReportError, ReportReason, Resolution, MAX_DETAILS_CHARS};
 
-/// Longest ban an administrator can set in one step.
+/// Longest ban in days an administrator can set in one step (longer is permanent).
 pub const MAX_BAN_DAYS: u32 = 3650;
+
+/// Where a permanent ban is stored: the last millisecond of the year 9999, later than
+/// any real ban (at most [`MAX_BAN_DAYS`]), so every check of "a ban in force" holds
+/// it with no special case. The API shows it as `ban_permanent`, never as this date.
+pub const PERMANENT_BAN_UNTIL: Timestamp = Timestamp::from_millis(253_402_300_799_999);
+
+/// Whether a ban lasting until `until` is permanent.
+pub fn is_permanent(until: Timestamp) -> bool {
+    until >= PERMANENT_BAN_UNTIL
+}
+
+/// How long a ban lasts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BanLength {
+    Days(u32),
+    Permanent,
+}
+
+impl BanLength {
+    fn until(self, now: Timestamp) -> Timestamp {
+        match self {
+            BanLength::Days(days) => now.plus(Duration::from_secs(u64::from(days) * 86_400)),
+            BanLength::Permanent => PERMANENT_BAN_UNTIL,
+        }
+    }
+
+    fn describe(self) -> String {
+        match self {
+            BanLength::Days(1) => "1 day".to_owned(),
+            BanLength::Days(days) => format!("{days} days"),
+            BanLength::Permanent => "permanent".to_owned(),
+        }
+    }
+}
+
+/// What an audit record names besides its action.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Subject {
+    pub user: Option<UserId>,
+    pub report_id: Option<i64>,
+    pub room: Option<RoomId>,
+}
 
 /// Why a ban or an unban did not go through.
 #[derive(Debug, thiserror::Error)]
@@ -64,17 +108,30 @@ impl Moderation {
         Moderation(Arc::new(deps))
     }
 
-    pub async fn ban(&self, user: UserId, days: u32, reason: &str) -> Result<UserRow, BanError> {
-        self.ban_for(user, Duration::from_secs(u64::from(days) * 86_400), reason).await
-    }
-
-    /// Bans `user` for `length`: tokens revoked, search withdrawn, room ended, announced.
-    pub async fn ban_for(&self, user: UserId, length: Duration, reason: &str) -> Result<UserRow, BanError> {
+    /// Bans `user` for `length`: tokens revoked, search withdrawn, room ended, announced,
+    /// recorded as `by`'s action (None: the automatic ban), about `report_id` if given.
+    pub async fn ban(
+        &self,
+        user: UserId,
+        length: BanLength,
+        reason: &str,
+        by: Option<UserId>,
+        report_id: Option<i64>,
+    ) -> Result<UserRow, BanError> {
         let deps = &self.0;
         let now = deps.clock.now();
-        let until = now.plus(length);
+        let until = length.until(now);
         let row = deps.store.ban_user(user, until, reason, now).await?.ok_or(BanError::UnknownUser)?;
         tracing::info!(user_id = user.0, until = %until.to_datetime(), "user banned");
+        let action = if by.is_some() { "ban" } else { "autoban" };
+        let details = format!("{}: {reason}", length.describe());
+        self.record(
+            by,
+            action,
+            Subject { user: Some(user), report_id, room: row.current_room_id },
+            Some(&details),
+        )
+        .await?;
         // Tokens are revoked already; the ban also ends the user's search and room.
         deps.matchmaker.cancel(user).await?;
         deps.events.publish(Event::Banned { user, until, room_id: row.current_room_id });
@@ -85,9 +142,45 @@ impl Moderation {
         deps.store.user(user).await?.ok_or(BanError::UnknownUser)
     }
 
-    pub async fn unban(&self, user: UserId) -> Result<UserRow, BanError> {
+    /// Lifts `user`'s ban, recorded as `by`'s action.
+    pub async fn unban(&self, user: UserId, by: UserId) -> Result<UserRow, BanError> {
         let row = self.0.store.unban_user(user, self.0.clock.now()).await?.ok_or(BanError::UnknownUser)?;
         tracing::info!(user_id = user.0, "user unbanned");
+        self.record(Some(by), "unban", Subject { user: Some(user), ..Subject::default() }, None).await?;
         Ok(row)
+    }
+
+    /// Ends `room` as administrator `by` (reason `admin`); false when it had ended
+    /// already (then nothing is recorded).
+    pub async fn end_room(&self, room: RoomId, by: UserId) -> Result<bool, RoomError> {
+        let ended = self.0.rooms.end(room, EndReason::Admin).await?;
+        if ended {
+            self.record(Some(by), "room_ended", Subject { room: Some(room), ..Subject::default() }, None)
+                .await
+                .map_err(|e| RoomError::Store(e.into()))?;
+        }
+        Ok(ended)
+    }
+
+    /// Records a moderation action in the audit list.
+    pub async fn record(
+        &self,
+        by: Option<UserId>,
+        action: &str,
+        subject: Subject,
+        details: Option<&str>,
+    ) -> Result<(), sqlx::Error> {
+        self.0
+            .store
+            .record_action(&NewAudit {
+                admin: by,
+                action,
+                user: subject.user,
+                report_id: subject.report_id,
+                room: subject.room,
+                details,
+                now: self.0.clock.now(),
+            })
+            .await
     }
 }

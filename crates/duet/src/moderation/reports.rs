@@ -2,12 +2,10 @@
 //! messages as evidence, and the automatic ban when enough distinct people report the
 //! same user within the window.
 
-use std::time::Duration;
-
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{BanError, Moderation};
+use super::{BanError, BanLength, Moderation, Subject};
 use crate::clock::Timestamp;
 use crate::ids::UserId;
 use crate::room::MessageView;
@@ -134,13 +132,33 @@ impl Moderation {
         Ok((report.id, evidence.len()))
     }
 
-    /// Resolves report `id`; the report as it is now, None when there is none. Its
-    /// evidence is then kept `--evidence-retention` from the resolution.
-    pub async fn resolve(&self, id: i64, resolution: Resolution) -> Result<Option<ReportRow>, sqlx::Error> {
+    /// Resolves report `id` as administrator `by`, banning the reported user first when
+    /// `ban` says so (only with [`Resolution::Actioned`]); the report as it is now,
+    /// None when there is none. Its evidence is then kept `--evidence-retention` from
+    /// the resolution. A dismissed report no longer counts toward the automatic ban.
+    pub async fn resolve(
+        &self,
+        id: i64,
+        resolution: Resolution,
+        by: UserId,
+        ban: Option<(BanLength, &str)>,
+    ) -> Result<Option<ReportRow>, BanError> {
+        let Some(report) = self.0.store.report(id).await? else { return Ok(None) };
+        let reported = UserId(report.reported_id);
+        if let Some((length, reason)) = ban {
+            debug_assert_eq!(resolution, Resolution::Actioned, "a ban actions the report");
+            self.ban(reported, length, reason, Some(by), Some(id)).await?;
+        }
         let now = self.0.clock.now();
-        let row = self.0.store.resolve_report(id, resolution.as_str(), now).await?;
+        let row = self.0.store.resolve_report(id, resolution.as_str(), by, now).await?;
         if row.is_some() {
             tracing::info!(report_id = id, state = resolution.as_str(), "report resolved");
+            let action = match resolution {
+                Resolution::Dismissed => "report_dismissed",
+                Resolution::Actioned => "report_actioned",
+            };
+            let subject = Subject { user: Some(reported), report_id: Some(id), room: Some(report.room_id) };
+            self.record(Some(by), action, subject, Some(&report.reason)).await?;
         }
         Ok(row)
     }
@@ -158,7 +176,8 @@ impl Moderation {
     }
 
     /// Bans `user` for `autoban_days` when `autoban_reporters` distinct people reported
-    /// them within `autoban_window`, unless a ban is already in force.
+    /// them within `autoban_window` (dismissed reports left out), unless a ban is
+    /// already in force.
     async fn autoban(&self, user: UserId) -> Result<(), BanError> {
         let deps = &self.0;
         let settings = &deps.settings;
@@ -175,7 +194,7 @@ impl Moderation {
             "automatic: reported by {reporters} people within {}",
             humantime::format_duration(settings.autoban_window)
         );
-        self.ban_for(user, Duration::from_secs(u64::from(settings.autoban_days) * 86_400), &reason).await?;
+        self.ban(user, BanLength::Days(settings.autoban_days), &reason, None, None).await?;
         Ok(())
     }
 }

@@ -92,7 +92,7 @@ async fn to_users(state: &Realtime, event: Event) -> Result<(), sqlx::Error> {
 /// `banned` for the banned user only, closing the socket with 4002.
 fn banned(user: UserId, until: crate::clock::Timestamp) -> Delivery {
     Delivery {
-        frame: Some(ServerFrame::Banned { until: until.to_datetime() }.into()),
+        frame: Some(ServerFrame::banned(until).into()),
         close: Some(CloseCode::Banned as u16),
         only: Some(user),
         ..Delivery::default()

@@ -68,11 +68,28 @@ impl Connections {
     pub fn is_online(&self, user: UserId) -> bool {
         self.status.contains_key(&user)
     }
+
+    /// How many people have a socket of either kind open on this instance.
+    pub fn online_users(&self) -> usize {
+        let mut users: std::collections::HashSet<UserId> = self.status.iter().map(|e| *e.key()).collect();
+        users.extend(self.chat.iter().map(|e| e.key().0));
+        users.len()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn online_users_counts_people_not_sockets() {
+        let connections = Connections::default();
+        assert_eq!(connections.online_users(), 0);
+        let _status = connections.register_status(UserId(1));
+        let _chat = connections.register_chat(UserId(1), RoomId(7));
+        let _other = connections.register_chat(UserId(2), RoomId(7));
+        assert_eq!(connections.online_users(), 2);
+    }
 
     #[test]
     fn a_newer_socket_replaces_the_older() {

@@ -53,7 +53,7 @@ impl RoomOutbox for Fanout {
                 })
             },
             RoomPush::Banned { user, until } => Delivery {
-                frame: Some(ServerFrame::Banned { until: until.to_datetime() }.into()),
+                frame: Some(ServerFrame::banned(until).into()),
                 close: Some(CloseCode::Banned as u16),
                 only: Some(user),
                 ..Delivery::default()

@@ -263,12 +263,20 @@ pub enum ServerFrame {
         icebreaker: serde_json::Value,
     },
     SearchTimeout,
+    /// `until` is null for a permanent ban (`permanent` true).
     Banned {
-        until: DateTime<Utc>,
+        until: Option<DateTime<Utc>>,
+        permanent: bool,
     },
 }
 
 impl ServerFrame {
+    /// The `banned` frame of a ban lasting until `until`.
+    pub fn banned(until: crate::clock::Timestamp) -> ServerFrame {
+        let permanent = crate::moderation::is_permanent(until);
+        ServerFrame::Banned { until: (!permanent).then(|| until.to_datetime()), permanent }
+    }
+
     pub fn error(code: FrameErrorCode, detail: impl Into<String>) -> ServerFrame {
         ServerFrame::Error { code, detail: detail.into(), client_id: None }
     }

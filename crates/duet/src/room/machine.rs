@@ -218,10 +218,15 @@ impl RoomState {
 
     /// The next instant at which a [`RoomEvent::Tick`] has something to do.
     pub fn next_deadline(&self, timers: &RoomTimers) -> Option<Timestamp> {
+        self.next_timer(timers).map(|(at, _)| at)
+    }
+
+    /// The next timer to fire, and when.
+    pub fn next_timer(&self, timers: &RoomTimers) -> Option<(Timestamp, Timer)> {
         if self.ended.is_some() {
             return None;
         }
-        self.due(timers).map(|(at, _)| at)
+        self.due(timers)
     }
 
     /// Applies `event` at `now`, after firing the timers due by then. When the event is
@@ -398,7 +403,7 @@ impl RoomState {
 
 /// The timers of a room, in the order they win ties.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Timer {
+pub enum Timer {
     Expiry,
     Abandoned,
     Inactivity,
@@ -406,6 +411,20 @@ enum Timer {
     CallDisconnect,
     AnswerDeadline,
     OpenRound,
+}
+
+impl Timer {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Timer::Expiry => "expiry",
+            Timer::Abandoned => "abandoned",
+            Timer::Inactivity => "inactivity",
+            Timer::RingTimeout => "ring_timeout",
+            Timer::CallDisconnect => "call_disconnect",
+            Timer::AnswerDeadline => "answer_deadline",
+            Timer::OpenRound => "open_round",
+        }
+    }
 }
 
 #[cfg(test)]

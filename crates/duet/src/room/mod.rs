@@ -20,7 +20,7 @@ pub use call::{Call, CallAction, CallChange, CallEndReason, CallPhase, CallTimer
 pub use deadlines::DeadlineQueue;
 pub use error::RoomError;
 pub use machine::{
-    Effect, EndReason, LikeOutcome, Presence, Refusal, RoomEvent, RoomState, RoomTimers, Side,
+    Effect, EndReason, LikeOutcome, Presence, Refusal, RoomEvent, RoomState, RoomTimers, Side, Timer,
 };
 pub use outbox::{RoomAddress, RoomOutbox, RoomPush};
 pub use runtime::{Notice, RoomDeps, RoomHandle, Rooms};

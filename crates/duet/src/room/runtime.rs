@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot, Notify};
 
 use super::call::{Call, CallAction, CallChange, CallPhase, CallTimers};
 use super::error::RoomError;
-use super::machine::{Effect, LikeRound, Presence, RoomEvent, RoomState, RoomTimers, Side};
+use super::machine::{Effect, LikeRound, Presence, RoomEvent, RoomState, RoomTimers, Side, Timer};
 use super::outbox::{RoomAddress, RoomOutbox, RoomPush};
 use super::writer::{MessageWriter, WriteError};
 use super::{DeadlineQueue, EndReason};
@@ -218,6 +218,14 @@ impl Rooms {
         }));
         shutdown.spawn(rooms.clone().run());
         rooms
+    }
+
+    /// The next timer of the active room stored as `row` (with its open call, if
+    /// any), and when it fires: what the room's owner would schedule.
+    pub fn next_timer(&self, row: &RoomRow, call: Option<&CallRow>) -> Option<(Timestamp, Timer)> {
+        let mut room = state_from_row(row, None);
+        room.call = call.map(|c| call_from_row(c, &room));
+        room.next_timer(&self.0.ctx.timers)
     }
 
     /// Files the deadlines of every active room after a start.

@@ -7,6 +7,7 @@
 //! their DDL differs. Domain modules call the typed functions here; no SQL lives
 //! elsewhere.
 
+mod audit;
 mod avatars;
 mod calls;
 mod messages;
@@ -27,10 +28,11 @@ use tokio::sync::Notify;
 
 use crate::config::{DatabaseKind, StorageSettings};
 
+pub use audit::{AuditRow, NewAudit};
 pub use avatars::{AvatarImages, AvatarVariant};
 pub use calls::CallRow;
 pub use messages::{Appended, MessageRow, NewMessage};
-pub use reports::{NewReport, ReportRow};
+pub use reports::{NewReport, ReportFilter, ReportRow};
 pub use rooms::{NewRoom, RoomFilter, RoomRow, RoomStateFields};
 pub use tickets::TicketRow;
 pub use tokens::{RefreshRecord, RevokeReason, Rotation};

@@ -22,6 +22,22 @@ pub struct ReportRow {
     pub resolved_at: Option<i64>,
     /// When the evidence was erased at the end of its retention.
     pub evidence_purged_at: Option<i64>,
+    /// The administrator who resolved it.
+    pub resolved_by: Option<i64>,
+    /// The reporter's and the reported user's usernames, while their accounts exist
+    /// (read by the listing; None elsewhere).
+    #[sqlx(default)]
+    pub reporter_username: Option<String>,
+    #[sqlx(default)]
+    pub reported_username: Option<String>,
+}
+
+/// Which reports a listing shows.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReportFilter<'a> {
+    /// `open`, `dismissed` or `actioned`.
+    pub state: Option<&'a str>,
+    pub reported: Option<UserId>,
 }
 
 pub struct NewReport<'a> {
@@ -35,7 +51,12 @@ pub struct NewReport<'a> {
 }
 
 const REPORT_COLUMNS: &str = "id, reporter_id, reported_id, room_id, reason, details, evidence, created_at, \
-     state, resolved_at, evidence_purged_at";
+     state, resolved_at, evidence_purged_at, resolved_by";
+
+/// The report columns qualified by `r.`, with the two usernames, for the listings.
+const REPORT_LIST_COLUMNS: &str = "r.id, r.reporter_id, r.reported_id, r.room_id, r.reason, r.details, \
+     r.evidence, r.created_at, r.state, r.resolved_at, r.evidence_purged_at, r.resolved_by, \
+     a.username AS reporter_username, b.username AS reported_username";
 
 impl Store {
     /// Stores a report; `Conflict(Constraint::Report)` when this reporter already reported
@@ -58,18 +79,37 @@ impl Store {
             .map_err(|e| on_unique(e, &[Constraint::Report]))
     }
 
-    /// Sets a report's state (`dismissed` or `actioned`) and its resolution time; the
+    /// Sets a report's state (`dismissed` or `actioned`), who resolved it and when; the
     /// report as it is now, None when there is no such report.
     pub async fn resolve_report(
         &self,
         id: i64,
         state: &str,
+        by: UserId,
         now: Timestamp,
     ) -> Result<Option<ReportRow>, sqlx::Error> {
+        let updated =
+            sqlx::query("UPDATE reports SET state = $2, resolved_at = $3, resolved_by = $4 WHERE id = $1")
+                .bind(id)
+                .bind(state)
+                .bind(now.as_millis())
+                .bind(by.0)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        if updated == 0 {
+            return Ok(None);
+        }
+        self.report(id).await
+    }
+
+    /// One report, with the usernames.
+    pub async fn report(&self, id: i64) -> Result<Option<ReportRow>, sqlx::Error> {
         let sql = format!(
-            "UPDATE reports SET state = $2, resolved_at = $3 WHERE id = $1 RETURNING {REPORT_COLUMNS}"
+            "SELECT {REPORT_LIST_COLUMNS} FROM reports r LEFT JOIN users a ON a.id = r.reporter_id \
+             LEFT JOIN users b ON b.id = r.reported_id WHERE r.id = $1"
         );
-        sqlx::query_as(&sql).bind(id).bind(state).bind(now.as_millis()).fetch_optional(&self.pool).await
+        sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await
     }
 
     /// Erases the evidence of every report whose retention ended before `cutoff`
@@ -91,10 +131,12 @@ impl Store {
         Ok(purged)
     }
 
-    /// Distinct users who reported `user` since `since`.
+    /// Distinct users who reported `user` since `since`, leaving out reports a moderator
+    /// dismissed.
     pub async fn distinct_reporters(&self, user: UserId, since: Timestamp) -> Result<i64, sqlx::Error> {
         let (n,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(DISTINCT reporter_id) FROM reports WHERE reported_id = $1 AND created_at >= $2",
+            "SELECT COUNT(DISTINCT reporter_id) FROM reports WHERE reported_id = $1 AND created_at >= $2 \
+             AND state <> 'dismissed'",
         )
         .bind(user.0)
         .bind(since.as_millis())
@@ -103,12 +145,41 @@ impl Store {
         Ok(n)
     }
 
-    /// One page of reports, newest first, and the total.
-    pub async fn list_reports(&self, offset: i64, limit: i64) -> Result<(Vec<ReportRow>, i64), sqlx::Error> {
-        let sql = format!("SELECT {REPORT_COLUMNS} FROM reports ORDER BY id DESC LIMIT $1 OFFSET $2");
-        let rows = sqlx::query_as(&sql).bind(limit).bind(offset).fetch_all(&self.pool).await?;
-        let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM reports").fetch_one(&self.pool).await?;
+    /// One page of the reports `filter` selects, newest first, and the total.
+    pub async fn list_reports(
+        &self,
+        filter: ReportFilter<'_>,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<ReportRow>, i64), sqlx::Error> {
+        // '' and -1 stand for "any": an untyped NULL parameter does not type on PostgreSQL.
+        let state = filter.state.unwrap_or("");
+        let reported = filter.reported.map_or(-1, |u| u.0);
+        let condition = "($1 = '' OR r.state = $1) AND ($2 = -1 OR r.reported_id = $2)";
+        let sql = format!(
+            "SELECT {REPORT_LIST_COLUMNS} FROM reports r LEFT JOIN users a ON a.id = r.reporter_id \
+             LEFT JOIN users b ON b.id = r.reported_id WHERE {condition} ORDER BY r.id DESC LIMIT $3 OFFSET $4"
+        );
+        let rows = sqlx::query_as(&sql)
+            .bind(state)
+            .bind(reported)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await?;
+        let (total,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM reports r WHERE {condition}"))
+            .bind(state)
+            .bind(reported)
+            .fetch_one(&self.pool)
+            .await?;
         Ok((rows, total))
+    }
+
+    /// Reports waiting for a moderator.
+    pub async fn count_open_reports(&self) -> Result<i64, sqlx::Error> {
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM reports WHERE state = 'open'").fetch_one(&self.pool).await?;
+        Ok(n)
     }
 
     pub async fn count_reports_since(&self, since: Timestamp) -> Result<i64, sqlx::Error> {

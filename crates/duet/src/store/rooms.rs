@@ -256,4 +256,15 @@ impl Store {
         .fetch_one(&self.pool)
         .await
     }
+
+    /// Rooms that ended since `since`, by end reason.
+    pub async fn count_ends_since(&self, since: Timestamp) -> Result<Vec<(String, i64)>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT end_reason, COUNT(*) FROM rooms WHERE end_time >= $1 AND end_reason IS NOT NULL \
+             GROUP BY end_reason",
+        )
+        .bind(since.as_millis())
+        .fetch_all(&self.pool)
+        .await
+    }
 }

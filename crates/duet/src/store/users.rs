@@ -84,7 +84,7 @@ pub enum UserStatusFilter {
 #[derive(Clone, Debug, Default)]
 pub struct UserFilter {
     pub status: Option<UserStatusFilter>,
-    /// Part of the username or nickname, case-insensitive.
+    /// Part of the username, nickname or email, case-insensitive.
     pub name: Option<String>,
     pub offset: i64,
     pub limit: i64,
@@ -285,8 +285,10 @@ fn filter_condition(
         let escaped = name.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
         add(&mut args, format!("%{escaped}%"))?;
         let p = args.len();
-        conditions
-            .push(format!("(username_key LIKE ${p} ESCAPE '\\' OR nickname_key LIKE ${p} ESCAPE '\\')"));
+        conditions.push(format!(
+            "(username_key LIKE ${p} ESCAPE '\\' OR nickname_key LIKE ${p} ESCAPE '\\' \
+                 OR email LIKE ${p} ESCAPE '\\')"
+        ));
     }
     Ok((conditions.join(" AND "), args))
 }

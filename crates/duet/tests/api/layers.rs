@@ -9,8 +9,10 @@ use std::path::{Path, PathBuf};
 /// The layers, lowest first. A module may import modules of earlier layers only.
 const LAYERS: &[&[&str]] = &[
     // Leaf types and plumbing.
-    &["types", "ids", "clock", "config", "shutdown", "metrics", "validation", "cpu"],
-    &["events", "tasks", "telemetry"],
+    &["types", "ids", "clock", "config", "shutdown", "validation", "cpu"],
+    // The dashboard's activity sampler, kept beside the metrics it reads.
+    &["activity"],
+    &["metrics", "events", "tasks", "telemetry"],
     &["store"],
     // Pure cores and their rules (room and matching hold their pure cores too).
     &["auth", "profile"],

@@ -9,6 +9,7 @@ mod calls;
 mod chat;
 mod chat_socket;
 mod config;
+mod console;
 mod docs;
 mod helpers;
 mod layers;

@@ -206,6 +206,7 @@ async fn the_api_document_lists_every_route_with_error_shapes() {
         ("/admin/dashboard", "get"),
         ("/admin/reports", "get"),
         ("/admin/reports/{id}/resolve", "post"),
+        ("/admin/audit", "get"),
         ("/admin/rooms", "get"),
         ("/admin/rooms/{id}/end", "post"),
         ("/admin/status", "get"),
