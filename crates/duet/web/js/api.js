@@ -37,7 +37,11 @@ let accessToken = sessionStorage.getItem(ACCESS_KEY);
 let refreshing = null;
 const hooks = { sessionEnded: () => {}, banned: () => {}, rateLimited: () => {} };
 
-/** `sessionEnded()`, `banned(until)`, `rateLimited(seconds)`: what the app does on those. */
+/**
+ * `sessionEnded()`, `banned(ban)`, `rateLimited(seconds)`: what the app does on those.
+ * A `ban` is `{until, permanent}`: the end of the ban (RFC 3339, or null), and whether
+ * it never ends.
+ */
 export function setHooks(next) {
   Object.assign(hooks, next);
 }
@@ -140,7 +144,7 @@ export function refresh() {
       }
       const body = await res.json().catch(() => null);
       if (res.status === 403 && body?.code === 'banned') {
-        hooks.banned(bannedUntil(body.detail));
+        hooks.banned(banOf(body.detail));
         return false;
       }
       if (res.status === 429 || res.status >= 500) throw new ApiError(res.status, body, retryAfterOf(res));
@@ -163,10 +167,13 @@ function retryAfterOf(res) {
   return Number.isFinite(value) && value > 0 ? value : 1;
 }
 
-/** The end of a ban from the `banned` error's detail ("account banned until <time>"). */
-export function bannedUntil(detail) {
+/**
+ * The ban from the `banned` error's detail: "account banned until <time>", or
+ * "account banned permanently".
+ */
+export function banOf(detail) {
   const match = /until (\S+)/.exec(detail || '');
-  return match ? match[1] : null;
+  return { until: match ? match[1] : null, permanent: /permanent/i.test(detail || '') };
 }
 
 /**
@@ -200,7 +207,7 @@ export async function api(method, path, body, opts = {}) {
   const data = await res.json().catch(() => null);
   if (res.ok) return data;
   const error = new ApiError(res.status, data, retryAfterOf(res));
-  if (error.code === 'banned') hooks.banned(bannedUntil(error.detail));
+  if (error.code === 'banned') hooks.banned(banOf(error.detail));
   else if (error.code === 'rate_limited') hooks.rateLimited(error.retryAfter);
   else if (auth && res.status === 401) {
     forgetTokens();

@@ -94,7 +94,7 @@ export class ChatRoom {
    * `events`: `connected(frame)`, `message(msg, {replay})`, `updated(msg)` (state of
    * an own message changed), `typing(on)`, `presence(online)`, `read(upToSeq)`,
    * `frame(frame)` (like rounds, reveals, keep, errors), `ended(reason|null)`,
-   * `banned(until)`, `replaced()`, `sessionEnded()`, `connection(up)`, `call(frame)`
+   * `banned({until, permanent})`, `replaced()`, `sessionEnded()`, `connection(up)`, `call(frame)`
    * (`call_state`, `rtc_signal`, `call_mute`).
    */
   constructor(roomId, myId, events, limits = {}) {
@@ -112,7 +112,7 @@ export class ChatRoom {
     this.typingSent = false;
     this.typingAt = 0;
     this.typingTimer = null;
-    this.bannedUntil = null;
+    this.ban = { until: null, permanent: false };
     this.connectedLastSeq = 0;
     this.readSent = 0;
     this.resendTimer = null;
@@ -122,7 +122,7 @@ export class ChatRoom {
       frame: (frame) => this.onFrame(frame),
       fatal: (code) => {
         events.connection(true);
-        if (code === 4002) events.banned(this.bannedUntil);
+        if (code === 4002) events.banned(this.ban);
         else if (code === 4007) events.replaced();
         else if (code === 4001) events.sessionEnded();
         else events.ended(null); // 1000 after room_ended, 4003/4004/4005
@@ -240,7 +240,7 @@ export class ChatRoom {
         this.events.ended(frame.reason);
         break;
       case 'banned':
-        this.bannedUntil = frame.until;
+        this.ban = { until: frame.until ?? null, permanent: Boolean(frame.permanent) };
         break;
       case 'heartbeat':
         break;

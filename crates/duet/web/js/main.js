@@ -1,6 +1,7 @@
 // The app: boot, the session, the status socket, and the screens by route.
 //
 // Routes live in the hash (#/login, #/signup, #/profile, #/, #/search, #/match/ID,
+// #/admin[/reports|users[/ID]|rooms|audit] (the moderation console),
 // #/room/ID, #/ended/ID/REASON), so a reload on any screen comes back to this page;
 // where the user really is (idle, searching, in a room) is then read from the server
 // (the status socket's first frame, or GET /user/status) and wins over the hash.
@@ -11,6 +12,7 @@ import { getLang, onLangChange, setLang, t } from './i18n.js';
 import { openStatusSocket } from './status-socket.js';
 import { announce, applyTheme, currentTheme, errorText, hideAllBanners, hideBanner, showBanner, toggleTheme } from './ui.js';
 import { authView } from './views/auth.js';
+import { adminView } from './views/admin.js';
 import { bannedView, endedView, replacedView } from './views/ended.js';
 import { profileView } from './views/profile.js';
 import { roomView } from './views/room.js';
@@ -42,7 +44,8 @@ const app = {
     app.statusSocket?.stop();
     app.statusSocket = openStatusSocket(statusHandlers);
     const hash = location.hash;
-    if (!user.profile_complete) app.go('#/profile');
+    // The console needs no complete profile (an administrator may never search).
+    if (!user.profile_complete && !hash.startsWith('#/admin')) app.go('#/profile');
     else if (!hash || hash === '#/login' || hash === '#/signup') app.go('#/');
     else route();
   },
@@ -140,14 +143,15 @@ const app = {
     }
   },
 
-  banned(until) {
+  /** `ban`: `{until, permanent}`. */
+  banned(ban) {
     if (app.halted) return;
     app.halted = true;
     stopAll();
     forgetTokens();
     app.profile = null;
     renderTopbar();
-    app.haltedView = () => bannedView(until);
+    app.haltedView = () => bannedView(ban);
     show(app.haltedView());
   },
 
@@ -196,7 +200,7 @@ const statusHandlers = {
     }
   },
   roomEnded: (frame) => app.ended(frame.room_id, frame.reason),
-  banned: (until) => app.banned(until),
+  banned: (ban) => app.banned(ban),
   replaced: () => app.replaced(),
   sessionEnded: () => app.profile && app.sessionEnded(),
 };
@@ -209,7 +213,7 @@ function applyStatus(status) {
   if (status.status === 'connected') {
     const id = status.current_room_id;
     const inRoom = (r.name === 'room' || r.name === 'match') && r.id === id;
-    if (!inRoom && r.name !== 'profile') app.go(`#/room/${id}`);
+    if (!inRoom && r.name !== 'profile' && r.name !== 'admin') app.go(`#/room/${id}`);
   } else if (status.status === 'searching') {
     if (r.name === 'home' || r.name === 'match' || r.name === 'room') app.go('#/search');
   } else if (r.name === 'search' || r.name === 'match') {
@@ -227,7 +231,7 @@ function parseRoute() {
   } catch {
     // A malformed escape in a typed URL: keep it as it is.
   }
-  return { name, id, extra };
+  return { name, id, extra, parts };
 }
 
 function show(view) {
@@ -260,7 +264,7 @@ async function route() {
     show(authView(app, r.name));
     return;
   }
-  if (!app.profile.profile_complete && r.name !== 'profile') {
+  if (!app.profile.profile_complete && r.name !== 'profile' && r.name !== 'admin') {
     app.go('#/profile');
     return;
   }
@@ -291,6 +295,10 @@ async function route() {
     case 'ended':
       show(endedView(app, r.extra));
       return;
+    case 'admin':
+      // #/admin, #/admin/reports, #/admin/users, #/admin/users/ID, #/admin/rooms, #/admin/audit
+      show(adminView(app, r.parts[1] || 'dashboard', r.parts[2] ? Number(r.parts[2]) || null : null));
+      return;
     default: {
       if (!app.status) await app.refreshStatus();
       if (call !== routeCalls) return;
@@ -315,6 +323,13 @@ function renderTopbar() {
   });
   const items = [langButton, themeButton];
   if (app.profile && !app.halted) {
+    // Only administrators see the way to the console (the server checks every call).
+    // On a narrow phone the link is its icon (the text stays for screen readers).
+    if (app.profile.role === 'admin') {
+      items.push(h('a', { href: '#/admin', class: 'btn btn-small btn-ghost', id: 'nav-admin' },
+        h('span', { class: 'nav-icon', 'aria-hidden': 'true', text: '🛡' }),
+        h('span', { class: 'nav-text', text: t('nav.admin') })));
+    }
     items.push(h('a', { href: '#/profile', class: 'btn btn-small btn-ghost', id: 'nav-profile', text: t('nav.profile') }));
     const out = h('button', { type: 'button', class: 'btn btn-small btn-ghost', id: 'nav-logout', text: t('nav.logout') });
     out.addEventListener('click', async () => {
@@ -349,7 +364,7 @@ async function boot() {
   applyTheme(currentTheme());
   setHooks({
     sessionEnded: () => app.profile && app.sessionEnded(),
-    banned: (until) => app.banned(until),
+    banned: (ban) => app.banned(ban),
     rateLimited: (seconds) => showBanner('rate', 'warn', t('banner.rateLimited', { seconds }), seconds),
   });
   renderTopbar();

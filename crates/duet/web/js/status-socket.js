@@ -5,10 +5,10 @@ import { ReconnectingSocket } from './socket.js';
 
 /**
  * `handlers`: `status(update)`, `match(frame)`, `timeout()`, `roomEnded(frame)`,
- * `banned(until)`, `replaced()`, `sessionEnded()`, `connection(up)`.
+ * `banned({until, permanent})`, `replaced()`, `sessionEnded()`, `connection(up)`.
  */
 export function openStatusSocket(handlers) {
-  let until = null;
+  let ban = { until: null, permanent: false };
   const socket = new ReconnectingSocket(() => '/ws/status', {
     open: () => handlers.connection(true),
     down: () => handlers.connection(false),
@@ -27,7 +27,7 @@ export function openStatusSocket(handlers) {
           handlers.roomEnded(frame);
           break;
         case 'banned':
-          until = frame.until;
+          ban = { until: frame.until ?? null, permanent: Boolean(frame.permanent) };
           break;
         default:
           break;
@@ -35,7 +35,7 @@ export function openStatusSocket(handlers) {
     },
     fatal: (code) => {
       handlers.connection(true);
-      if (code === 4002) handlers.banned(until);
+      if (code === 4002) handlers.banned(ban);
       else if (code === 4007) handlers.replaced();
       else if (code === 4001) handlers.sessionEnded();
     },

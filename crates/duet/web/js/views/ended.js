@@ -19,12 +19,17 @@ export function endedView(app, reason) {
   return { el, focus: again };
 }
 
-export function bannedView(until) {
+/** `ban`: `{until, permanent}`, as the API's error or the sockets' `banned` frame says it. */
+export function bannedView(ban) {
+  const { until, permanent } = ban || {};
+  let text = null;
+  if (permanent) text = t('banned.permanent');
+  else if (until) text = t('banned.until', { time: formatTime(until) });
   const el = h('section', { class: 'screen screen-center' },
     h('div', { class: 'card hero-card banned-card', role: 'alert' },
       h('div', { class: 'ended-icon', 'aria-hidden': 'true', text: '⛔' }),
       h('h1', { text: t('banned.title') }),
-      until ? h('p', { class: 'lead', text: t('banned.until', { time: formatTime(until) }) }) : null));
+      text ? h('p', { class: 'lead banned-when', text }) : null));
   return { el };
 }
 

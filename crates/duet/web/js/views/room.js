@@ -170,7 +170,7 @@ export function roomView(app, roomId) {
       },
       frame: (frame) => onRoomFrame(frame, top, like, chat),
       ended: (reason) => endedFromSocket(reason),
-      banned: (until) => app.banned(until),
+      banned: (ban) => app.banned(ban),
       replaced: () => app.replaced(),
       sessionEnded: () => app.sessionEnded(),
       connection: (up) => {
