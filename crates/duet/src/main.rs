@@ -1,6 +1,8 @@
-//! The `duet` binary: `duet serve` runs the server, `duet admin create` makes an
-//! administrator, `duet admin seed` makes many accounts for a load test. Everything
-//! else lives in the library.
+//! The `duet` binary: `duet serve` runs the server, `duet demo` runs it with simulated
+//! people (the `demo` module), `duet admin create` makes an administrator, `duet admin
+//! seed` makes many accounts for a load test. Everything else lives in the library.
+
+mod demo;
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::os::unix::fs::OpenOptionsExt;
@@ -32,6 +34,22 @@ fn main() -> ExitCode {
             let server = &args.settings.server;
             telemetry::install(telemetry::subscriber(&server.log, server.log_format, std::io::stdout));
             runtime.block_on(serve(args.settings))
+        }
+        Command::Demo(args) => {
+            let mut args = *args;
+            let changed = demo::apply_defaults(&mut args);
+            if args.serve.check {
+                match args.serve.settings.validate() {
+                    Ok(()) => {
+                        demo::print_changes(&changed);
+                        println!("{:#?}", args.serve.settings);
+                        Ok(())
+                    }
+                    Err(e) => Err(e.into()),
+                }
+            } else {
+                runtime.block_on(demo::run(args, changed))
+            }
         }
         Command::Admin(AdminCommand::Create { username, storage, .. }) => {
             telemetry::install(telemetry::subscriber("warn", LogFormat::Text, std::io::stderr));

@@ -1,9 +1,11 @@
-//! The `duet` command line: `serve`, `admin create` and `admin seed`, each with its
-//! settings as flags. Parsing applies the optional TOML file beneath flags and environment.
+//! The `duet` command line: `serve`, `demo`, `admin create` and `admin seed`, each
+//! with its settings as flags. Parsing applies the optional TOML file beneath flags and environment.
 
+use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
+use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use super::{file, Settings, StorageSettings};
@@ -20,6 +22,10 @@ pub struct Cli {
 pub enum Command {
     /// Run the server (HTTP API, WebSockets and the web client).
     Serve(Box<ServeArgs>),
+    /// Run the server as `serve` does, in its own data folder (`./duet-demo`), with an
+    /// administrator and simulated people who use it through the public API; shorter
+    /// timers and higher rate limits unless set (see docs/demo.md).
+    Demo(Box<DemoArgs>),
     /// Administration from the command line.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -35,6 +41,24 @@ pub struct ServeArgs {
     pub check: bool,
     #[command(flatten)]
     pub settings: Settings,
+}
+
+/// `duet demo`: every setting of `serve`, and how many simulated people to run.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// How many simulated people (bots) sign up and use the server.
+    #[arg(long, env = "DUET_DEMO_BOTS", default_value_t = 20, value_parser = clap::value_parser!(u32).range(0..=500))]
+    pub bots: u32,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// The settings given by a flag, an environment variable or the config file (by
+    /// their ids, `like_after`), as opposed to left at their defaults: the demo changes
+    /// only the others. Filled by [`parse_cli`].
+    #[arg(skip)]
+    pub explicit: BTreeSet<String>,
+    /// The settings given by an environment variable (a subset of `explicit`).
+    #[arg(skip)]
+    pub from_env: BTreeSet<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -92,13 +116,30 @@ where
         },
         None => Vec::new(),
     };
-    if extra.is_empty() {
-        return Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut command));
+    let matches = if extra.is_empty() {
+        matches
+    } else {
+        let mut all = args;
+        all.extend(extra);
+        command.try_get_matches_from_mut(all)?
+    };
+    let mut cli = Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut command))?;
+    if let (Command::Demo(demo), Some(leaf)) = (&mut cli.command, leaf(&matches)) {
+        // The file's settings came in as flags, so they count as given on the command line.
+        for id in leaf.ids() {
+            match leaf.value_source(id.as_str()) {
+                Some(ValueSource::CommandLine) => {
+                    demo.explicit.insert(id.to_string());
+                }
+                Some(ValueSource::EnvVariable) => {
+                    demo.explicit.insert(id.to_string());
+                    demo.from_env.insert(id.to_string());
+                }
+                _ => {}
+            }
+        }
     }
-    let mut all = args;
-    all.extend(extra);
-    let matches = command.try_get_matches_from_mut(all)?;
-    Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut command))
+    Ok(cli)
 }
 
 /// The matches of the innermost subcommand: where the settings live.

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use clap::{ArgAction, Args, ValueEnum};
 
-pub use cli::{parse_cli, AdminCommand, Cli, Command, ServeArgs};
+pub use cli::{parse_cli, AdminCommand, Cli, Command, DemoArgs, ServeArgs};
 pub use table::markdown_table;
 use units::{parse_duration, parse_size};
 pub use units::{Rate, Secret};

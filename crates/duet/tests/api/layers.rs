@@ -23,6 +23,8 @@ const LAYERS: &[&[&str]] = &[
     &["realtime"],
     &["http"],
     &["app"],
+    // The binary's `duet demo` (declared in main.rs; it uses the library as `duet::`).
+    &["demo"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

@@ -10,6 +10,7 @@ mod chat;
 mod chat_socket;
 mod config;
 mod console;
+mod demo;
 mod docs;
 mod helpers;
 mod layers;
