@@ -88,10 +88,12 @@ pub fn apply_defaults(args: &mut DemoArgs) -> Vec<Change> {
         *field = Duration::from_secs(value);
         changes.push(Change { flag, value: humantime::format_duration(*field).to_string(), default, why });
     };
+    let window_given = given("like_answer_window");
     let room = &mut settings.room;
     // The answer window must stay shorter than the round interval, also when the user
-    // set one of the two.
-    let like_after_ok = room.like_answer_window < Duration::from_secs(DEMO_LIKE_AFTER);
+    // set one of the two: the window in force is the user's, or else the demo's.
+    let window = if window_given { room.like_answer_window } else { Duration::from_secs(DEMO_LIKE_WINDOW) };
+    let like_after_ok = window < Duration::from_secs(DEMO_LIKE_AFTER);
     duration(
         "like_after",
         "--like-after",
@@ -100,14 +102,16 @@ pub fn apply_defaults(args: &mut DemoArgs) -> Vec<Change> {
         &mut room.like_after,
         like_after_ok,
     );
-    let window_ok = Duration::from_secs(DEMO_LIKE_WINDOW) < room.like_after;
+    // With a round interval of the user's shorter than the demo's window, the window
+    // is half the interval.
+    let window_secs = DEMO_LIKE_WINDOW.min(room.like_after.as_secs() / 2);
     duration(
         "like_answer_window",
         "--like-answer-window",
-        DEMO_LIKE_WINDOW,
-        "10 s to answer a like round",
+        window_secs,
+        "a short time to answer a like round",
         &mut room.like_answer_window,
-        window_ok,
+        window_secs > 0,
     );
     duration(
         "inactivity_timeout",
@@ -299,4 +303,49 @@ fn print_banner(base: &str, folder: &Path, log: &Path, credentials: &admin::Cred
         credentials.admin_username, credentials.admin_password
     );
     println!("demo: {bots} simulated people are signing up; Ctrl-C stops the demo");
+}
+
+#[cfg(test)]
+mod tests {
+    use duet::config::{parse_cli, Command};
+
+    use super::*;
+
+    fn demo_args(flags: &[&str]) -> DemoArgs {
+        let mut args = vec!["duet", "demo"];
+        args.extend_from_slice(flags);
+        match parse_cli(args).expect("the flags parse").command {
+            Command::Demo(demo) => *demo,
+            other => panic!("not the demo: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_demo_shortens_the_like_rounds_it_was_not_given() {
+        let mut args = demo_args(&[]);
+        apply_defaults(&mut args);
+        let room = &args.serve.settings.room;
+        assert_eq!(room.like_after, Duration::from_secs(DEMO_LIKE_AFTER));
+        assert_eq!(room.like_answer_window, Duration::from_secs(DEMO_LIKE_WINDOW));
+        assert_eq!(args.serve.settings.storage.data_dir, Path::new("duet-demo"));
+        args.serve.settings.validate().expect("the demo's settings are valid");
+    }
+
+    #[test]
+    fn the_users_own_timers_are_kept_and_stay_valid() {
+        let mut args = demo_args(&["--like-after", "4s"]);
+        apply_defaults(&mut args);
+        let room = &args.serve.settings.room;
+        assert_eq!(room.like_after, Duration::from_secs(4));
+        assert_eq!(room.like_answer_window, Duration::from_secs(2));
+        args.serve.settings.validate().expect("valid");
+
+        let mut args = demo_args(&["--like-answer-window", "30s", "--data-dir", "mine"]);
+        apply_defaults(&mut args);
+        let room = &args.serve.settings.room;
+        assert_eq!(room.like_answer_window, Duration::from_secs(30));
+        assert!(room.like_after > Duration::from_secs(30), "the interval stays longer than the window");
+        assert_eq!(args.serve.settings.storage.data_dir, Path::new("mine"));
+        args.serve.settings.validate().expect("valid");
+    }
 }
