@@ -194,8 +194,12 @@ test('the moderation console: live dashboard, reports, bans, rooms and the audit
   await admin.locator('.admin-tab[data-tab="users"]').click();
   await admin.locator('#users-q').fill('lan_m');
   await admin.locator('.admin-search button[type=submit]').click();
-  await admin.locator('.users-table tbody tr').first().waitFor({ timeout: WAIT });
-  assert.equal(await admin.locator('.users-table tbody tr[data-user-id]').count(), 1);
+  // The full list shown before the search is replaced by the one match.
+  await admin.waitForFunction(
+    () => document.querySelectorAll('.users-table tbody tr[data-user-id]').length === 1,
+    null,
+    { timeout: WAIT },
+  );
   await admin.locator('.users-table a', { hasText: 'lan_mod' }).click();
   const card = admin.locator('.user-card');
   await card.locator('h2', { hasText: 'lan_mod' }).waitFor({ timeout: WAIT });
