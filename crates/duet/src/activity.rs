@@ -106,12 +106,10 @@ impl Activity {
             if t >= now {
                 return current;
             }
-            inner
-                .samples
-                .iter()
-                .rev()
-                .find(|(when, _)| *when <= t)
-                .map_or(Counters { messages: 0, matches: 0 }, |(_, c)| *c)
+            match inner.samples.partition_point(|(when, _)| *when <= t) {
+                0 => Counters { messages: 0, matches: 0 },
+                n => inner.samples[n - 1].1,
+            }
         };
         let minute = Duration::from_secs(60);
         let mut matches_per_minute = Vec::with_capacity(MINUTES);
@@ -135,10 +133,13 @@ impl Activity {
         } else {
             0.0
         };
+        let since = inner.since;
         let mut waits: Vec<u32> = inner.waits.iter().map(|(_, ms)| *ms).collect();
+        // Sorted after the lock is released: the matchmaker records waits under it.
+        drop(inner);
         waits.sort_unstable();
         ActivityReport {
-            since: inner.since,
+            since,
             matches_last_minute: *matches_per_minute.last().expect("MINUTES > 0"),
             matches_per_minute,
             messages_per_minute,

@@ -123,6 +123,15 @@ impl Moderation {
         let until = length.until(now);
         let row = deps.store.ban_user(user, until, reason, now).await?.ok_or(BanError::UnknownUser)?;
         tracing::info!(user_id = user.0, until = %until.to_datetime(), "user banned");
+        // Tokens are revoked already; the ban also ends the user's search and room.
+        deps.matchmaker.cancel(user).await?;
+        deps.events.publish(Event::Banned { user, until, room_id: row.current_room_id });
+        if let Some(room_id) = row.current_room_id {
+            // Through the room's owner, so the ban reaches the room's sockets before its end.
+            deps.rooms.end_after(room_id, EndReason::Banned, Some(Notice::Banned { user, until })).await?;
+        }
+        // Recorded once the ban has had all its effects, so a failed record cannot
+        // leave the search or the room standing.
         let action = if by.is_some() { "ban" } else { "autoban" };
         let details = format!("{}: {reason}", length.describe());
         self.record(
@@ -132,13 +141,6 @@ impl Moderation {
             Some(&details),
         )
         .await?;
-        // Tokens are revoked already; the ban also ends the user's search and room.
-        deps.matchmaker.cancel(user).await?;
-        deps.events.publish(Event::Banned { user, until, room_id: row.current_room_id });
-        if let Some(room_id) = row.current_room_id {
-            // Through the room's owner, so the ban reaches the room's sockets before its end.
-            deps.rooms.end_after(room_id, EndReason::Banned, Some(Notice::Banned { user, until })).await?;
-        }
         deps.store.user(user).await?.ok_or(BanError::UnknownUser)
     }
 
