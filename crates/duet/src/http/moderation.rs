@@ -90,6 +90,17 @@ pub struct RoomListQuery {
     status: Option<RoomStatus>,
 }
 
+/// A user id given as a list filter: ids start at 1, so anything lower is refused
+/// rather than read as no filter.
+fn user_filter(field: &'static str, id: Option<i64>) -> Result<Option<UserId>, ApiError> {
+    match id {
+        Some(id) if id < 1 => {
+            Err(ApiError::validation(vec![FieldError::new(field, "must be a user id (1 or more)")]))
+        }
+        id => Ok(id.map(UserId)),
+    }
+}
+
 fn time(ms: i64) -> DateTime<Utc> {
     Timestamp::from_millis(ms).to_datetime()
 }
@@ -162,7 +173,7 @@ async fn list_reports(
             ReportState::Dismissed => "dismissed",
             ReportState::Actioned => "actioned",
         }),
-        reported: query.reported_id.map(UserId),
+        reported: user_filter("reported_id", query.reported_id)?,
     };
     let (rows, total) = state.store.list_reports(filter, offset, limit).await?;
     Ok(AppJson(Page { items: rows.into_iter().map(ReportView::from).collect(), total, page, limit }))
@@ -217,7 +228,8 @@ async fn list_audit(
     AppQuery(query): AppQuery<AuditQuery>,
 ) -> Result<AppJson<Page<AuditEntry>>, ApiError> {
     let (page, limit, offset) = page_and_limit(query.page, query.limit)?;
-    let (rows, total) = state.store.list_actions(query.user_id.map(UserId), offset, limit).await?;
+    let user = user_filter("user_id", query.user_id)?;
+    let (rows, total) = state.store.list_actions(user, offset, limit).await?;
     Ok(AppJson(Page { items: rows.into_iter().map(AuditEntry::from).collect(), total, page, limit }))
 }
 

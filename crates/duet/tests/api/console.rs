@@ -145,6 +145,11 @@ async fn reports_are_filtered_by_state_and_resolved_with_a_ban_in_one_step() {
     assert!(open["items"][0]["resolved_by"].is_null());
     error_of(app.get("/admin/reports?state=closed", Some(&admin.access)).await, StatusCode::BAD_REQUEST)
         .await;
+    // A filter id below 1 is refused, not taken for "any user".
+    for path in ["/admin/reports?reported_id=-1", "/admin/audit?user_id=0"] {
+        let body = error_of(app.get(path, Some(&admin.access)).await, StatusCode::BAD_REQUEST).await;
+        assert_eq!(body["code"], "validation_error", "{path}");
+    }
 
     let path = format!("/admin/reports/{dismissed}/resolve");
     let body =
