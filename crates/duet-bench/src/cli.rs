@@ -109,7 +109,7 @@ pub enum Cmd {
         per_worker: usize,
     },
     /// 2. Relay throughput: R rooms, closed loop (each participant keeps `window`
-    ///    messages unacknowledged), persistence on. Reports delivered msg/s and server
+    ///    messages in flight: not yet both acked and delivered), persistence on. Reports delivered msg/s and server
     ///    CPU microseconds per delivered message; every message must arrive and be acked.
     Throughput {
         #[command(flatten)]

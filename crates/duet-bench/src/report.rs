@@ -82,15 +82,15 @@ const SCENARIOS: &[Scenario] = &[
         "throughput",
         "2. Relay throughput (closed loop, persistence on)",
         &["server_cpu_us_per_msg", "delivered_msg_per_s", "latency_p99_us", "lost", "errors"],
-        "Both participants of each room send; each keeps one message unacknowledged. Server CPU \
-         is utime+stime of the server process over the level, divided by delivered messages.",
+        "Both participants of each room send; each keeps one message in flight (until both its \
+         ack and its delivery to the partner are read). Server CPU is utime+stime of the server process over the level, divided by delivered messages.",
     ),
     (
         "throughput-w4",
         "2b. Relay throughput, four messages in flight per participant",
         &["server_cpu_us_per_msg", "delivered_msg_per_s", "latency_p99_us", "lost", "errors"],
         "As scenario 2, with `--window 4`: each participant keeps up to four messages \
-         unacknowledged, so commits can carry more than one message of a room.",
+         in flight, so commits can carry more than one message of a room.",
     ),
     (
         "latency",

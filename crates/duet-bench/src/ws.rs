@@ -1,7 +1,13 @@
 //! WebSocket clients. A chat socket is a write half the scenario drives and a reader
 //! task that checks what arrives: the partner's messages (counted, latency recorded
-//! from the intended send time carried in `content`), the acks (counted, and each
-//! one frees a slot of the sender's window), errors and unexpected closes.
+//! from the intended send time carried in `content`), the acks (counted), errors and
+//! unexpected closes.
+//!
+//! The closed-loop window: a message is in flight until both its ack (on the
+//! sender's socket) and its delivery (on the partner's) have been read. Gating on the
+//! ack alone let a fast server run ahead of a partner's reader that the two shared
+//! cores had not scheduled: its queue filled and the server dropped the socket for
+//! falling behind, which measures the generator, not the server.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -111,8 +117,9 @@ struct Frame {
 /// The chat socket of one participant.
 pub struct ChatSocket {
     sink: SplitSink<Ws, Message>,
-    /// Slots of the closed-loop window: taken per send, given back by each ack.
-    pub window: Arc<Semaphore>,
+    /// The closed-loop window: two permits per message in flight, one given back by
+    /// its ack (read here) and one by its delivery (read by the partner's socket).
+    window: Arc<Semaphore>,
     closing: Arc<AtomicBool>,
     reader: tokio::task::JoinHandle<()>,
     tally: Arc<Tally>,
@@ -122,13 +129,15 @@ pub struct ChatSocket {
 
 impl ChatSocket {
     /// Opens `WS /ws/chat/{room}` and waits for its `connection` frame; returns the
-    /// socket and how long that took.
+    /// socket and how long that took. `windows` are the room's two [`window`]s, this
+    /// participant's first: each delivery of the partner's message gives one permit
+    /// back to the partner's.
     pub async fn connect(
         ws_base: &str,
         room: i64,
         user: &User,
         tally: Arc<Tally>,
-        window: usize,
+        windows: [Arc<Semaphore>; 2],
     ) -> anyhow::Result<(ChatSocket, Duration)> {
         let started = Instant::now();
         let url = format!("{ws_base}/ws/chat/{room}?token={}", user.token);
@@ -137,10 +146,29 @@ impl ChatSocket {
         // Nothing has been sent yet: drop nothing that came before `connection`.
         ws.flush().await.ok();
         let (sink, stream) = ws.split();
-        let window = Arc::new(Semaphore::new(window));
+        let [window, partner_window] = windows;
         let closing = Arc::new(AtomicBool::new(false));
-        let reader = tokio::spawn(read_chat(stream, user.id, tally.clone(), window.clone(), closing.clone()));
+        let reader = tokio::spawn(read_chat(
+            stream,
+            user.id,
+            tally.clone(),
+            [window.clone(), partner_window],
+            closing.clone(),
+        ));
         Ok((ChatSocket { sink, window, closing, reader, tally, next: 0, user: user.id }, took))
+    }
+
+    /// Waits for a slot of the window (see [`window`]); false if `until` passed first
+    /// (a lost ack or delivery, on a socket the server closed, stops the sender at
+    /// the level's end instead of hanging it).
+    pub async fn wait_for_slot(&self, until: Instant) -> bool {
+        match tokio::time::timeout_at(until.into(), self.window.acquire_many(2)).await {
+            Ok(Ok(permits)) => {
+                permits.forget();
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Sends one message whose content is the intended send time; counts it as sent.
@@ -167,7 +195,7 @@ async fn read_chat(
     mut stream: SplitStream<Ws>,
     me: i64,
     tally: Arc<Tally>,
-    window: Arc<Semaphore>,
+    [window, partner_window]: [Arc<Semaphore>; 2],
     closing: Arc<AtomicBool>,
 ) {
     while let Some(item) = stream.next().await {
@@ -200,6 +228,7 @@ async fn read_chat(
                 let intended: u64 = frame.content.as_deref().and_then(|c| c.parse().ok()).unwrap_or(0);
                 let latency = now_us().saturating_sub(intended).max(1);
                 tally.delivered.fetch_add(1, Ordering::Relaxed);
+                partner_window.add_permits(1);
                 tally.latency.lock().expect("not poisoned").saturating_record(latency);
             }
             "error" => tally.error(format!("error frame {:?} on user {me}'s chat socket", frame.code)),

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
+use tokio::sync::Semaphore;
 
 use crate::api::{make_rooms, Api};
 use crate::procstat::CpuMark;
@@ -38,11 +39,19 @@ impl Relay {
         bar.inc(1);
         let tally = Arc::new(Tally::default());
         let ws_base = server.ws_base.clone();
-        let pairs: Vec<(i64, crate::target::User)> =
-            rooms.iter().flat_map(|r| r.users.iter().map(move |u| (r.id, u.clone()))).collect();
-        let sockets: Vec<ChatSocket> = stream::iter(pairs.iter().map(|(room, user)| {
+        // Each participant's window, two permits per message in flight (see
+        // `ChatSocket::wait_for_slot`); each socket also holds its partner's.
+        let mut pairs: Vec<(i64, crate::target::User, [Arc<Semaphore>; 2])> = Vec::new();
+        for room in &rooms {
+            let windows = [(); 2].map(|_| Arc::new(Semaphore::new(2 * window)));
+            for (side, user) in room.users.iter().enumerate() {
+                let own = [windows[side].clone(), windows[1 - side].clone()];
+                pairs.push((room.id, user.clone(), own));
+            }
+        }
+        let sockets: Vec<ChatSocket> = stream::iter(pairs.into_iter().map(|(room, user, windows)| {
             let (tally, ws_base) = (tally.clone(), ws_base.clone());
-            async move { ChatSocket::connect(&ws_base, *room, user, tally, window).await.map(|(s, _)| s) }
+            async move { ChatSocket::connect(&ws_base, room, &user, tally, windows).await.map(|(s, _)| s) }
         }))
         .buffered(64)
         .try_collect()
@@ -172,13 +181,10 @@ pub async fn throughput_level(
         |_, mut s, start, end| async move {
             tokio::time::sleep_until(start.into()).await;
             while Instant::now() < end {
-                // The window slot comes back with the ack; a lost ack (a socket the
-                // server closed) stops this sender at the level's end instead of
-                // hanging it, and shows as unacked.
-                let Ok(Ok(permit)) = tokio::time::timeout_at(end.into(), s.window.acquire()).await else {
+                // A lost ack or delivery shows as unacked or lost.
+                if !s.wait_for_slot(end).await {
                     break;
-                };
-                permit.forget();
+                }
                 if s.send(now_us()).await.is_err() {
                     break;
                 }
