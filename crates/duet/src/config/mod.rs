@@ -201,6 +201,14 @@ pub struct RealtimeSettings {
     /// Invalid frames within a minute that close the socket with 4008.
     #[arg(long, env = "DUET_MAX_INVALID_FRAMES", default_value_t = 20)]
     pub max_invalid_frames: u32,
+    /// The server pings every socket this often; a client that sends nothing (no
+    /// frame, no pong) for two intervals is closed with 1001 and shown away.
+    #[arg(long, env = "DUET_PING_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    pub ping_interval: Duration,
+    /// A socket whose writes make no progress for this long (the client stopped
+    /// reading) is closed with 1001 and shown away.
+    #[arg(long, env = "DUET_SOCKET_WRITE_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub socket_write_timeout: Duration,
 }
 
 #[derive(Clone, Debug, Args)]
@@ -375,6 +383,12 @@ impl Settings {
         }
         if self.realtime.max_invalid_frames == 0 {
             return Err(invalid("max-invalid-frames", "must be at least 1"));
+        }
+        if self.realtime.ping_interval < Duration::from_secs(1) {
+            return Err(invalid("ping-interval", "must be at least 1s"));
+        }
+        if self.realtime.socket_write_timeout < Duration::from_millis(100) {
+            return Err(invalid("socket-write-timeout", "must be at least 100ms"));
         }
         self.validate_calls()?;
         if self.moderation.autoban_reporters == 0 {

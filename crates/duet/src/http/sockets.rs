@@ -16,11 +16,6 @@ use super::AppState;
 use crate::ids::{RoomId, Seq};
 use crate::realtime::{chat, status, Realtime};
 
-/// Socket buffers sized for many idle connections: a few KiB each rather than the
-/// library's 128 KiB read buffer.
-const READ_BUFFER: usize = 4 * 1024;
-const WRITE_BUFFER: usize = 4 * 1024;
-
 pub fn routes() -> Router<AppState> {
     Router::new().route("/ws/status", get(status_socket)).route("/ws/chat/{room_id}", get(chat_socket))
 }
@@ -76,12 +71,7 @@ where
         return ApiError::new(ErrorCode::Forbidden, "this origin may not open sockets").into_response();
     }
     let from_protocol = protocol_token(headers);
-    let max = usize::try_from(state.settings.realtime.max_frame_bytes).unwrap_or(usize::MAX);
-    let mut ws = ws
-        .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(WRITE_BUFFER)
-        .max_message_size(max)
-        .max_frame_size(max);
+    let mut ws = crate::realtime::sized(ws, state.settings.realtime.max_frame_bytes);
     if from_protocol.is_some() {
         ws = ws.protocols(["bearer"]);
     }

@@ -93,7 +93,7 @@ async fn to_users(state: &Realtime, event: Event) -> Result<(), sqlx::Error> {
 fn banned(user: UserId, until: crate::clock::Timestamp) -> Delivery {
     Delivery {
         frame: Some(ServerFrame::banned(until).into()),
-        close: Some(CloseCode::Banned as u16),
+        close: Some(CloseCode::Banned.code()),
         only: Some(user),
         ..Delivery::default()
     }
@@ -101,7 +101,7 @@ fn banned(user: UserId, until: crate::clock::Timestamp) -> Delivery {
 
 /// A bare 4001 close for the user's sockets only.
 fn revoked(user: UserId) -> Delivery {
-    Delivery { close: Some(CloseCode::Unauthorized as u16), only: Some(user), ..Delivery::default() }
+    Delivery { close: Some(CloseCode::Unauthorized.code()), only: Some(user), ..Delivery::default() }
 }
 
 fn push(state: &Realtime, user: UserId, frame: ServerFrame) {

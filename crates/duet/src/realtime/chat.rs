@@ -27,7 +27,9 @@ use super::protocol::{
     CallInfo, ClientFrame, FrameErrorCode, LikeAnswer, LikeRoundInfo, ServerFrame, MAX_SIGNAL_BYTES,
     SIGNAL_BURST, SIGNAL_RATE,
 };
-use super::socket::{close_frame, drive, frame_then_close, send, SocketKind, Step, Stops, Strikes};
+use super::socket::{
+    drive, finish, frame_then_close, refuse_socket, send, SocketKind, Step, Stops, Strikes, WriteDeadline,
+};
 use super::{CloseCode, Realtime};
 use crate::clock::Timestamp;
 use crate::ids::{RoomId, Seq, UserId};
@@ -60,19 +62,11 @@ struct Chat {
 }
 
 /// Runs one chat socket until it closes.
-pub async fn run(
-    state: Realtime,
-    mut socket: WebSocket,
-    token: Option<String>,
-    room_id: RoomId,
-    after_seq: Seq,
-) {
+pub async fn run(state: Realtime, socket: WebSocket, token: Option<String>, room_id: RoomId, after_seq: Seq) {
+    let write_timeout = state.settings.socket_write_timeout;
     let (user, expires, address) = match admit(&state, token, room_id).await {
         Ok(admitted) => admitted,
-        Err(code) => {
-            let _ = socket.send(close_frame(code)).await;
-            return;
-        }
+        Err(code) => return refuse_socket(socket, code, write_timeout).await,
     };
     let user_id = user.user_id();
     tracing::Span::current().record("user_id", user_id.0);
@@ -82,7 +76,8 @@ pub async fn run(
     let mut pushes = state.broker.subscribe(Topic::Room(room_id));
     let mut registration = state.connections.register_chat(user_id, room_id);
     state.metrics.sockets.with_label_values(&["chat"]).inc();
-    let (mut sink, mut stream) = socket.split();
+    let (sink, mut stream) = socket.split();
+    let mut sink = WriteDeadline::new(sink, write_timeout);
     let opened = open(&state, room_id, user_id).await;
     let mut step = match &opened {
         Ok(_) => Step::Continue,
@@ -97,24 +92,25 @@ pub async fn run(
                 shutdown: &state.shutdown,
                 replaced: &mut registration.replaced,
                 token_expires: Some(state.token_deadline(expires)),
+                ping_every: state.settings.ping_interval,
             };
             step = drive(&mut sink, &mut stream, &mut pushes.receiver, stops, &mut chat).await;
         }
         opened_handle = Some(chat.handle);
     }
     let replaced = matches!(step, Step::Close(CloseCode::Replaced));
-    if let Step::Close(code) = step {
-        let _ = sink.send(close_frame(code)).await;
-        let _ = sink.close().await;
-    }
+    // Away from here on, before the closing handshake (which may wait for the client):
+    // a socket that is closing, or whose writes stalled, no longer counts as present.
     state.connections.unregister_chat(user_id, room_id, registration.id);
-    state.metrics.sockets.with_label_values(&["chat"]).dec();
+    drop(pushes);
     // Closing a socket never ends a room; it starts the abandonment grace (unless a
     // newer socket of the same user took over). The owner tells the partner, after this
     // socket is no longer registered, so a partner connecting now reads it as gone.
     if let (Some(handle), false) = (opened_handle, replaced) {
         let _ = handle.apply(RoomEvent::SocketClosed { user: user_id }).await;
     }
+    finish(&mut sink, &mut stream, step).await;
+    state.metrics.sockets.with_label_values(&["chat"]).dec();
 }
 
 /// The checks before the socket is used, each with its close code; the user, when
@@ -188,7 +184,7 @@ impl SocketKind for Chat {
     {
         let Some(delivery) = delivery else {
             tracing::warn!("chat socket fell behind its push queue; closing it");
-            return Step::Close(CloseCode::GoingAway);
+            return Step::Close(CloseCode::FellBehind);
         };
         if !delivery.is_for(self.user) {
             return Step::Continue;
@@ -202,7 +198,7 @@ impl SocketKind for Chat {
                     seq = message.seq.0,
                     "gap in a room's messages; closing"
                 );
-                return Step::Close(CloseCode::GoingAway);
+                return Step::Close(CloseCode::Gap);
             }
             if message.seq == self.last_sent.next() {
                 self.last_sent = message.seq;

@@ -54,7 +54,7 @@ impl RoomOutbox for Fanout {
             },
             RoomPush::Banned { user, until } => Delivery {
                 frame: Some(ServerFrame::banned(until).into()),
-                close: Some(CloseCode::Banned as u16),
+                close: Some(CloseCode::Banned.code()),
                 only: Some(user),
                 ..Delivery::default()
             },
@@ -92,7 +92,7 @@ fn effect_frame(room: &RoomAddress, effect: Effect) -> Option<Delivery> {
         Effect::Ended { reason } => {
             return Some(Delivery {
                 frame: Some(ServerFrame::RoomEnded { room_id: room.room_id, reason }.into()),
-                close: Some(CloseCode::Normal as u16),
+                close: Some(CloseCode::Normal.code()),
                 ..Delivery::default()
             })
         }

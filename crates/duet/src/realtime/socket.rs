@@ -1,15 +1,18 @@
 //! What the socket loops share: [`drive`], the one loop both sockets run (shutdown,
 //! replacement, answers, pushes, the client's frames and the keepalive, in that order
-//! of preference), the outcome of one turn of it, sending a frame, and the close frame
-//! for a code. What differs between the sockets is a [`SocketKind`]. The loop is generic
-//! over the sink and the stream, so tests drive it with plain collections.
+//! of preference), the outcome of one turn of it, sending a frame, the write deadline
+//! ([`WriteDeadline`]) and the closing handshake ([`finish`]). What differs between
+//! the sockets is a [`SocketKind`]. The loop is generic over the sink and the stream,
+//! so tests drive it with plain collections.
 
 use std::collections::VecDeque;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::{CloseFrame, Message};
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio::sync::{mpsc, oneshot};
 
@@ -17,6 +20,10 @@ use super::broker::Delivery;
 use super::protocol::ServerFrame;
 use super::CloseCode;
 use crate::shutdown::Shutdown;
+
+/// How long the server waits for the client's answer to its close frame (reading and
+/// discarding whatever else comes first) before it drops the connection.
+pub(super) const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What one kind of socket does with what comes to it.
 pub(super) trait SocketKind: Send {
@@ -58,6 +65,9 @@ pub(super) struct Stops<'a> {
     pub shutdown: &'a Shutdown,
     pub replaced: &'a mut oneshot::Receiver<()>,
     pub token_expires: Option<tokio::time::Instant>,
+    /// The keepalive: a ping this often, and a client heard from neither a frame nor a
+    /// pong for two of them is closed (`--ping-interval`).
+    pub ping_every: Duration,
 }
 
 /// The frames a socket refused as abuse within the last minute: invalid frames,
@@ -112,7 +122,8 @@ where
     R: Stream<Item = Result<Message, axum::Error>> + Unpin + Send,
     K: SocketKind,
 {
-    let mut ping = tokio::time::interval(PING_EVERY);
+    let ping_every = stops.ping_every;
+    let mut ping = tokio::time::interval(ping_every);
     ping.tick().await;
     let mut last_heard = tokio::time::Instant::now();
     let expiry = tokio::time::sleep_until(stops.token_expires.unwrap_or_else(far_future));
@@ -121,7 +132,7 @@ where
     while let Step::Continue = step {
         step = tokio::select! {
             biased;
-            _ = stops.shutdown.requested() => Step::Close(CloseCode::GoingAway),
+            _ = stops.shutdown.requested() => Step::Close(CloseCode::Shutdown),
             _ = &mut *stops.replaced => Step::Close(CloseCode::Replaced),
             _ = &mut expiry, if stops.token_expires.is_some() => Step::Close(CloseCode::Unauthorized),
             Some(answer) = kind.next_answer() => send(sink, &answer).await,
@@ -130,7 +141,7 @@ where
                 last_heard = tokio::time::Instant::now();
                 kind.on_incoming(sink, incoming).await
             }
-            _ = ping.tick() => keepalive(sink, last_heard).await,
+            _ = ping.tick() => keepalive(sink, last_heard, ping_every).await,
         };
     }
     step
@@ -140,9 +151,6 @@ where
 fn far_future() -> tokio::time::Instant {
     tokio::time::Instant::now() + Duration::from_secs(100 * 365 * 86_400)
 }
-
-/// How often the server pings; a peer silent for two intervals is dropped.
-pub(super) const PING_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What one turn of a socket loop leads to.
 pub(super) enum Step {
@@ -184,14 +192,14 @@ where
 }
 
 /// The keepalive turn: drop a peer silent for two ping intervals, else ping it.
-pub(super) async fn keepalive<S>(sink: &mut S, last_heard: tokio::time::Instant) -> Step
+pub(super) async fn keepalive<S>(sink: &mut S, last_heard: tokio::time::Instant, ping_every: Duration) -> Step
 where
     S: futures_util::Sink<Message> + Unpin,
 {
-    if last_heard.elapsed() > 2 * PING_EVERY {
+    if last_heard.elapsed() > 2 * ping_every {
         // Routine on phones that lose the network, hence info rather than warn.
         tracing::info!("peer silent for two ping intervals; closing the socket");
-        Step::Close(CloseCode::GoingAway)
+        Step::Close(CloseCode::Silent)
     } else if sink.send(Message::Ping(Vec::new().into())).await.is_err() {
         Step::Gone
     } else {
@@ -200,5 +208,200 @@ where
 }
 
 pub(super) fn close_frame(code: CloseCode) -> Message {
-    Message::Close(Some(CloseFrame { code: code as u16, reason: code.reason().into() }))
+    Message::Close(Some(CloseFrame { code: code.code(), reason: code.reason().into() }))
+}
+
+/// A sink whose writes must make progress: once one has waited `timeout` for the
+/// connection to take it (a client that stopped reading, its TCP window full), it
+/// fails with [`WriteError::Stalled`], and so does every write after it. Time counts
+/// from the moment a write first has to wait, and starts again once one completes.
+pub(super) struct WriteDeadline<S> {
+    inner: S,
+    timeout: Duration,
+    waiting: Option<Pin<Box<tokio::time::Sleep>>>,
+    stalled: bool,
+}
+
+#[derive(Debug)]
+pub(super) enum WriteError<E> {
+    Stalled,
+    Sink(E),
+}
+
+impl<S> WriteDeadline<S> {
+    pub fn new(inner: S, timeout: Duration) -> Self {
+        WriteDeadline { inner, timeout, waiting: None, stalled: false }
+    }
+
+    /// Whether a write waited out the deadline.
+    pub fn stalled(&self) -> bool {
+        self.stalled
+    }
+
+    fn deadline<E>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: Poll<Result<(), E>>,
+    ) -> Poll<Result<(), WriteError<E>>> {
+        match poll {
+            Poll::Ready(result) => {
+                self.waiting = None;
+                Poll::Ready(result.map_err(WriteError::Sink))
+            }
+            Poll::Pending if self.stalled => Poll::Ready(Err(WriteError::Stalled)),
+            Poll::Pending => {
+                let timeout = self.timeout;
+                let waiting = self.waiting.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                if waiting.as_mut().poll(cx).is_ready() {
+                    self.stalled = true;
+                    Poll::Ready(Err(WriteError::Stalled))
+                } else {
+                    Poll::Pending
+                }
+            }
+        }
+    }
+}
+
+impl<S: Sink<Message> + Unpin> Sink<Message> for WriteDeadline<S> {
+    type Error = WriteError<S::Error>;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.inner).poll_ready(cx);
+        this.deadline(cx, poll)
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Self::Error> {
+        Pin::new(&mut self.get_mut().inner).start_send(item).map_err(WriteError::Sink)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.inner).poll_flush(cx);
+        this.deadline(cx, poll)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        let this = self.get_mut();
+        let poll = Pin::new(&mut this.inner).poll_close(cx);
+        this.deadline(cx, poll)
+    }
+}
+
+/// Ends a socket the way RFC 6455 asks, whatever ended its loop:
+/// - the server's close (`Step::Close`): its close frame, then reading and
+///   discarding until the client answers with its own, the connection ends or
+///   [`CLOSE_TIMEOUT`] passes, so a client that was still sending reads the frame
+///   instead of a reset. After an error that leaves the stream unreadable (a frame over
+///   the limit, a protocol error, text that is not UTF-8) nothing more can be read; the
+///   connection is held open as long instead;
+/// - the client's close (`Step::Gone` after its close frame): the answer the
+///   WebSocket library queued is flushed;
+/// - a stalled connection: one last try at the 1001 close frame, briefly, and the
+///   connection is dropped.
+///
+/// The server then drops the TCP connection (it closes first, as the RFC prefers).
+pub(super) async fn finish<S, R>(sink: &mut WriteDeadline<S>, stream: &mut R, step: Step)
+where
+    S: Sink<Message> + Unpin,
+    R: Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
+    if sink.stalled() {
+        tracing::info!("socket writes stalled past --socket-write-timeout; closing it as lagging");
+        let _ =
+            tokio::time::timeout(Duration::from_secs(1), sink.inner.send(close_frame(CloseCode::Lagging)))
+                .await;
+        return;
+    }
+    let Step::Close(code) = step else {
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.close()).await;
+        return;
+    };
+    if sink.send(close_frame(code)).await.is_err() {
+        return;
+    }
+    let readable = !matches!(code, CloseCode::TooBig | CloseCode::Protocol | CloseCode::InvalidData);
+    let answered = async {
+        if !readable {
+            return std::future::pending().await;
+        }
+        // The client's close ends this (the library then finishes the handshake); so
+        // do the connection's end and a read error.
+        while let Some(Ok(message)) = stream.next().await {
+            if let Message::Close(_) = message {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, answered).await;
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.close()).await;
+}
+
+/// Closes a socket before it is used (a refused token, room or participation), with
+/// the closing handshake of [`finish`].
+pub(super) async fn refuse_socket(socket: WebSocket, code: CloseCode, write_timeout: Duration) {
+    let (sink, mut stream) = socket.split();
+    let mut sink = WriteDeadline::new(sink, write_timeout);
+    finish(&mut sink, &mut stream, Step::Close(code)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+    use std::time::Duration;
+
+    use axum::extract::ws::Message;
+    use futures_util::{Sink, SinkExt};
+
+    use super::{WriteDeadline, WriteError};
+
+    /// A connection that takes `room` writes, then none: a peer that stopped reading.
+    struct Clogged {
+        room: usize,
+    }
+
+    impl Sink<Message> for Clogged {
+        type Error = std::convert::Infallible;
+
+        fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            if self.room > 0 {
+                Poll::Ready(Ok(()))
+            } else {
+                Poll::Pending
+            }
+        }
+
+        fn start_send(mut self: Pin<&mut Self>, _: Message) -> Result<(), Self::Error> {
+            self.room -= 1;
+            Ok(())
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_write_that_waits_out_the_deadline_fails_and_so_does_every_later_one() {
+        let mut sink = WriteDeadline::new(Clogged { room: 2 }, Duration::from_millis(200));
+        sink.send(Message::Ping(Vec::new().into())).await.unwrap();
+        sink.send(Message::Ping(Vec::new().into())).await.unwrap();
+        assert!(!sink.stalled());
+        let started = tokio::time::Instant::now();
+        let third = sink.send(Message::Ping(Vec::new().into())).await;
+        assert!(matches!(third, Err(WriteError::Stalled)));
+        assert!(started.elapsed() >= Duration::from_millis(200), "failed at the deadline, not before");
+        assert!(sink.stalled());
+        // A stalled connection fails at once (no second wait: the test would hang
+        // for the deadline again and the timeout below would fire).
+        let fourth =
+            tokio::time::timeout(Duration::from_millis(100), sink.send(Message::Ping(Vec::new().into())));
+        assert!(matches!(fourth.await, Ok(Err(WriteError::Stalled))));
+    }
 }

@@ -5,27 +5,27 @@
 use std::sync::Arc;
 
 use axum::extract::ws::{Message, WebSocket};
-use futures_util::{Sink, SinkExt, StreamExt};
+use futures_util::{Sink, StreamExt};
 
 use super::broker::{Delivery, Topic};
 use super::protocol::{FrameErrorCode, ServerFrame, StatusClientFrame};
-use super::socket::{close_frame, drive, frame_then_close, send, SocketKind, Step, Stops, Strikes};
+use super::socket::{
+    drive, finish, frame_then_close, refuse_socket, send, SocketKind, Step, Stops, Strikes, WriteDeadline,
+};
 use super::{CloseCode, Realtime};
 use crate::profile::StatusView;
 
 /// Runs one status socket until it closes. `token` was taken from the query or the
 /// subprotocol before the upgrade.
-pub async fn run(state: Realtime, mut socket: WebSocket, token: Option<String>) {
+pub async fn run(state: Realtime, socket: WebSocket, token: Option<String>) {
+    let write_timeout = state.settings.socket_write_timeout;
     let user = match token {
         Some(token) => state.accounts.authenticate_until(&token).await,
         None => Err(crate::auth::AuthError::Invalid),
     };
     let (user, expires) = match user {
         Ok(user) => user,
-        Err(e) => {
-            let _ = socket.send(close_frame(CloseCode::from(&e))).await;
-            return;
-        }
+        Err(e) => return refuse_socket(socket, CloseCode::from(&e), write_timeout).await,
     };
     let user_id = user.user_id();
     tracing::Span::current().record("user_id", user_id.0);
@@ -38,22 +38,23 @@ pub async fn run(state: Realtime, mut socket: WebSocket, token: Option<String>) 
         Ok(ticket) => StatusView::new(&user, ticket, true).into(),
         Err(_) => ServerFrame::error(FrameErrorCode::Internal, "status unavailable"),
     };
-    let (mut sink, mut stream) = socket.split();
+    let (sink, mut stream) = socket.split();
+    let mut sink = WriteDeadline::new(sink, write_timeout);
     let mut step = send(&mut sink, &first).await;
     if let Step::Continue = step {
         let stops = Stops {
             shutdown: &state.shutdown,
             replaced: &mut registration.replaced,
             token_expires: Some(state.token_deadline(expires)),
+            ping_every: state.settings.ping_interval,
         };
         let mut kind = StatusSocket::new(state.settings.max_invalid_frames);
         step = drive(&mut sink, &mut stream, &mut pushes.receiver, stops, &mut kind).await;
     }
-    if let Step::Close(code) = step {
-        let _ = sink.send(close_frame(code)).await;
-        let _ = sink.close().await;
-    }
+    // Offline from here on, before the closing handshake.
     state.connections.unregister_status(user_id, registration.id);
+    drop(pushes);
+    finish(&mut sink, &mut stream, step).await;
     state.metrics.sockets.with_label_values(&["status"]).dec();
 }
 
@@ -78,7 +79,7 @@ impl SocketKind for StatusSocket {
         // Dropped by the broker as too slow: close; the client reconnects.
         let Some(delivery) = delivery else {
             tracing::warn!("status socket fell behind its push queue; closing it");
-            return Step::Close(CloseCode::GoingAway);
+            return Step::Close(CloseCode::FellBehind);
         };
         frame_then_close(sink, &delivery).await
     }
@@ -117,6 +118,10 @@ mod tests {
     use super::StatusSocket;
     use crate::shutdown::Shutdown;
 
+    fn stops_of<'a>(shutdown: &'a Shutdown, replaced: &'a mut oneshot::Receiver<()>) -> Stops<'a> {
+        Stops { shutdown, replaced, token_expires: None, ping_every: std::time::Duration::from_secs(10) }
+    }
+
     fn text(s: &str) -> Result<Message, axum::Error> {
         Ok(Message::Text(s.into()))
     }
@@ -140,7 +145,7 @@ mod tests {
             Ok(Message::Close(None)),
         ]);
         let mut sink: Vec<Message> = Vec::new();
-        let stops = Stops { shutdown: &shutdown, replaced: &mut replaced, token_expires: None };
+        let stops = stops_of(&shutdown, &mut replaced);
         let step = drive(&mut sink, &mut stream, &mut pushes, stops, &mut StatusSocket::new(20)).await;
         assert!(matches!(step, Step::Gone), "the client's close ends the loop");
         let sent = texts(&sink);
@@ -157,14 +162,14 @@ mod tests {
         shutdown.trigger();
         let mut stream = futures_util::stream::pending();
         let mut sink: Vec<Message> = Vec::new();
-        let stops = Stops { shutdown: &shutdown, replaced: &mut replaced, token_expires: None };
+        let stops = stops_of(&shutdown, &mut replaced);
         let step = drive(&mut sink, &mut stream, &mut pushes, stops, &mut StatusSocket::new(20)).await;
-        assert!(matches!(step, Step::Close(CloseCode::GoingAway)));
+        assert!(matches!(step, Step::Close(CloseCode::Shutdown)));
 
         let shutdown = Shutdown::new();
         let (newer, mut replaced) = oneshot::channel();
         newer.send(()).unwrap();
-        let stops = Stops { shutdown: &shutdown, replaced: &mut replaced, token_expires: None };
+        let stops = stops_of(&shutdown, &mut replaced);
         let step = drive(&mut sink, &mut stream, &mut pushes, stops, &mut StatusSocket::new(20)).await;
         assert!(matches!(step, Step::Close(CloseCode::Replaced)));
     }
@@ -175,13 +180,13 @@ mod tests {
         let (_keep, mut replaced) = oneshot::channel();
         let (push, mut pushes) = mpsc::channel(4);
         push.try_send(Arc::new(Delivery {
-            close: Some(CloseCode::Banned as u16),
+            close: Some(CloseCode::Banned.code()),
             ..Delivery::frame(ServerFrame::SearchTimeout)
         }))
         .unwrap();
         let mut stream = futures_util::stream::pending();
         let mut sink: Vec<Message> = Vec::new();
-        let stops = Stops { shutdown: &shutdown, replaced: &mut replaced, token_expires: None };
+        let stops = stops_of(&shutdown, &mut replaced);
         let step = drive(&mut sink, &mut stream, &mut pushes, stops, &mut StatusSocket::new(20)).await;
         assert!(matches!(step, Step::Close(CloseCode::Banned)));
         assert_eq!(texts(&sink), [r#"{"type":"search_timeout"}"#]);

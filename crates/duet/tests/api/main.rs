@@ -8,6 +8,7 @@ mod avatar;
 mod calls;
 mod chat;
 mod chat_socket;
+mod closing;
 mod config;
 mod console;
 mod demo;
