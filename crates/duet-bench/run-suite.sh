@@ -64,6 +64,7 @@ if [ "${QUICK:-0}" = 1 ]; then
   MM=(--waiting 1000 --direct 1000,100000 --rates 100,1000 --secs 1 --reps 1)
   PERS=(--rates 2000 --rooms 50 --secs 2 --reps 1)
   STORM=(--rates 10,25 --secs 2 --reps 1)
+  RECONNECT=(--clients 200 --reps 1)
 else
   IDLE=(--conns 2000,6000,10000,14000,18000 --reps 1)
   THRU=(--rooms 10,100,1000 --secs 3 --reps "$REPS")
@@ -71,6 +72,7 @@ else
   MM=(--waiting 1000,10000 --direct 1000,10000,100000 --rates 100,1000 --secs 2 --reps 1)
   PERS=(--rates 1000,5000 --rooms 100 --secs 3 --reps "$REPS")
   STORM=(--rates 10,25,50 --secs 3 --reps 1)
+  RECONNECT=(--clients 5000 --reps 1)
 fi
 
 COMMON=(--server-bin target/release/duet --relay-bin target/release/duet-refrelay --out "$RESULTS")
@@ -92,6 +94,7 @@ if [ "$POSTGRES" != none ]; then
   run persistence --postgres "$POSTGRES" "${PERS[@]}"
 fi
 run storm "${STORM[@]}" "${PREV_ARGS[@]}"
+run reconnect "${RECONNECT[@]}"
 END=$(date +%s)
 
 PRE=$OUT/preamble.md

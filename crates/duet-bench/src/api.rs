@@ -94,9 +94,31 @@ impl Api {
         body["access_token"].as_str().map(str::to_owned).context("no access_token in the login answer")
     }
 
+    /// `POST /auth/login`: the access and the refresh token.
+    pub async fn login_pair(&self, username: &str, password: &str) -> anyhow::Result<(String, String)> {
+        let body = json!({"username": username, "password": password});
+        let r = self.client.post(self.url("/auth/login")).json(&body).send().await?;
+        anyhow::ensure!(r.status().is_success(), "POST /auth/login: {}", r.status());
+        tokens(r.json().await?)
+    }
+
+    /// `POST /auth/refresh`: the new access and refresh token (the old one is spent).
+    pub async fn refresh(&self, refresh_token: &str) -> anyhow::Result<(String, String)> {
+        let body = json!({"refresh_token": refresh_token});
+        let r = self.client.post(self.url("/auth/refresh")).json(&body).send().await?;
+        anyhow::ensure!(r.status().is_success(), "POST /auth/refresh: {}", r.status());
+        tokens(r.json().await?)
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
+}
+
+fn tokens(body: Value) -> anyhow::Result<(String, String)> {
+    let get =
+        |key: &str| body[key].as_str().map(str::to_owned).with_context(|| format!("no {key} in {body}"));
+    Ok((get("access_token")?, get("refresh_token")?))
 }
 
 /// A matched room and its two participants.

@@ -182,6 +182,35 @@ pub enum Cmd {
         #[arg(long, default_value_t = 64)]
         burst: usize,
     },
+    /// 7. Reconnect storm: N clients (N/2 rooms) chatting; the server restarts
+    ///    (SIGTERM, then started again on its data) and every client reconnects at
+    ///    once with `after_seq`, retries its unacknowledged messages and talks on; time
+    ///    to catch up, and any loss, duplicate or gap (each fails the row).
+    Reconnect {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, value_delimiter = ',', default_value = "5000")]
+        clients: Vec<u64>,
+    },
+    /// 8. Soak: R rooms chatting for a long time as clients would (logged in over
+    ///    HTTP, like rounds answered, tokens refreshed before they expire, sockets
+    ///    reopened with `after_seq` when the old token's expiry closes them); passes
+    ///    when nothing is lost or fails and the server's RSS at the end is within 5 %
+    ///    of its RSS after the first five minutes. Not for CI: an hour by default.
+    Soak {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, default_value_t = 100)]
+        rooms: usize,
+        #[arg(long, default_value_t = 60.0)]
+        minutes: f64,
+        /// The server's `--access-ttl`, in seconds: short, so tokens are refreshed often.
+        #[arg(long, default_value_t = 120)]
+        access_ttl_secs: u64,
+        /// Seconds between two messages of one participant.
+        #[arg(long, default_value_t = 5.0)]
+        every_secs: f64,
+    },
     /// Every scenario at a tiny scale, against Duet and the relay; checks correctness
     /// only (no loss, no errors, no failures) and exits non-zero otherwise. For CI.
     Smoke {

@@ -3,7 +3,7 @@
 use clap::Parser;
 use duet_bench::cli::{Cli, Cmd};
 use duet_bench::record::Recorder;
-use duet_bench::scenarios::{idle, matchmaking, relay, smoke, storm};
+use duet_bench::scenarios::{idle, matchmaking, reconnect, relay, smoke, soak, storm};
 use duet_bench::target::{Kind, Spec};
 
 /// High enough that Duet's per-connection frame limit never shapes a scenario.
@@ -81,6 +81,18 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         Cmd::Storm { common, rates, secs, burst } => {
             rec = Recorder::new(common.out.clone());
             storm::run(&common.specs(false, MSG_RATE), &rates, secs, burst, common.reps, &mut rec).await?;
+        }
+        Cmd::Reconnect { common, clients } => {
+            rec = Recorder::new(common.out.clone());
+            let rooms: Vec<u64> = clients.iter().map(|c| (c / 2).max(1)).collect();
+            reconnect::run(&common.specs(false, MSG_RATE), &rooms, common.reps, &mut rec).await?;
+        }
+        Cmd::Soak { common, rooms, minutes, access_ttl_secs, every_secs } => {
+            rec = Recorder::new(common.out.clone());
+            let spec = &common.specs(false, MSG_RATE)[0];
+            let ttl = std::time::Duration::from_secs(access_ttl_secs);
+            let every = std::time::Duration::from_secs_f64(every_secs);
+            soak::run(spec, rooms, minutes, ttl, every, &mut rec).await?;
         }
         Cmd::Smoke { common, postgres } => return smoke::run(&common, postgres).await,
         Cmd::Report { input, benchmarks, plots, preamble } => {

@@ -129,6 +129,16 @@ const SCENARIOS: &[Scenario] = &[
         "After scenario 6, that many `POST /auth/login` at the same instant. The server's VmRSS \
          before; its peak (VmHWM, reset just before the burst); VmRSS 15 s after the last answer.",
     ),
+    (
+        "reconnect",
+        "7. Reconnect storm after a restart",
+        &["reconnect_p99_us", "reconnect_p50_us", "reconnect_max_us", "lost", "duplicates", "gaps", "failed"],
+        "Both participants of each room send a message a second; the server restarts (SIGTERM, \
+         then again on its data) and every client reconnects at the same instant with \
+         `after_seq`, retries what had no ack and talks on. Time from the server being back to \
+         a client holding everything up to its `connection` frame's `last_seq`; every `seq` of \
+         the room once, every message in both views.",
+    ),
 ];
 
 fn verdict(met: bool) -> &'static str {

@@ -75,6 +75,9 @@ pub struct Server {
     pub ws_base: String,
     pub pid: u32,
     child: Child,
+    /// How it was started, to start it again ([`Server::restart`]).
+    program: PathBuf,
+    args: Vec<String>,
     _data: tempfile::TempDir,
     database: Option<PgDatabase>,
     /// Accounts made before the start, not yet handed out.
@@ -84,41 +87,49 @@ pub struct Server {
 impl Server {
     /// Starts the server with `users` accounts made beforehand (see [`Server::users`]).
     pub async fn start(spec: &Spec, users: usize) -> anyhow::Result<Server> {
+        Server::start_with(spec, users, &[]).await
+    }
+
+    /// As [`Server::start`], with `extra` Duet flags (`--name=value`); one naming a flag
+    /// the generator sets replaces it.
+    pub async fn start_with(spec: &Spec, users: usize, extra: &[String]) -> anyhow::Result<Server> {
         let port = free_port()?;
         let data = tempfile::tempdir()?;
         let mut database = None;
         let seeded;
-        let mut cmd = match &spec.kind {
+        let (program, args) = match &spec.kind {
             Kind::Duet { bin, seeder, postgres } => {
                 if let Some(server_url) = postgres {
                     database = Some(PgDatabase::create(server_url).await?);
                 }
                 let storage = storage_args(data.path(), database.as_ref());
                 seeded = seed(seeder, &storage, data.path(), users).await?;
-                let mut cmd = Command::new(bin);
-                cmd.arg("serve")
-                    .arg(format!("--bind=127.0.0.1:{port}"))
-                    .args(&storage)
+                let mut args = vec!["serve".to_owned(), format!("--bind=127.0.0.1:{port}")];
+                args.extend(storage);
+                args.extend([
                     // Generous limits: the generator is one client address.
-                    .args(["--rate-signup=100000/min", "--rate-login=100000/min"])
-                    .args(["--rate-search=100000/min", "--rate-default=1000000/min"])
-                    .arg(format!("--msg-rate={}", spec.msg_rate))
-                    .arg(format!("--msg-burst={}", spec.msg_rate))
+                    "--rate-signup=100000/min".to_owned(),
+                    "--rate-login=100000/min".to_owned(),
+                    "--rate-search=100000/min".to_owned(),
+                    "--rate-default=1000000/min".to_owned(),
+                    format!("--msg-rate={}", spec.msg_rate),
+                    format!("--msg-burst={}", spec.msg_rate),
                     // The seeded tokens last the run; a server refuses tokens that
                     // claim a longer life than its own access TTL.
-                    .arg("--access-ttl=6h")
-                    .arg("--log=warn");
-                cmd
+                    "--access-ttl=6h".to_owned(),
+                    "--log=warn".to_owned(),
+                ]);
+                let name = |flag: &str| flag.split('=').next().unwrap_or(flag).to_owned();
+                args.retain(|a| !extra.iter().any(|e| name(e) == name(a)));
+                args.extend(extra.iter().cloned());
+                (bin.clone(), args)
             }
             Kind::Relay { bin } => {
                 seeded = relay_users(users);
-                let mut cmd = Command::new(bin);
-                cmd.arg(format!("--bind=127.0.0.1:{port}")).arg(format!("--jwt-secret={SECRET}"));
-                cmd
+                (bin.clone(), vec![format!("--bind=127.0.0.1:{port}"), format!("--jwt-secret={SECRET}")])
             }
         };
-        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::inherit()).kill_on_drop(true);
-        let child = cmd.spawn().with_context(|| format!("cannot start {:?}", spec.kind))?;
+        let child = spawn(&program, &args, &spec.kind)?;
         let pid = child.id().context("the server exited at once")?;
         let base = format!("http://127.0.0.1:{port}");
         let server = Server {
@@ -127,6 +138,8 @@ impl Server {
             base,
             pid,
             child,
+            program,
+            args,
             _data: data,
             database,
             users: seeded.into_iter(),
@@ -156,19 +169,45 @@ impl Server {
         Ok(users)
     }
 
-    /// Stops the server (SIGTERM, then SIGKILL after 5 s) and drops its database.
-    pub async fn stop(mut self) {
+    /// Stops the server as an operator restarting it would (SIGTERM: its sockets close
+    /// with 1001), starts it again on the same port, data and database, and waits
+    /// until it answers. The accounts and their tokens stay valid.
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        self.terminate().await;
+        self.child = spawn(&self.program, &self.args, &self.spec.kind)?;
+        self.pid = self.child.id().context("the server exited at once")?;
+        self.wait_ready().await
+    }
+
+    /// SIGTERM, then SIGKILL after 10 s.
+    async fn terminate(&mut self) {
         // SAFETY: kill with a pid of our own child has no memory effects.
         unsafe {
             libc::kill(self.pid as i32, libc::SIGTERM);
         }
-        if tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await.is_err() {
             let _ = self.child.kill().await;
         }
+    }
+
+    /// Stops the server (SIGTERM, then SIGKILL after 10 s) and drops its database.
+    pub async fn stop(mut self) {
+        self.terminate().await;
         if let Some(db) = self.database.take() {
             db.drop_database().await;
         }
     }
+}
+
+fn spawn(program: &Path, args: &[String], kind: &Kind) -> anyhow::Result<Child> {
+    Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("cannot start {kind:?}"))
 }
 
 /// The flags that put a Duet process on the run's database: its own data folder, or

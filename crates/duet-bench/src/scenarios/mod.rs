@@ -7,12 +7,16 @@
 //!   latency on SQLite against PostgreSQL.
 //! - [`matchmaking`]: 4, over HTTP and through the matcher core.
 //! - [`storm`]: 6, login plus upgrade at fixed rates.
+//! - [`reconnect`]: 7, every client resuming at once after a restart.
+//! - [`soak`]: 8, rooms chatting for an hour with token refreshes; RSS over time.
 //! - [`smoke`]: all of them tiny, correctness only.
 
 pub mod idle;
 pub mod matchmaking;
+pub mod reconnect;
 pub mod relay;
 pub mod smoke;
+pub mod soak;
 pub mod storm;
 
 use std::time::Duration;

@@ -5,7 +5,7 @@
 
 use crate::cli::Common;
 use crate::record::Recorder;
-use crate::scenarios::{idle, matchmaking, relay, storm};
+use crate::scenarios::{idle, matchmaking, reconnect, relay, storm};
 use crate::target::{Kind, Spec};
 
 pub async fn run(common: &Common, postgres: Option<String>) -> anyhow::Result<bool> {
@@ -39,6 +39,7 @@ pub async fn run(common: &Common, postgres: Option<String>) -> anyhow::Result<bo
     }
     relay::latency("persistence", &stores, &[100], 4, 1.0, 1, &mut rec).await?;
     storm::run(&duet_only, &[5], 1.0, 4, 1, &mut rec).await?;
+    reconnect::run(&duet_only, &[10], 1, &mut rec).await?;
     let ok = rec.all_ok();
     let failed = rec.rows.iter().filter(|r| !r.ok).count();
     eprintln!("\nsmoke: {} rows, {} failed", rec.rows.len(), failed);
