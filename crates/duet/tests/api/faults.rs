@@ -1,15 +1,18 @@
 //! Database and socket faults, driven by the [`FaultProxy`] between the server and
 //! PostgreSQL: a COMMIT whose answer is lost, an unreachable database (readiness and
-//! API calls fail fast with 503). These run on PostgreSQL only (`DUET_TEST_DATABASE_URL`,
+//! API calls fail fast with 503), and a stall that must not rate-limit a client
+//! sending within its rate. These run on PostgreSQL only (`DUET_TEST_DATABASE_URL`,
 //! set by CI's PostgreSQL run); without it they return at once.
 
 use std::time::{Duration, Instant};
 
+use futures_util::{SinkExt, StreamExt};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
 
 use crate::faultproxy::{Fault, FaultProxy};
-use crate::helpers::{spawn_app_through_proxy, TestApp};
+use crate::helpers::{spawn_app_through_proxy, spawn_app_with, TestApp};
 use crate::ws::{expect_frame, next_frame, send, Socket};
 
 async fn through_proxy(test: &str, extra: &[&str]) -> Option<(TestApp, FaultProxy)> {
@@ -146,4 +149,89 @@ async fn api_calls_answer_503_database_unavailable_quickly_in_an_outage() {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
+}
+
+#[tokio::test]
+async fn a_client_within_its_rate_is_not_limited_after_a_five_second_database_stall() {
+    stall_at_four_a_second(&[]).await;
+}
+
+/// With a burst too small to absorb the frames that waited in TCP while the socket did
+/// not read, only the credit for the hold keeps them from being limited.
+#[tokio::test]
+async fn frames_held_back_by_a_stall_are_not_judged_as_a_burst() {
+    stall_at_four_a_second(&["--msg-burst=2"]).await;
+}
+
+async fn stall_at_four_a_second(extra: &[&str]) {
+    let Some((app, proxy)) = through_proxy("stall", extra).await else { return };
+    let (sa, _sb) = chatting(&app, "stall").await;
+    // 4 messages a second (the default rate is 5/s) for 12 s; the database stalls for
+    // 5 s from the third second.
+    let sent = 48;
+    let (frames_tx, mut frames_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (mut write, mut read) = sa.split();
+    let reader = tokio::spawn(async move {
+        while let Some(Ok(message)) = read.next().await {
+            if let Message::Text(text) = message {
+                let frame: Value = serde_json::from_str(&text).unwrap();
+                if frames_tx.send(frame).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    for i in 0..sent {
+        tick.tick().await;
+        if i == 8 {
+            proxy.set(Fault::Pause);
+        }
+        if i == 28 {
+            proxy.set(Fault::None);
+        }
+        let frame = message(&format!("m{i}"), &format!("s{i}"));
+        write.send(Message::Text(frame.to_string().into())).await.unwrap();
+    }
+    let mut acked = 0;
+    let mut errors = Vec::new();
+    while acked + errors.len() < sent {
+        let frame = tokio::time::timeout(Duration::from_secs(15), frames_rx.recv())
+            .await
+            .expect("every message is answered")
+            .expect("the socket stays open");
+        match frame["type"].as_str() {
+            Some("ack") => acked += 1,
+            Some("error") => errors.push(frame),
+            _ => {}
+        }
+    }
+    assert!(errors.is_empty(), "no message within the rate is refused: {errors:?}");
+    assert_eq!(acked, sent);
+    reader.abort();
+}
+
+#[tokio::test]
+async fn every_error_about_a_message_carries_its_client_id() {
+    let app = spawn_app_with(&["--msg-rate=1", "--msg-burst=1", "--max-message-chars=10"]).await;
+    let (mut sa, _sb) = chatting(&app, "ids").await;
+    send(&mut sa, message("ok", "first")).await;
+    assert_eq!(expect_frame(&mut sa, "ack").await["client_id"], "first");
+    // Over the rate.
+    send(&mut sa, message("too soon", "fast")).await;
+    let error = expect_frame(&mut sa, "error").await;
+    assert_eq!((error["code"].as_str(), error["client_id"].as_str()), (Some("rate_limited"), Some("fast")));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // Too long.
+    send(&mut sa, message("far too long for ten", "long")).await;
+    let error = expect_frame(&mut sa, "error").await;
+    assert_eq!(
+        (error["code"].as_str(), error["client_id"].as_str()),
+        (Some("invalid_message"), Some("long"))
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // A message frame that does not parse (content is not text) still names its id.
+    send(&mut sa, json!({ "type": "message", "content": 5, "client_id": "typed" })).await;
+    let error = expect_frame(&mut sa, "error").await;
+    assert_eq!((error["code"].as_str(), error["client_id"].as_str()), (Some("invalid_frame"), Some("typed")));
 }
