@@ -97,6 +97,11 @@ pub struct StorageSettings {
     /// Most database connections the pool opens.
     #[arg(long, env = "DUET_DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
     pub database_max_connections: u32,
+    /// How long PostgreSQL may take to answer the readiness check and the outage
+    /// watchdog before it counts as unavailable (API calls then answer 503
+    /// `database_unavailable` at once); SQLite, a local file, is not timed.
+    #[arg(long, env = "DUET_DATABASE_TIMEOUT", default_value = "1s", value_parser = parse_duration)]
+    pub database_timeout: Duration,
 }
 
 #[derive(Clone, Debug, Args)]

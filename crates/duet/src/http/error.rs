@@ -57,6 +57,8 @@ pub enum ErrorCode {
     /// The server cannot do this right now (shutting down, or too busy with password
     /// checks or images); retry after `Retry-After`.
     Unavailable,
+    /// The database does not answer (an outage); retry after `Retry-After`.
+    DatabaseUnavailable,
     InternalError,
 }
 
@@ -75,7 +77,7 @@ impl ErrorCode {
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Unavailable | DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             InternalError => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -150,6 +152,14 @@ impl ApiError {
         }
     }
 
+    /// 503 `database_unavailable`: the database does not answer; the client retries.
+    pub fn database_unavailable() -> Self {
+        ApiError {
+            retry_after_secs: Some(DATABASE_RETRY_AFTER_SECS),
+            ..ApiError::new(ErrorCode::DatabaseUnavailable, "the database is unavailable; retry shortly")
+        }
+    }
+
     /// A failure that is ours, not the client's: logged with its cause, shown as 500.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         ApiError {
@@ -173,9 +183,23 @@ impl std::fmt::Display for ApiError {
     }
 }
 
+/// The `Retry-After` of `database_unavailable`, in seconds.
+const DATABASE_RETRY_AFTER_SECS: u64 = 2;
+
+/// A failure to reach the database (no connection within the pool's wait, a broken or
+/// refused connection, the pool closed at shutdown) is 503 `database_unavailable`;
+/// any other database error is ours, a 500.
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
-        ApiError::internal(format_args!("database: {e}"))
+        match e {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_) => {
+                ApiError { internal: Some(format!("database: {e}")), ..ApiError::database_unavailable() }
+            }
+            e => ApiError::internal(format_args!("database: {e}")),
+        }
     }
 }
 
@@ -365,6 +389,18 @@ mod tests {
         assert_eq!(ErrorCode::InvalidCredentials.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(ErrorCode::Banned.status(), StatusCode::FORBIDDEN);
         assert_eq!(ErrorCode::RateLimited.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(ErrorCode::DatabaseUnavailable.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    #[test]
+    fn an_unreachable_database_is_503_with_retry_after() {
+        let response = ApiError::from(sqlx::Error::PoolTimedOut).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "2");
+        let body = response.extensions().get::<ErrorBody>().expect("the body rides along");
+        assert_eq!(body.code, ErrorCode::DatabaseUnavailable);
+        // Other database errors stay ours.
+        assert_eq!(ApiError::from(sqlx::Error::RowNotFound).code(), ErrorCode::InternalError);
     }
 
     #[test]

@@ -191,3 +191,19 @@ fn generic_body(status: StatusCode, request_id: &str) -> ErrorBody {
 pub async fn not_found() -> ApiError {
     ApiError::not_found("route")
 }
+
+/// The API routes while the database is unreachable (the store's outage watchdog):
+/// 503 `database_unavailable` with `Retry-After` at once, and a call that was already
+/// waiting for the database when the watchdog found it gone is answered so too, rather
+/// than after the pool's wait. Like a client that hangs up, this drops the handler
+/// where it waited; an open transaction rolls back.
+pub async fn database_gate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if !state.store.reachable() {
+        return ApiError::database_unavailable().into_response();
+    }
+    tokio::select! {
+        biased;
+        response = next.run(request) => response,
+        _ = state.store.unreachable() => ApiError::database_unavailable().into_response(),
+    }
+}

@@ -53,6 +53,9 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::routes(&state))
         .merge(moderation::routes(&state))
         .split_for_parts();
+    // API calls fail fast while the database is unreachable; the operations, docs and
+    // web routes do not need it (`/ready` says so itself).
+    let api = api.route_layer(axum::middleware::from_fn_with_state(state.clone(), middleware::database_gate));
     let app = Router::new()
         .merge(api)
         .merge(ops::routes())

@@ -20,7 +20,9 @@ async fn health() -> AppJson<serde_json::Value> {
     AppJson(json!({ "status": "ok" }))
 }
 
-/// 200 only when the database answers (and the server is not shutting down).
+/// 200 only when the database answers (and the server is not shutting down): on
+/// PostgreSQL within `--database-timeout`, and 503 at once while the outage watchdog
+/// finds it unreachable, so a probe hears of a short outage too.
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     if state.shutdown.is_triggered() {
         return (StatusCode::SERVICE_UNAVAILABLE, AppJson(json!({ "status": "shutting_down" })));

@@ -15,6 +15,7 @@ use std::future::Future;
 use std::num::NonZeroU32;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::extract::ws::{Message, WebSocket};
 use futures_util::stream::FuturesOrdered;
@@ -33,7 +34,7 @@ use super::socket::{
 use super::{CloseCode, Realtime};
 use crate::clock::Timestamp;
 use crate::ids::{RoomId, Seq, UserId};
-use crate::room::{CallAction, CallPhase, RoomAddress, RoomError, RoomEvent, RoomHandle};
+use crate::room::{is_valid_client_id, CallAction, CallPhase, RoomAddress, RoomError, RoomEvent, RoomHandle};
 use crate::store::{CallRow, RoomRow, UserRow};
 
 /// Replayed messages are read from the store in pages of this size.
@@ -59,6 +60,13 @@ struct Chat {
     signal_limiter: DefaultDirectRateLimiter,
     strikes: Strikes,
     in_flight: FuturesOrdered<Answer>,
+    /// When the loop stopped reading because [`MAX_IN_FLIGHT`] messages waited for
+    /// their commit (a slow or stalled database).
+    held_since: Option<Instant>,
+    /// Frames the client may still send beyond `limiter` after a hold: what its rate
+    /// allowed during the hold, which waited in TCP because we did not read.
+    held_credit: u32,
+    msg_rate: u32,
 }
 
 /// Runs one chat socket until it closes.
@@ -159,6 +167,7 @@ impl Chat {
         let quota = Quota::per_second(NonZeroU32::new(settings.msg_rate).unwrap_or(NonZeroU32::MIN))
             .allow_burst(NonZeroU32::new(settings.msg_burst).unwrap_or(NonZeroU32::MIN));
         let strikes = Strikes::new(settings.max_invalid_frames);
+        let msg_rate = settings.msg_rate;
         Chat {
             state,
             user,
@@ -172,6 +181,9 @@ impl Chat {
             ),
             strikes,
             in_flight: FuturesOrdered::new(),
+            held_since: None,
+            held_credit: 0,
+            msg_rate,
         }
     }
 }
@@ -226,14 +238,24 @@ impl SocketKind for Chat {
             Some(Err(e)) => return super::read_error(e).into(),
         };
         let parsed = ClientFrame::parse(&text);
-        let (limiter, class) = match &parsed {
-            Ok(frame) if frame.is_signal() => (&self.signal_limiter, "rtc_signals"),
-            _ => (&self.limiter, "chat_frames"),
+        // Every error about a message names it, so the client knows which to resend.
+        let client_id = match &parsed {
+            Ok(ClientFrame::Message { client_id, .. }) => client_id.clone(),
+            Ok(_) => None,
+            Err(_) => message_client_id(&text),
         };
-        if limiter.check().is_err() {
+        let limited = match &parsed {
+            Ok(frame) if frame.is_signal() => self.signal_limiter.check().is_err().then_some("rtc_signals"),
+            _ if self.held_credit > 0 => {
+                self.held_credit -= 1;
+                None
+            }
+            _ => self.limiter.check().is_err().then_some("chat_frames"),
+        };
+        if let Some(class) = limited {
             // Dropped, and a strike: a client far over the rate is closed with 4008.
             self.state.metrics.rate_limited.with_label_values(&[class]).inc();
-            let error = ServerFrame::error(FrameErrorCode::RateLimited, "too many frames; slow down");
+            let error = refusal(FrameErrorCode::RateLimited, "too many frames; slow down", client_id);
             return self.strikes.refuse(sink, &error).await;
         }
         match parsed {
@@ -241,13 +263,21 @@ impl SocketKind for Chat {
                 Some(reply) => send(sink, &reply).await,
                 None => Step::Continue,
             },
-            Err(e) => self.strikes.refuse(sink, &ServerFrame::error(FrameErrorCode::InvalidFrame, e.0)).await,
+            Err(e) => self.strikes.refuse(sink, &refusal(FrameErrorCode::InvalidFrame, e.0, client_id)).await,
         }
     }
 
     /// The acks (or errors) of messages in flight, in sending order.
     async fn next_answer(&mut self) -> Option<ServerFrame> {
-        self.in_flight.next().await
+        let answer = self.in_flight.next().await;
+        if let Some(since) = self.held_since.take().filter(|_| answer.is_some()) {
+            // Reading resumes: what the client's rate allowed while we did not read
+            // waited in TCP, and is credited rather than judged as a burst (at most a
+            // minute of its rate).
+            let allowed = (f64::from(self.msg_rate) * since.elapsed().as_secs_f64()) as u32;
+            self.held_credit = self.held_credit.saturating_add(allowed).min(self.msg_rate.saturating_mul(60));
+        }
+        answer
     }
 
     fn reading(&self) -> bool {
@@ -276,6 +306,9 @@ impl Chat {
                         }
                     })),
                     Err(e) => return Some(error_frame(&e, client_id)),
+                }
+                if self.in_flight.len() >= MAX_IN_FLIGHT {
+                    self.held_since.get_or_insert_with(Instant::now);
                 }
                 None
             }
@@ -396,6 +429,23 @@ fn call_info(call: &CallRow, viewer: UserId) -> CallInfo {
         muted: mine != 0,
         partner_muted: theirs != 0,
     }
+}
+
+/// The `error` frame refusing a frame before it is used; `client_id` when it was a
+/// message.
+fn refusal(code: FrameErrorCode, detail: impl Into<String>, client_id: Option<String>) -> ServerFrame {
+    ServerFrame::Error { code, detail: detail.into(), client_id }
+}
+
+/// The `client_id` of a `message` frame that does not parse as one (its content is not
+/// text, say), when it has a valid one.
+fn message_client_id(text: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    if value.get("type")?.as_str()? != "message" {
+        return None;
+    }
+    let client_id = value.get("client_id")?.as_str()?;
+    is_valid_client_id(client_id).then(|| client_id.to_owned())
 }
 
 /// The `error` frame for a refused message or answer (with the message's `client_id`,

@@ -23,6 +23,6 @@ pub use machine::{
     Effect, EndReason, LikeOutcome, Presence, Refusal, RoomEvent, RoomState, RoomTimers, Side, Timer,
 };
 pub use outbox::{RoomAddress, RoomOutbox, RoomPush};
-pub use runtime::{Notice, RoomDeps, RoomHandle, Rooms};
+pub use runtime::{is_valid_client_id, Notice, RoomDeps, RoomHandle, Rooms};
 pub use service::room_of_participant;
 pub use view::{MessageView, PartnerView, RoomView};

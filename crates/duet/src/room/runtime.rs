@@ -400,6 +400,7 @@ impl Rooms {
             address: RoomAddress { room_id, users, nicknames },
             room,
             last_seq: row.last_seq,
+            stale: false,
         })
     }
 }
@@ -412,6 +413,19 @@ struct Owner {
     /// The room's last stored message sequence number: the owner numbers messages, and
     /// moves this only once a message has committed, so stored values stay contiguous.
     last_seq: Seq,
+    /// A store call failed: the database may hold more than the owner knows (a COMMIT
+    /// whose answer was lost still commits), so `room` and `last_seq` are read again
+    /// before anything else is done ([`Owner::reload`]).
+    stale: bool,
+}
+
+/// How soon an owner whose reload failed tries again (through a tick), so its room's
+/// timers and lost pushes wait for the database, not for the next command.
+const RELOAD_RETRY: Duration = Duration::from_secs(1);
+
+/// Whether an answer is a store failure, after which the owner reloads.
+fn store_failed<T>(result: &Result<T, RoomError>) -> bool {
+    matches!(result, Err(RoomError::Store(_) | RoomError::WriteFailed(_)))
 }
 
 impl Owner {
@@ -444,10 +458,13 @@ impl Owner {
                     if let Some(notice) = notice {
                         self.announce_notice(notice);
                     }
-                    let _ = reply.send(self.handle(event).await);
+                    let answer = self.handle(event).await;
+                    self.stale |= store_failed(&answer);
+                    let _ = reply.send(answer);
                 }
                 Command::Message { from, client_id, content, received, reply } => {
                     let posted = self.store_message(from, client_id, content).await;
+                    self.stale |= store_failed(&posted);
                     let fresh = match &posted {
                         Ok((message, true)) => Some(message.clone()),
                         _ => None,
@@ -460,10 +477,17 @@ impl Owner {
                     }
                 }
                 Command::Signal { from, payload, reply } => {
-                    let _ = reply.send(self.relay_signal(from, payload).await);
+                    let answer = self.relay_signal(from, payload).await;
+                    self.stale |= store_failed(&answer);
+                    let _ = reply.send(answer);
                 }
             }
-            if self.room.ended.is_some() {
+            if self.stale {
+                // At once, so a message whose commit's answer was lost reaches the room
+                // now, and the room's next deadline is filed again.
+                self.try_reload().await;
+            }
+            if self.room.ended.is_some() && !self.stale {
                 break;
             }
         }
@@ -483,6 +507,9 @@ impl Owner {
     /// applied: an event the rules then refuse (a late answer, a message to a room that
     /// has just ended) must not take the timers' effects down with it.
     async fn catch_up(&mut self) -> Result<Vec<Effect>, RoomError> {
+        if self.stale {
+            self.reload().await?;
+        }
         let before = self.room.clone();
         let now = self.deps().clock.now();
         let effects = self.room.on_event(RoomEvent::Tick, now, &self.ctx.timers)?;
@@ -577,6 +604,70 @@ impl Owner {
         }
     }
 
+    /// [`Owner::reload`], logged when it fails; a tick then tries again soon.
+    async fn try_reload(&mut self) {
+        match self.reload().await {
+            Ok(()) => {}
+            // The room is gone from the database: nothing left to own.
+            Err(RoomError::Ended) => {
+                self.stale = false;
+                let now = self.deps().clock.now();
+                self.room.ended.get_or_insert((now, EndReason::Admin));
+            }
+            Err(e) => {
+                tracing::warn!(room_id = self.room_id().0, error = %e, "reloading the room after a store error failed");
+                let retry = self.deps().clock.now().plus(RELOAD_RETRY);
+                self.ctx.deadlines.schedule(self.room_id(), Some(retry));
+            }
+        }
+    }
+
+    /// Reads the room again after a store error, which may have hidden a commit (its
+    /// answer lost): the state machine's fields, the call and the last `seq` come from
+    /// the database. Messages stored past what the owner knew were never pushed: they
+    /// go to the room now, once, in order (a retry of one is then answered with the
+    /// original by the store's `client_id` key, and not pushed again). An end that was
+    /// stored unannounced is announced. Then the room's next deadline is filed.
+    async fn reload(&mut self) -> Result<(), RoomError> {
+        let room_id = self.room_id();
+        let store = &self.ctx.deps.store;
+        let row = store.room(room_id).await?.ok_or(RoomError::Ended)?;
+        let (call, calls) = store.room_calls(room_id).await?;
+        let missed = if row.last_seq > self.last_seq {
+            store.messages_after(room_id, self.last_seq, row.last_seq.0 - self.last_seq.0).await?
+        } else {
+            Vec::new()
+        };
+        let deps = &self.ctx.deps;
+        for message in &missed {
+            tracing::info!(
+                room_id = room_id.0,
+                seq = message.seq.0,
+                "a message stored unannounced is pushed now"
+            );
+            deps.outbox.push(&self.address, RoomPush::Message(message));
+            deps.metrics.messages_relayed.inc();
+        }
+        self.last_seq = row.last_seq;
+        let mut room = state_from_row(&row, None);
+        room.call = call.as_ref().map(|c| call_from_row(c, &room));
+        room.calls_started = u32::try_from(calls).unwrap_or(u32::MAX);
+        if let Some((_, reason)) = room.ended {
+            // The end committed but its answer was lost: nothing of it was announced.
+            deps.metrics.rooms_active.dec();
+            deps.metrics.rooms_ended.with_label_values(&[reason.as_str()]).inc();
+            let effect = Effect::Ended { reason };
+            deps.outbox.push(&self.address, RoomPush::Effect(effect));
+            if let Some(event) = event_of(room_id, self.address.users, effect) {
+                deps.events.publish(event);
+            }
+        }
+        self.room = room;
+        self.stale = false;
+        self.ctx.deadlines.schedule(room_id, self.room.next_deadline(&self.ctx.timers));
+        Ok(())
+    }
+
     /// A message is stored: push it to the room, then let the machine follow (the
     /// store wrote `last_message_at` with the message; anything else that changed, a
     /// timer due in between, is stored by `commit`).
@@ -596,6 +687,7 @@ impl Owner {
         stored.last_message_at = self.room.last_message_at;
         if let Err(e) = self.commit(&stored, &effects).await {
             tracing::error!(room_id = self.room_id().0, error = %e, "storing the room after a message failed");
+            self.stale = true;
         }
     }
 

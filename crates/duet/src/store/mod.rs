@@ -23,8 +23,8 @@ use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use sqlx::any::AnyPoolOptions;
-use sqlx::{AnyPool, Executor};
-use tokio::sync::Notify;
+use sqlx::{AnyConnection, AnyPool, Connection, Executor};
+use tokio::sync::{watch, Notify};
 
 use crate::config::{DatabaseKind, StorageSettings};
 
@@ -116,7 +116,29 @@ pub struct Store {
     /// report evidence, the old signing secret), so the SQLite write-ahead log, which still holds the erased rows' pages, is
     /// truncated soon after (see [`Store::truncate_wal`]).
     erased: Arc<Notify>,
+    health: Arc<Health>,
 }
+
+/// Whether the database answers, as the outage watchdog last found it (PostgreSQL;
+/// SQLite, a local file, is always taken as reachable), and the bound on its answers.
+#[derive(Debug)]
+struct Health {
+    reachable: watch::Sender<bool>,
+    timeout: Duration,
+}
+
+/// How often the outage watchdog pings PostgreSQL.
+const WATCH_EVERY: Duration = Duration::from_millis(500);
+
+/// How long a caller waits for SQLite's one connection: queueing behind the writer
+/// under load, not an outage.
+const SQLITE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a caller waits for a PostgreSQL connection from the pool (a turn, or a
+/// connect). An outage is answered sooner: the watchdog sees it within
+/// `--database-timeout` and the HTTP edge then stops waiting (see
+/// [`Store::unreachable`]).
+const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
 static DRIVERS: Once = Once::new();
 
@@ -144,9 +166,10 @@ impl Store {
             }
         };
         let is_sqlite = kind == DatabaseKind::Sqlite;
+        let acquire_timeout = if is_sqlite { SQLITE_ACQUIRE_TIMEOUT } else { POSTGRES_ACQUIRE_TIMEOUT };
         let pool = AnyPoolOptions::new()
             .max_connections(max)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(acquire_timeout)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if is_sqlite {
@@ -168,8 +191,13 @@ impl Store {
             .connect(&url)
             .await
             .map_err(|e| anyhow::anyhow!("cannot open the database ({}): {e}", redact(&url)))?;
-        let store = Store { pool, kind, erased: Arc::new(Notify::new()) };
+        let health =
+            Arc::new(Health { reachable: watch::Sender::new(true), timeout: settings.database_timeout });
+        let store = Store { pool, kind, erased: Arc::new(Notify::new()), health };
         store.migrate().await?;
+        if store.kind == DatabaseKind::Postgres {
+            tokio::spawn(watch_postgres(url, store.pool.clone(), store.health.clone()));
+        }
         if store.kind == DatabaseKind::Sqlite {
             store.vacuum_once().await?;
         }
@@ -203,9 +231,33 @@ impl Store {
         &self.kind
     }
 
-    /// True when the database answers a trivial query.
+    /// True when the database answers a trivial query: on PostgreSQL within
+    /// `--database-timeout` (and false at once while the watchdog finds it
+    /// unreachable); on SQLite after waiting for its one connection, since queueing
+    /// behind the writer is not an outage.
     pub async fn ping(&self) -> bool {
-        sqlx::query("SELECT 1").fetch_one(&self.pool).await.is_ok()
+        let answered = async { sqlx::query("SELECT 1").fetch_one(&self.pool).await.is_ok() };
+        match self.kind {
+            DatabaseKind::Sqlite => answered.await,
+            DatabaseKind::Postgres => {
+                self.reachable() && tokio::time::timeout(self.health.timeout, answered).await.unwrap_or(false)
+            }
+        }
+    }
+
+    /// False while the outage watchdog finds the database unreachable (always true on
+    /// SQLite).
+    pub fn reachable(&self) -> bool {
+        *self.health.reachable.borrow()
+    }
+
+    /// Resolves when the watchdog finds the database unreachable (at once if it is
+    /// now); never on SQLite.
+    pub async fn unreachable(&self) {
+        let mut reachable = self.health.reachable.subscribe();
+        if reachable.wait_for(|up| !*up).await.is_err() {
+            std::future::pending::<()>().await;
+        }
     }
 
     /// Closes the pool; on SQLite the write-ahead log is truncated first, so nothing
@@ -239,6 +291,41 @@ impl Store {
         let (busy, _, _): (i64, i64, i64) =
             sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&self.pool).await?;
         Ok(busy == 0)
+    }
+}
+
+/// The outage watchdog of a PostgreSQL store: a connection of its own, outside the
+/// pool, pinged every [`WATCH_EVERY`] with `--database-timeout` as the bound (and
+/// opened again with the same bound when it was lost). A ping or a connect that fails
+/// or takes longer marks the database unreachable, the next one that answers marks it
+/// reachable. Stops when the pool is closed.
+async fn watch_postgres(url: String, pool: AnyPool, health: Arc<Health>) {
+    let mut conn: Option<AnyConnection> = None;
+    let mut every = tokio::time::interval(WATCH_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while !pool.is_closed() {
+        every.tick().await;
+        let answered = match conn.as_mut() {
+            Some(open) => matches!(tokio::time::timeout(health.timeout, open.ping()).await, Ok(Ok(()))),
+            None => match tokio::time::timeout(health.timeout, AnyConnection::connect(&url)).await {
+                Ok(Ok(open)) => {
+                    conn = Some(open);
+                    true
+                }
+                _ => false,
+            },
+        };
+        if !answered {
+            // Lost or stuck: dropped without a goodbye, opened again on the next turn.
+            conn = None;
+        }
+        let changed =
+            health.reachable.send_if_modified(|reachable| std::mem::replace(reachable, answered) != answered);
+        if changed && answered {
+            tracing::info!("the database answers again");
+        } else if changed {
+            tracing::warn!(timeout = ?health.timeout, "the database does not answer; API calls answer 503 until it does");
+        }
     }
 }
 

@@ -13,6 +13,8 @@ use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
 use sqlx::Connection;
 
+use crate::faultproxy::FaultProxy;
+
 pub const SECRET: &str = "test-secret-test-secret-test-secret!";
 pub const PASSWORD: &str = "correct horse battery";
 
@@ -34,6 +36,22 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
+    let database = fresh_postgres_database().await;
+    let url = database.as_ref().map(|db| db.url.clone());
+    spawn_app_on(database, url, extra).await
+}
+
+/// The app on a fresh PostgreSQL database reached through a [`FaultProxy`], or None
+/// when `DUET_TEST_DATABASE_URL` is not set (the PostgreSQL run of CI sets it).
+pub async fn spawn_app_through_proxy(extra: &[&str]) -> Option<(TestApp, FaultProxy)> {
+    let database = fresh_postgres_database().await?;
+    let (upstream, _) = crate::faultproxy::through(&database.url, "127.0.0.1:1".parse().expect("an address"));
+    let proxy = FaultProxy::start(upstream).await;
+    let (_, url) = crate::faultproxy::through(&database.url, proxy.addr);
+    Some((spawn_app_on(Some(database), Some(url), extra).await, proxy))
+}
+
+async fn spawn_app_on(database: Option<TestDatabase>, url: Option<String>, extra: &[&str]) -> TestApp {
     init_logs();
     let data = tempfile::tempdir().expect("temp dir");
     let mut args: Vec<String> = vec![
@@ -49,9 +67,8 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
         "--rate-search=100000/min".into(),
         "--rate-default=100000/min".into(),
     ];
-    let database = fresh_postgres_database().await;
-    if let Some(db) = &database {
-        args.push(format!("--database-url={}", db.url));
+    if let Some(url) = url {
+        args.push(format!("--database-url={url}"));
     }
     args.extend(extra.iter().map(|s| s.to_string()));
     let settings = settings_from(&args);

@@ -13,6 +13,8 @@ mod config;
 mod console;
 mod demo;
 mod docs;
+mod faultproxy;
+mod faults;
 mod helpers;
 mod layers;
 mod logs;

@@ -14,16 +14,19 @@ async fn health_and_readiness() {
     assert_eq!(response.json::<Value>().await.unwrap(), json!({ "status": "ok" }));
     assert_eq!(app.get("/ready", None).await.status(), StatusCode::OK);
 
-    // With the database gone, readiness fails and database work is a clean 500.
+    // With the database gone, readiness fails and database work is a clean 503 the
+    // client may retry.
     let session = app.signup("before").await;
     app.state.store.close().await;
     let ready = app.get("/ready", None).await;
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(ready.json::<Value>().await.unwrap(), json!({ "status": "database_unavailable" }));
     assert_eq!(app.get("/health", None).await.status(), StatusCode::OK);
-    let body = error_of(app.profile(&session.access).await, StatusCode::INTERNAL_SERVER_ERROR).await;
-    assert_eq!(body["code"], "internal_error");
-    assert_eq!(body["detail"], "internal server error");
+    let response = app.profile(&session.access).await;
+    assert_eq!(response.headers()["retry-after"], "2");
+    let body = error_of(response, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert_eq!(body["code"], "database_unavailable");
+    assert_eq!(body["detail"], "the database is unavailable; retry shortly");
     let text = body.to_string();
     assert!(
         !text.contains("pool") && !text.contains("sqlx") && !text.contains("closed"),
