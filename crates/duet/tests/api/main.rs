@@ -21,6 +21,7 @@ mod profile;
 mod remote;
 mod restart;
 mod rooms;
+mod schema;
 mod sockets;
 mod web;
 mod ws;
