@@ -90,13 +90,12 @@ fn operations(openapi: &mut OpenApiDoc) -> impl Iterator<Item = &mut Operation> 
 /// the status is already listed, `text` joined to its description (unless `marker`
 /// shows it already says so).
 fn add_error<'a>(operation: &'a mut Operation, status: u16, marker: &str, text: &str) -> &'a mut Response {
-    let entry = operation
-        .responses
-        .responses
-        .entry(status.to_string())
-        .or_insert_with(|| RefOr::T(Response::new(text)));
+    let responses = &mut operation.responses.responses;
+    let key = status.to_string();
+    let listed = responses.contains_key(&key);
+    let entry = responses.entry(key).or_insert_with(|| RefOr::T(Response::new(text)));
     let RefOr::T(response) = entry else { unreachable!("the document's responses are inline") };
-    if !response.description.contains(marker) {
+    if listed && !response.description.contains(marker) {
         response.description = format!("{}; {text}", response.description);
     }
     response
