@@ -121,8 +121,7 @@ pub struct UserListQuery {
     responses(
         (status = 200, body = Page<AdminUserView>),
         (status = 400, description = "Bad page, limit or status", body = ErrorBody),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
-        (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 403, description = "`forbidden`: not an administrator", body = ErrorBody),
     ))]
 async fn list_users(
     State(state): State<AppState>,
@@ -154,8 +153,7 @@ async fn list_users(
     params(("id" = i64, Path)),
     responses(
         (status = 200, body = AdminUserView),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
-        (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 403, description = "`forbidden`: not an administrator", body = ErrorBody),
         (status = 404, body = ErrorBody),
     ))]
 async fn get_user(
@@ -197,8 +195,7 @@ mod serde_with_none {
     responses(
         (status = 200, body = AdminUserView),
         (status = 400, description = "`validation_error` (nickname, email, own role) or `bad_request` (unknown role or field)", body = ErrorBody),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
-        (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 403, description = "`forbidden`: not an administrator", body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 409, description = "`email_taken`", body = ErrorBody),
     ))]
@@ -308,8 +305,7 @@ impl BanRequest {
     responses(
         (status = 200, body = AdminUserView),
         (status = 400, description = "`validation_error`", body = ErrorBody),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
-        (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 403, description = "`forbidden`: not an administrator", body = ErrorBody),
         (status = 404, body = ErrorBody),
     ))]
 async fn ban_user(
@@ -336,8 +332,7 @@ async fn ban_user(
     params(("id" = i64, Path)),
     responses(
         (status = 200, body = AdminUserView),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
-        (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 403, description = "`forbidden`: not an administrator", body = ErrorBody),
         (status = 404, body = ErrorBody),
     ))]
 async fn unban_user(

@@ -29,7 +29,6 @@ pub fn routes(state: &AppState) -> Routes {
         (status = 201, description = "Account created", body = TokenResponse),
         (status = 400, description = "Invalid fields (`validation_error`) or body (`bad_request`)", body = ErrorBody),
         (status = 409, description = "`username_taken` or `email_taken`", body = ErrorBody),
-        (status = 429, description = "Too many sign-ups from this address", body = ErrorBody),
         (status = 503, description = "Every core is busy with password checks; see Retry-After", body = ErrorBody),
     ))]
 async fn signup(
@@ -75,12 +74,11 @@ async fn refresh(
 
 /// Sign out: revokes this login's refresh tokens (all of them when none is given)
 /// and every access token issued until now.
-#[utoipa::path(post, path = "/auth/logout", tag = "auth", request_body(content = LogoutRequest, description = "Optional"),
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", request_body(content = Option<LogoutRequest>, description = "Optional; without it every refresh token of the account is revoked"),
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Signed out"),
         (status = 400, description = "A body that is not the JSON above", body = ErrorBody),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
     ))]
 async fn logout(
     State(state): State<AppState>,

@@ -50,10 +50,7 @@ pub struct SearchResponse {
         (status = 200, description = "Matched, or already in a room", body = SearchResponse),
         (status = 202, description = "Waiting for a partner", body = SearchResponse),
         (status = 400, description = "`incomplete_profile`, or a bad `type`", body = ErrorBody),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
-        (status = 403, description = "`banned`", body = ErrorBody),
         (status = 409, description = "`already_searching`", body = ErrorBody),
-        (status = 429, description = "Too many searches", body = ErrorBody),
     ))]
 async fn search(
     State(state): State<AppState>,
@@ -91,7 +88,6 @@ async fn search(
 #[utoipa::path(post, path = "/chat/cancel-search", tag = "chat", security(("bearer" = [])),
     responses(
         (status = 200, description = "The search is cancelled; status is idle"),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
         (status = 409, description = "`not_searching`", body = ErrorBody),
     ))]
 async fn cancel_search(

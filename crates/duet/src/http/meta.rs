@@ -6,7 +6,6 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::error::ErrorBody;
 use super::extract::AppJson;
 use super::ratelimit::LimitClass;
 use super::AppState;
@@ -69,7 +68,6 @@ pub struct Limits {
 #[utoipa::path(get, path = "/meta/limits", tag = "meta",
     responses(
         (status = 200, description = "The limits", body = Limits),
-        (status = 429, description = "Too many requests", body = ErrorBody),
     ))]
 async fn get_limits(State(state): State<AppState>) -> AppJson<Limits> {
     let s = &state.settings;
@@ -101,7 +99,6 @@ async fn get_limits(State(state): State<AppState>) -> AppJson<Limits> {
 #[utoipa::path(get, path = "/meta/vocabulary", tag = "meta",
     responses(
         (status = 200, description = "The vocabulary", body = Vocabulary),
-        (status = 429, description = "Too many requests", body = ErrorBody),
     ))]
 async fn get_vocabulary() -> AppJson<Vocabulary> {
     AppJson(vocabulary::vocabulary())

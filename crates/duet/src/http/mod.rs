@@ -35,15 +35,16 @@ pub use state::{AppState, Inner};
 /// An area's routes, each group carrying its rate-limit class.
 pub type Routes = OpenApiRouter<AppState>;
 
-/// Applies a rate-limit class to every route of `routes`.
-pub fn limited(state: &AppState, class: LimitClass, routes: Routes) -> Routes {
+/// Applies a rate-limit class to every route of `routes`, and documents its 429.
+pub fn limited(state: &AppState, class: LimitClass, mut routes: Routes) -> Routes {
+    docs::rate_limited(routes.get_openapi_mut(), class);
     routes.route_layer(axum::middleware::from_fn_with_state((state.clone(), class), ratelimit::limit))
 }
 
 /// The whole application router.
 pub fn router(state: AppState) -> Router {
     let max_body = usize::try_from(state.settings.server.max_body_bytes).unwrap_or(usize::MAX);
-    let (api, openapi) = OpenApiRouter::with_openapi(docs::base())
+    let (api, mut openapi) = OpenApiRouter::with_openapi(docs::base())
         .merge(auth::routes(&state))
         .merge(user::routes(&state))
         .merge(meta::routes(&state))
@@ -56,6 +57,7 @@ pub fn router(state: AppState) -> Router {
     // API calls fail fast while the database is unreachable; the operations, docs and
     // web routes do not need it (`/ready` says so itself).
     let api = api.route_layer(axum::middleware::from_fn_with_state(state.clone(), middleware::database_gate));
+    docs::edge_responses(&mut openapi);
     let app = Router::new()
         .merge(api)
         .merge(ops::routes())

@@ -158,8 +158,7 @@ impl From<ReportRow> for ReportView {
     responses(
         (status = 200, body = Page<ReportView>),
         (status = 400, description = "Bad page, limit, state or id", body = ErrorBody),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
-        (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 403, description = "`forbidden`: not an administrator", body = ErrorBody),
     ))]
 async fn list_reports(
     State(state): State<AppState>,
@@ -219,8 +218,7 @@ impl From<AuditRow> for AuditEntry {
     responses(
         (status = 200, body = Page<AuditEntry>),
         (status = 400, description = "Bad page, limit or id", body = ErrorBody),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
-        (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 403, description = "`forbidden`: not an administrator", body = ErrorBody),
     ))]
 async fn list_audit(
     State(state): State<AppState>,
@@ -307,8 +305,7 @@ impl AdminRoomView {
     responses(
         (status = 200, body = Page<AdminRoomView>),
         (status = 400, description = "Bad page, limit or status", body = ErrorBody),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
-        (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 403, description = "`forbidden`: not an administrator", body = ErrorBody),
     ))]
 async fn list_rooms(
     State(state): State<AppState>,
@@ -356,8 +353,7 @@ pub struct ResolveRequest {
     responses(
         (status = 200, body = ReportView),
         (status = 400, description = "Bad body or id; `validation_error` for the ban", body = ErrorBody),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
-        (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 403, description = "`forbidden`: not an administrator", body = ErrorBody),
         (status = 404, body = ErrorBody),
     ))]
 async fn resolve_report(
@@ -399,8 +395,7 @@ async fn resolve_report(
     params(("id" = i64, Path)),
     responses(
         (status = 200, description = "`{room_id, already_ended}`"),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
-        (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 403, description = "`forbidden`: not an administrator", body = ErrorBody),
         (status = 404, body = ErrorBody),
     ))]
 async fn end_room(
@@ -544,8 +539,7 @@ impl CallCounts {
 #[utoipa::path(get, path = "/admin/dashboard", tag = "admin", security(("bearer" = [])),
     responses(
         (status = 200, body = Dashboard),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
-        (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 403, description = "`forbidden`: not an administrator", body = ErrorBody),
     ))]
 async fn dashboard(State(state): State<AppState>, _admin: AdminUser) -> Result<AppJson<Dashboard>, ApiError> {
     let now = state.clock.now();
@@ -599,8 +593,7 @@ pub struct TasksStatus {
 #[utoipa::path(get, path = "/admin/status", tag = "admin", security(("bearer" = [])),
     responses(
         (status = 200, body = TasksStatus),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
-        (status = 403, description = "Not an administrator", body = ErrorBody),
+        (status = 403, description = "`forbidden`: not an administrator", body = ErrorBody),
     ))]
 async fn status(State(state): State<AppState>, _admin: AdminUser) -> AppJson<TasksStatus> {
     let stopping = state.shutdown.is_triggered();

@@ -29,7 +29,8 @@ pub enum LimitClass {
 }
 
 impl LimitClass {
-    fn label(self) -> &'static str {
+    /// The class's name, as in its `--rate-…` setting and the metrics.
+    pub fn label(self) -> &'static str {
         match self {
             LimitClass::Login => "login",
             LimitClass::Signup => "signup",

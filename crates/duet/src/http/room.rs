@@ -52,7 +52,6 @@ async fn participant_room(state: &AppState, room_id: RoomId, user: &UserRow) -> 
 #[utoipa::path(get, path = "/chat/current-room", tag = "chat", security(("bearer" = [])),
     responses(
         (status = 200, body = RoomView),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
         (status = 404, description = "Not in a room", body = ErrorBody),
     ))]
 async fn current_room(
@@ -72,7 +71,6 @@ async fn current_room(
     params(("room_id" = i64, Path)),
     responses(
         (status = 200, body = RoomView),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
         (status = 404, description = "No such room, or not the caller's", body = ErrorBody),
     ))]
 async fn get_room(
@@ -108,7 +106,6 @@ pub struct MessagePage {
     responses(
         (status = 200, body = MessagePage),
         (status = 400, description = "Bad `after_seq` or `limit`", body = ErrorBody),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
         (status = 404, description = "No such room, or not the caller's", body = ErrorBody),
     ))]
 async fn room_messages(
@@ -158,7 +155,6 @@ pub struct LikeRequest {
     responses(
         (status = 200, description = "`{answered: true}`"),
         (status = 400, description = "`response` is not yes or no", body = ErrorBody),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
         (status = 404, description = "No such room, or not the caller's", body = ErrorBody),
         (status = 409, description = "`no_open_round`, `already_answered` or `room_ended`", body = ErrorBody),
     ))]
@@ -185,7 +181,6 @@ pub struct KeepRequest {
     params(("room_id" = i64, Path)), request_body = KeepRequest,
     responses(
         (status = 200, body = RoomView),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
         (status = 404, description = "No such room, or not the caller's", body = ErrorBody),
         (status = 409, description = "`room_ended`", body = ErrorBody),
     ))]
@@ -223,7 +218,6 @@ pub struct ReportResponse {
     responses(
         (status = 201, body = ReportResponse),
         (status = 400, description = "Unknown reason or details too long", body = ErrorBody),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
         (status = 404, description = "No such room, or not the caller's", body = ErrorBody),
         (status = 409, description = "`already_reported` or `report_window_closed`", body = ErrorBody),
     ))]
@@ -252,7 +246,6 @@ pub struct EndResponse {
     params(("room_id" = i64, Path)),
     responses(
         (status = 200, body = EndResponse),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
         (status = 404, description = "No such room, or not the caller's", body = ErrorBody),
     ))]
 async fn end_room(

@@ -9,7 +9,6 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::error::ErrorBody;
 use super::extract::{AppJson, AuthUser};
 use super::ratelimit::LimitClass;
 use super::AppState;
@@ -57,9 +56,6 @@ pub struct RtcConfig {
 #[utoipa::path(get, path = "/rtc/config", tag = "chat", security(("bearer" = [])),
     responses(
         (status = 200, body = RtcConfig),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
-        (status = 403, description = "`banned`", body = ErrorBody),
-        (status = 429, description = "Too many requests", body = ErrorBody),
     ))]
 async fn get_config(State(state): State<AppState>, AuthUser(user): AuthUser) -> AppJson<RtcConfig> {
     let calls = &state.settings.calls;

@@ -44,8 +44,6 @@ pub fn routes(state: &AppState) -> Routes {
 #[utoipa::path(get, path = "/user/profile", tag = "user", security(("bearer" = [])),
     responses(
         (status = 200, body = OwnProfile),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
-        (status = 403, description = "`banned`", body = ErrorBody),
     ))]
 async fn get_profile(State(state): State<AppState>, AuthUser(user): AuthUser) -> AppJson<OwnProfile> {
     AppJson(state.profiles.own(&user))
@@ -57,7 +55,6 @@ async fn get_profile(State(state): State<AppState>, AuthUser(user): AuthUser) ->
     responses(
         (status = 200, body = OwnProfile),
         (status = 400, description = "`validation_error` with `errors` per field, or `bad_request` (unknown field, wrong type)", body = ErrorBody),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
     ))]
 async fn update_profile(
     State(state): State<AppState>,
@@ -73,8 +70,6 @@ async fn update_profile(
     responses(
         (status = 204, description = "Erased"),
         (status = 400, description = "`validation_error` on `password` (incorrect) or a bad body", body = ErrorBody),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
-        (status = 429, description = "Too many attempts (the login limit)", body = ErrorBody),
         (status = 503, description = "Every core is busy with password checks; see Retry-After", body = ErrorBody),
     ))]
 async fn delete_account(
@@ -102,9 +97,7 @@ struct AvatarUpload {
     responses(
         (status = 200, description = "Stored; the profile with its new `avatar_url`", body = OwnProfile),
         (status = 400, description = "`invalid_image` (not a JPEG/PNG/WebP/GIF that decodes), `validation_error` on `file` (no `file` part) or `bad_request` (not multipart)", body = ErrorBody),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: over the size limit", body = ErrorBody),
-        (status = 429, description = "Too many uploads", body = ErrorBody),
         (status = 503, description = "Every core is busy decoding images; see Retry-After", body = ErrorBody),
     ))]
 async fn upload_avatar(
@@ -161,7 +154,6 @@ struct AvatarQuery {
     responses(
         (status = 200, description = "JPEG image", content_type = "image/jpeg"),
         (status = 304, description = "Unchanged since the given ETag"),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
         (status = 404, description = "No avatar, or not one the caller may see", body = ErrorBody),
     ))]
 async fn get_avatar(
@@ -187,8 +179,6 @@ async fn get_avatar(
 #[utoipa::path(get, path = "/user/status", tag = "user", security(("bearer" = [])),
     responses(
         (status = 200, body = StatusView),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
-        (status = 403, description = "`banned`", body = ErrorBody),
     ))]
 async fn get_status(
     State(state): State<AppState>,

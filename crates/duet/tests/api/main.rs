@@ -24,6 +24,7 @@ mod profile;
 mod remote;
 mod restart;
 mod rooms;
+mod schema;
 mod sockets;
 mod web;
 mod ws;
