@@ -12,7 +12,7 @@ use image::{DynamicImage, ImageFormat, ImageReader, Limits, RgbImage};
 use crate::store::AvatarImages;
 
 /// Longest side of the stored images; avatars are shown small.
-const MAX_SIDE: u32 = 512;
+pub const MAX_SIDE: u32 = 512;
 /// Largest accepted source side (so at most 16.7 megapixels), checked from the file's
 /// header before anything is decoded, and the decoder's largest allocation (a
 /// 4096×4096 picture at 16 bits per channel with alpha).
