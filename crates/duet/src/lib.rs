@@ -49,3 +49,17 @@ pub(crate) mod tasks;
 pub mod telemetry;
 pub(crate) mod types;
 pub(crate) mod validation;
+
+/// The pure input paths that `fuzz/` (cargo-fuzz) drives, re-exported from modules that
+/// are otherwise internal: profile validation and avatar decoding. Not an API for
+/// anything else; the frame parser, tokens and the sign-up body are public already.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::profile::avatar::{process as process_avatar, AvatarError, MAX_SIDE as AVATAR_MAX_SIDE};
+    pub use crate::profile::validate::{
+        age_on, profile_update, ProfileUpdate, MAX_INTERESTS, NICKNAME_MAX_CHARS,
+    };
+    pub use crate::profile::vocabulary::{ANY, GENDERS, INTERESTS, NEEDS};
+    pub use crate::store::ProfileFields;
+    pub use crate::validation::{FieldError, FieldErrors};
+}

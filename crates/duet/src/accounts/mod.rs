@@ -42,6 +42,16 @@ pub struct SignupRequest {
     pub email: Option<String>,
 }
 
+impl SignupRequest {
+    /// Checks the body against the sign-up rules ([`validate::signup`]) and returns the
+    /// email to store: trimmed, and None when blank.
+    pub fn checked_email(&self) -> Result<Option<&str>, FieldErrors> {
+        let email = self.email.as_deref().map(str::trim).filter(|e| !e.is_empty());
+        validate::signup(&self.username, &self.password, email)?;
+        Ok(email)
+    }
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginRequest {
     pub username: String,
@@ -162,8 +172,8 @@ impl Accounts {
     }
 
     pub async fn signup(&self, req: SignupRequest) -> Result<TokenResponse, AccountError> {
-        let email = req.email.as_deref().map(str::trim).filter(|e| !e.is_empty());
-        validate::signup(&req.username, &req.password, email)?;
+        let email = req.checked_email()?.map(str::to_owned);
+        let email = email.as_deref();
         let hash = password::hash(req.password).await?;
         let now = self.0.clock.now();
         let user = self

@@ -321,3 +321,7 @@ impl Matcher {
 #[cfg(test)]
 #[path = "core_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "core_props.rs"]
+mod props;

@@ -12,7 +12,7 @@ use image::{DynamicImage, ImageFormat, ImageReader, Limits, RgbImage};
 use crate::store::AvatarImages;
 
 /// Longest side of the stored images; avatars are shown small.
-const MAX_SIDE: u32 = 512;
+pub const MAX_SIDE: u32 = 512;
 /// Largest accepted source side (so at most 16.7 megapixels), checked from the file's
 /// header before anything is decoded, and the decoder's largest allocation (a
 /// 4096×4096 picture at 16 bits per channel with alpha).
@@ -45,6 +45,11 @@ pub fn process(bytes: &[u8]) -> Result<AvatarImages, AvatarError> {
         .map_err(|e| AvatarError::Undecodable(e.to_string()))?;
     if width > MAX_SOURCE_SIDE || height > MAX_SOURCE_SIDE {
         return Err(AvatarError::TooManyPixels);
+    }
+    // A picture with no pixels (a GIF may say its height is 0) would make the JPEG
+    // encoder fail below.
+    if width == 0 || height == 0 {
+        return Err(AvatarError::Undecodable(format!("the picture is {width}x{height} pixels")));
     }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut limits = Limits::default();
@@ -121,6 +126,18 @@ mod tests {
         let images = process(&png(40, 30)).unwrap();
         let decoded = image::load_from_memory(&images.full).unwrap();
         assert_eq!((decoded.width(), decoded.height()), (40, 30));
+    }
+
+    #[test]
+    fn a_picture_without_pixels_is_refused() {
+        // Found by fuzzing: a GIF whose screen height is 0 decoded to a 24x0 picture,
+        // and encoding it as JPEG panicked.
+        let img = image::RgbImage::from_fn(24, 16, |x, y| image::Rgb([(x * 10) as u8, (y * 15) as u8, 128]));
+        let mut gif = Vec::new();
+        DynamicImage::ImageRgb8(img).write_to(&mut Cursor::new(&mut gif), ImageFormat::Gif).unwrap();
+        assert!(process(&gif).is_ok());
+        gif[8..10].copy_from_slice(&[0, 0]);
+        assert!(matches!(process(&gif), Err(AvatarError::Undecodable(_))));
     }
 
     #[test]

@@ -343,6 +343,20 @@ mod tests {
     }
 
     #[test]
+    fn signal_payload_numbers_are_relayed_as_sent() {
+        // Found by fuzzing: serde_json's default float parser can be one ulp off, so the
+        // partner got a number other than the one sent.
+        let digits = "11111111111110000000000000000000000011068937866009604102";
+        let text = format!(r#"{{"type":"rtc_signal","payload":{{"sdpMLineIndex":{digits}}}}}"#);
+        let Ok(ClientFrame::RtcSignal { payload }) = ClientFrame::parse(&text) else {
+            panic!("{text} is a signal");
+        };
+        assert_eq!(payload["sdpMLineIndex"].as_f64(), Some(digits.parse::<f64>().unwrap()));
+        let relayed: serde_json::Value = serde_json::from_str(&payload.to_string()).unwrap();
+        assert_eq!(relayed, payload);
+    }
+
+    #[test]
     fn server_frames_carry_their_type() {
         let frame = ServerFrame::Ack { client_id: Some("c1".into()), message_id: MessageId(9), seq: Seq(3) };
         assert_eq!(frame.to_text(), r#"{"type":"ack","client_id":"c1","message_id":9,"seq":3}"#);
