@@ -107,17 +107,20 @@ pub async fn run(state: Realtime, socket: WebSocket, token: Option<String>, room
         opened_handle = Some(chat.handle);
     }
     let replaced = matches!(step, Step::Close(CloseCode::Replaced));
-    // Away from here on, before the closing handshake (which may wait for the client):
-    // a socket that is closing, or whose writes stalled, no longer counts as present.
-    state.connections.unregister_chat(user_id, room_id, registration.id);
-    drop(pushes);
-    // Closing a socket never ends a room; it starts the abandonment grace (unless a
-    // newer socket of the same user took over). The owner tells the partner, after this
-    // socket is no longer registered, so a partner connecting now reads it as gone.
-    if let (Some(handle), false) = (opened_handle, replaced) {
-        let _ = handle.apply(RoomEvent::SocketClosed { user: user_id }).await;
-    }
-    finish(&mut sink, &mut stream, step).await;
+    // Once the close frame is on its way, before the closing handshake (which may wait
+    // for the client): the socket is away.
+    let closing = async {
+        state.connections.unregister_chat(user_id, room_id, registration.id);
+        drop(pushes);
+        // Closing a socket never ends a room; it starts the abandonment grace (unless
+        // a newer socket of the same user took over). The owner tells the partner,
+        // after this socket is no longer registered, so a partner connecting now reads
+        // it as gone.
+        if let (Some(handle), false) = (opened_handle, replaced) {
+            let _ = handle.apply(RoomEvent::SocketClosed { user: user_id }).await;
+        }
+    };
+    finish(&mut sink, &mut stream, step, closing).await;
     state.metrics.sockets.with_label_values(&["chat"]).dec();
 }
 

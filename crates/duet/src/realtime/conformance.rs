@@ -64,7 +64,7 @@ async fn echo(socket: WebSocket) {
         ping_every: Duration::from_secs(10),
     };
     let step = drive(&mut sink, &mut stream, &mut pushes, stops, &mut Echo).await;
-    finish(&mut sink, &mut stream, step).await;
+    finish(&mut sink, &mut stream, step, async {}).await;
 }
 
 /// Serves the echo endpoint on every path, with `max_frame_bytes` as the frame limit.

@@ -301,24 +301,34 @@ impl<S: Sink<Message> + Unpin> Sink<Message> for WriteDeadline<S> {
 /// - a stalled connection: one last try at the 1001 close frame, briefly, and the
 ///   connection is dropped.
 ///
+/// `closing` runs once the close frame is on its way (or at once when there is none
+/// to send), before the wait for the client's answer: the socket's user is away from
+/// then on, and the client has its close frame without waiting for that bookkeeping.
+///
 /// The server then drops the TCP connection (it closes first, as the RFC prefers).
-pub(super) async fn finish<S, R>(sink: &mut WriteDeadline<S>, stream: &mut R, step: Step)
-where
+pub(super) async fn finish<S, R>(
+    sink: &mut WriteDeadline<S>,
+    stream: &mut R,
+    step: Step,
+    closing: impl Future<Output = ()>,
+) where
     S: Sink<Message> + Unpin,
     R: Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
     if sink.stalled() {
         tracing::info!("socket writes stalled past --socket-write-timeout; closing it as lagging");
-        let _ =
-            tokio::time::timeout(Duration::from_secs(1), sink.inner.send(close_frame(CloseCode::Lagging)))
-                .await;
-        return;
+        let lagging = sink.inner.send(close_frame(CloseCode::Lagging));
+        let _ = tokio::time::timeout(Duration::from_secs(1), lagging).await;
+        return closing.await;
     }
     let Step::Close(code) = step else {
+        closing.await;
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.close()).await;
         return;
     };
-    if sink.send(close_frame(code)).await.is_err() {
+    let sent = sink.send(close_frame(code)).await;
+    closing.await;
+    if sent.is_err() {
         return;
     }
     let readable = !matches!(code, CloseCode::TooBig | CloseCode::Protocol | CloseCode::InvalidData);
@@ -343,7 +353,7 @@ where
 pub(super) async fn refuse_socket(socket: WebSocket, code: CloseCode, write_timeout: Duration) {
     let (sink, mut stream) = socket.split();
     let mut sink = WriteDeadline::new(sink, write_timeout);
-    finish(&mut sink, &mut stream, Step::Close(code)).await;
+    finish(&mut sink, &mut stream, Step::Close(code), async {}).await;
 }
 
 #[cfg(test)]

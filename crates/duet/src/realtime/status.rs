@@ -51,10 +51,12 @@ pub async fn run(state: Realtime, socket: WebSocket, token: Option<String>) {
         let mut kind = StatusSocket::new(state.settings.max_invalid_frames);
         step = drive(&mut sink, &mut stream, &mut pushes.receiver, stops, &mut kind).await;
     }
-    // Offline from here on, before the closing handshake.
-    state.connections.unregister_status(user_id, registration.id);
-    drop(pushes);
-    finish(&mut sink, &mut stream, step).await;
+    // Offline once the close frame is on its way, before the closing handshake.
+    let closing = async {
+        state.connections.unregister_status(user_id, registration.id);
+        drop(pushes);
+    };
+    finish(&mut sink, &mut stream, step, closing).await;
     state.metrics.sockets.with_label_values(&["status"]).dec();
 }
 
