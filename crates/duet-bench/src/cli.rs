@@ -210,6 +210,10 @@ pub enum Cmd {
         /// Seconds between two messages of one participant.
         #[arg(long, default_value_t = 5.0)]
         every_secs: f64,
+        /// Also write the server's memory every 10 s to this CSV file (seconds, then
+        /// VmRSS, RssAnon, RssFile and RssShmem in KiB): the curve behind the verdict.
+        #[arg(long)]
+        memory_csv: Option<PathBuf>,
     },
     /// Every scenario at a tiny scale, against Duet and the relay; checks correctness
     /// only (no loss, no errors, no failures) and exits non-zero otherwise. For CI.

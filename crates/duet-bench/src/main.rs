@@ -87,12 +87,12 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             let rooms: Vec<u64> = clients.iter().map(|c| (c / 2).max(1)).collect();
             reconnect::run(&common.specs(false, MSG_RATE), &rooms, common.reps, &mut rec).await?;
         }
-        Cmd::Soak { common, rooms, minutes, access_ttl_secs, every_secs } => {
+        Cmd::Soak { common, rooms, minutes, access_ttl_secs, every_secs, memory_csv } => {
             rec = Recorder::new(common.out.clone());
             let spec = &common.specs(false, MSG_RATE)[0];
             let ttl = std::time::Duration::from_secs(access_ttl_secs);
             let every = std::time::Duration::from_secs_f64(every_secs);
-            soak::run(spec, rooms, minutes, ttl, every, &mut rec).await?;
+            soak::run(spec, rooms, minutes, ttl, every, memory_csv.as_deref(), &mut rec).await?;
         }
         Cmd::Smoke { common, postgres } => return smoke::run(&common, postgres).await,
         Cmd::Report { input, benchmarks, plots, preamble } => {

@@ -47,6 +47,12 @@ pub fn reset_peak_rss(pid: u32) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot reset the peak RSS of pid {pid}: {e}"))
 }
 
+/// The parts of the resident set (`RssAnon`, `RssFile`, `RssShmem`: heap and stacks,
+/// mapped files, shared memory such as SQLite's `-shm` index), in bytes.
+pub fn rss_parts(pid: u32) -> anyhow::Result<[u64; 3]> {
+    Ok([status_bytes(pid, "RssAnon:")?, status_bytes(pid, "RssFile:")?, status_bytes(pid, "RssShmem:")?])
+}
+
 fn status_bytes(pid: u32, field: &str) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let line = status

@@ -9,6 +9,8 @@
 //! Not run by CI (its point is its length); `--minutes 3` shows it working.
 
 use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,7 +21,7 @@ use serde::Deserialize;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::api::{make_rooms, Api};
-use crate::procstat::{rss_bytes, CpuMark};
+use crate::procstat::{rss_bytes, rss_parts, CpuMark};
 use crate::record::{Recorder, Row};
 use crate::scenarios::progress;
 use crate::target::{Server, Spec, User};
@@ -198,8 +200,18 @@ pub async fn run(
     minutes: f64,
     access_ttl: Duration,
     every: Duration,
+    memory_csv: Option<&Path>,
     rec: &mut Recorder,
 ) -> anyhow::Result<()> {
+    let mut csv = match memory_csv {
+        Some(path) => {
+            let mut file =
+                std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+            writeln!(file, "seconds,rss_kib,anon_kib,file_kib,shmem_kib")?;
+            Some(file)
+        }
+        None => None,
+    };
     let ttl_flag = format!("--access-ttl={}s", access_ttl.as_secs().max(1));
     let mut server = Server::start_with(spec, rooms * 2, &[ttl_flag]).await?;
     let api = Api::new(&server.base);
@@ -244,6 +256,18 @@ pub async fn run(
         samples.tick().await;
         last = rss_bytes(server.pid).unwrap_or(0);
         max = max.max(last);
+        if let Some(file) = csv.as_mut() {
+            let [anon, mapped, shmem] = rss_parts(server.pid).unwrap_or_default();
+            writeln!(
+                file,
+                "{},{},{},{},{}",
+                start.elapsed().as_secs(),
+                last / 1024,
+                anon / 1024,
+                mapped / 1024,
+                shmem / 1024
+            )?;
+        }
         if base.is_none() && start.elapsed() >= warmup {
             base = Some(last);
         }
