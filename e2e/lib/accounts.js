@@ -45,15 +45,11 @@ export async function signedInPage(browser, base, options, tokens, lang) {
   return page;
 }
 
-/** Two signed-in pages that search, match, and open their room. */
+/** Two signed-in pages that search and match: both land in their room. */
 export async function matchedPair(browser, base, [first, second]) {
   for (const page of [first, second]) {
     await page.locator('.hero-card button.btn-primary').click();
-    await page.locator('.radar, .match-card').first().waitFor({ timeout: WAIT });
+    await page.locator('.radar, .screen-room').first().waitFor({ timeout: WAIT });
   }
-  for (const page of [first, second]) {
-    await page.locator('.match-card').waitFor({ timeout: WAIT });
-    await page.locator('.match-card a.btn-primary').click();
-    await page.locator('.composer textarea').waitFor({ timeout: WAIT });
-  }
+  for (const page of [first, second]) await page.locator('.composer textarea').waitFor({ timeout: WAIT });
 }

@@ -189,7 +189,7 @@ test('the second user works in English', async () => {
   await page.locator('.hero-card button.btn-primary', { hasText: 'Start searching' }).waitFor({ timeout: WAIT });
 });
 
-test('search, waiting state, match with the partner view and the icebreaker', async () => {
+test('search, waiting state, a match that opens the room on both sides with the partner and the icebreaker', async () => {
   await a.page.locator('.hero-card button.btn-primary').click();
   await a.page.locator('.radar').waitFor({ timeout: WAIT });
   await a.page.locator('.waited', { hasText: /00:0[1-9]/ }).waitFor({ timeout: WAIT });
@@ -198,18 +198,24 @@ test('search, waiting state, match with the partner view and the icebreaker', as
   await shot(a.page, 'searching-phone');
 
   await b.page.locator('.hero-card button.btn-primary').click();
-  for (const { page } of [a, b]) await page.locator('.match-card').waitFor({ timeout: WAIT });
-  assert.equal((await b.page.locator('.match-card .partner-name').textContent()).trim(), 'Linh 🌸');
-  assert.equal((await a.page.locator('.match-card .partner-name').textContent()).trim(), 'Minh');
-  assert.ok((await b.page.locator('.match-card .icebreaker-text').textContent()).length > 5);
-  await b.page.locator('.match-card .avatar img:not([hidden])').waitFor({ timeout: WAIT });
-  await shot(b.page, 'match-desktop');
-  await a.page.locator('.match-card .avatar img:not([hidden])').waitFor({ timeout: WAIT });
-  await shot(a.page, 'match-phone');
+  // No match card to sit on: both are in the room, and each sees the other online.
   for (const { page } of [a, b]) {
-    await page.locator('.match-card a.btn-primary').click();
-    await page.locator('.composer textarea').waitFor({ timeout: WAIT });
+    await page.locator('.screen-room .match-intro').waitFor({ timeout: WAIT });
+    await page.locator('.presence[data-online=true]').waitFor({ timeout: WAIT });
   }
+  assert.equal((await b.page.locator('.match-intro .match-intro-name').textContent()).trim(), 'Linh 🌸');
+  assert.equal((await a.page.locator('.match-intro .match-intro-name').textContent()).trim(), 'Minh');
+  assert.ok((await b.page.locator('.match-intro .icebreaker-text').textContent()).length > 5);
+  // What both put in their profile is marked as shared (Linh: friends, coffee, travel,
+  // film, music, food; Minh: friends, casual, coffee, music, hiking).
+  const shared = (page) => page.$$eval('.match-intro .tag-shared', (els) => els.map((el) => el.dataset.id).sort());
+  assert.deepEqual(await shared(a.page), ['coffee', 'friends', 'music']);
+  assert.deepEqual(await shared(b.page), ['coffee', 'friends', 'music']);
+  await b.page.locator('.room-header .avatar img:not([hidden])').waitFor({ timeout: WAIT });
+  await shot(b.page, 'match-desktop');
+  await a.page.locator('.room-header .avatar img:not([hidden])').waitFor({ timeout: WAIT });
+  await shot(a.page, 'match-phone');
+  assert.ok(await b.page.locator('.icebreaker-send').isVisible());
 });
 
 test('chat both ways: delivery states, typing, emoji, HTML shown as text', async () => {

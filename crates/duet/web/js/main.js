@@ -1,8 +1,9 @@
 // The app: boot, the session, the status socket, and the screens by route.
 //
-// Routes live in the hash (#/login, #/signup, #/profile, #/, #/search, #/match/ID,
+// Routes live in the hash (#/login, #/signup, #/profile, #/, #/search,
 // #/admin[/reports|users[/ID]|rooms|audit] (the moderation console),
 // #/room/ID, #/ended/ID/REASON), so a reload on any screen comes back to this page;
+// a match opens its room at once, on both sides (the old #/match/ID leads there too);
 // where the user really is (idle, searching, in a room) is then read from the server
 // (the status socket's first frame, or GET /user/status) and wins over the hash.
 
@@ -16,7 +17,7 @@ import { adminView } from './views/admin.js';
 import { bannedView, endedView, replacedView } from './views/ended.js';
 import { profileView } from './views/profile.js';
 import { roomView } from './views/room.js';
-import { homeView, matchView, searchingView } from './views/search.js';
+import { homeView, searchingView } from './views/search.js';
 
 const main = document.getElementById('main');
 
@@ -35,6 +36,26 @@ const app = {
   go(hash) {
     if (location.hash === hash) route();
     else location.hash = hash;
+  },
+
+  /**
+   * Builds the current screen again (after a language change), with what its forms
+   * held; a screen may ask to wait (a room during a call) and call this itself later.
+   */
+  rerender() {
+    if (app.halted) {
+      show(app.haltedView());
+      return;
+    }
+    if (app.view?.relabelNow && !app.view.relabelNow()) return;
+    rebuild = { kept: app.view?.keep?.() ?? null };
+    route();
+  },
+
+  /** Like go(), but in place of the current history entry (a screen that only leads on). */
+  redirect(hash) {
+    if (location.hash === hash) route();
+    else location.replace(hash);
   },
 
   async signedIn(user) {
@@ -65,18 +86,19 @@ const app = {
   },
 
   matched(match) {
-    sessionStorage.setItem(`duet.match.${match.room_id}`, JSON.stringify(match));
     app.status = { status: 'connected', current_room_id: match.room_id };
-    // The search's answer and the status socket's match_found both announce a match
-    // made at once: the second must not rebuild the screen.
+    // Both people go straight into the room, which introduces the partner: nobody sits
+    // on a match card while the other is already writing. The search's answer and the
+    // status socket's match_found both announce a match made at once: the second must
+    // not rebuild the screen.
     const r = parseRoute();
-    if ((r.name === 'match' || r.name === 'room') && r.id === match.room_id) return;
-    app.go(`#/match/${match.room_id}`);
+    if (r.name === 'room' && r.id === match.room_id) return;
+    app.go(`#/room/${match.room_id}`);
   },
 
   ended(roomId, reason) {
     sessionStorage.removeItem(`duet.outbox.${roomId}`);
-    sessionStorage.removeItem(`duet.match.${roomId}`);
+    sessionStorage.removeItem(`duet.draft.${roomId}`);
     if (app.status?.current_room_id === roomId) app.status = { status: 'idle', current_room_id: null };
     const target = `#/ended/${roomId}/${reason || 'unknown'}`;
     const current = parseRoute();
@@ -212,11 +234,11 @@ function applyStatus(status) {
   const r = parseRoute();
   if (status.status === 'connected') {
     const id = status.current_room_id;
-    const inRoom = (r.name === 'room' || r.name === 'match') && r.id === id;
+    const inRoom = r.name === 'room' && r.id === id;
     if (!inRoom && r.name !== 'profile' && r.name !== 'admin') app.go(`#/room/${id}`);
   } else if (status.status === 'searching') {
-    if (r.name === 'home' || r.name === 'match' || r.name === 'room') app.go('#/search');
-  } else if (r.name === 'search' || r.name === 'match') {
+    if (r.name === 'home' || r.name === 'room') app.go('#/search');
+  } else if (r.name === 'search') {
     app.go('#/');
   }
 }
@@ -249,10 +271,16 @@ function show(view) {
 // Each route() call takes a number; one that waited for the server gives way when a
 // newer call started meanwhile, so a slow answer never shows a screen left already.
 let routeCalls = 0;
+// Set by rerender(): the next route() builds its screen even if it is already shown,
+// and hands the view what the old one kept.
+let rebuild = null;
 
 async function route() {
   if (app.halted) return;
   const call = ++routeCalls;
+  const { kept = null } = rebuild || {};
+  const force = Boolean(rebuild);
+  rebuild = null;
   const r = parseRoute();
   document.body.dataset.route = r.name;
   if (r.name !== 'home') app.notice = null;
@@ -261,7 +289,7 @@ async function route() {
       app.go('#/login');
       return;
     }
-    show(authView(app, r.name));
+    show(authView(app, r.name, kept));
     return;
   }
   if (!app.profile.profile_complete && r.name !== 'profile' && r.name !== 'admin') {
@@ -274,23 +302,22 @@ async function route() {
       app.go('#/');
       return;
     case 'profile':
-      show(profileView(app, app.profile.profile_complete ? 'edit' : 'wizard'));
+      show(profileView(app, app.profile.profile_complete ? 'edit' : 'wizard', kept));
       return;
     case 'search':
       if (!app.status) await app.refreshStatus();
       if (call !== routeCalls) return;
       if (app.status?.status === 'searching') show(searchingView(app, app.status.search));
-      else if (parseRoute().name === 'search') app.go('#/');
+      else if (parseRoute().name === 'search') app.redirect('#/');
       return;
-    case 'match': {
-      const saved = sessionStorage.getItem(`duet.match.${r.id}`);
-      if (saved) show(matchView(app, JSON.parse(saved)));
-      else app.go(`#/room/${r.id}`);
+    case 'match':
+      // An address from before matches opened their room directly.
+      app.redirect(r.id ? `#/room/${r.id}` : '#/');
       return;
-    }
     case 'room':
-      if (r.id) show(roomView(app, r.id));
-      else app.go('#/');
+      // Back (or a redirect) to the room already on screen keeps it, and its socket.
+      if (!r.id) app.redirect('#/');
+      else if (force || app.view?.key !== `room:${r.id}`) show(roomView(app, r.id));
       return;
     case 'ended':
       show(endedView(app, r.extra));
@@ -303,8 +330,8 @@ async function route() {
       if (!app.status) await app.refreshStatus();
       if (call !== routeCalls) return;
       const status = app.status;
-      if (status?.status === 'connected') app.go(`#/room/${status.current_room_id}`);
-      else if (status?.status === 'searching') app.go('#/search');
+      if (status?.status === 'connected') app.redirect(`#/room/${status.current_room_id}`);
+      else if (status?.status === 'searching') app.redirect('#/search');
       else show(homeView(app, app.notice));
     }
   }
@@ -382,8 +409,7 @@ async function boot() {
   } else route();
   onLangChange(() => {
     renderTopbar();
-    if (app.halted) show(app.haltedView());
-    else route();
+    app.rerender();
   });
   matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => {
     applyTheme(currentTheme());

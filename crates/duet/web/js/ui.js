@@ -82,6 +82,46 @@ export function fieldErrorText(field, serverMessage) {
   return text === key ? serverMessage : text;
 }
 
+/**
+ * What the form controls under `roots` hold (text, choices; not files), by name, so a
+ * screen rebuilt in another language can put it back with `restoreForm`.
+ */
+export function formState(...roots) {
+  const state = {};
+  for (const root of roots) {
+    for (const el of root.querySelectorAll('input[name], textarea[name], select[name]')) {
+      if (el.type === 'file') continue;
+      if (el.type === 'checkbox' || el.type === 'radio') {
+        state[el.name] ??= { checked: [] };
+        if (el.checked) state[el.name].checked.push(el.value);
+      } else state[el.name] = { value: el.value };
+    }
+  }
+  return state;
+}
+
+/** Puts back what `formState` read; a choice group hears a change, to apply its rules. */
+export function restoreForm(state, ...roots) {
+  if (!state) return;
+  for (const root of roots) {
+    const groups = new Set();
+    for (const el of root.querySelectorAll('input[name], textarea[name], select[name]')) {
+      const saved = state[el.name];
+      if (!saved || el.type === 'file') continue;
+      if (saved.checked) {
+        el.checked = saved.checked.includes(el.value);
+        groups.add(el);
+      } else el.value = saved.value;
+    }
+    const seen = new Set();
+    for (const el of groups) {
+      if (seen.has(el.name)) continue;
+      seen.add(el.name);
+      el.dispatchEvent(new Event('change', { bubbles: true }));
+    }
+  }
+}
+
 let fieldSeq = 0;
 
 /**
@@ -189,12 +229,22 @@ export function avatarEl(nickname, size = 'md') {
   };
 }
 
-/** The partner view: name, age, gender, needs and interests, as text. */
-export function partnerFacts(partner, vocab) {
+/**
+ * The partner view: name, age, gender, needs and interests, as text. `mine`: the ids of
+ * this user's own needs and interests; the partner's that match are marked as shared.
+ */
+export function partnerFacts(partner, vocab, mine = []) {
   const find = (list, id) => label(list.find((v) => v.id === id)) || id;
+  const tag = (cls, list, id) => {
+    const shared = mine.includes(id);
+    return h('li', { class: `tag ${cls}${shared ? ' tag-shared' : ''}`, data: { id } },
+      shared ? h('span', { class: 'tag-shared-mark', 'aria-hidden': 'true', text: '★ ' }) : null,
+      find(list, id),
+      shared ? h('span', { class: 'sr-only', text: ` (${t('partner.shared')})` }) : null);
+  };
   const tags = [
-    ...partner.needs.map((id) => h('li', { class: 'tag tag-need', text: find(vocab.needs, id) })),
-    ...partner.interests.map((id) => h('li', { class: 'tag', text: find(vocab.interests, id) })),
+    ...partner.needs.map((id) => tag('tag-need', vocab.needs, id)),
+    ...partner.interests.map((id) => tag('', vocab.interests, id)),
   ];
   const facts = [partner.age ? t('partner.age', { age: partner.age }) : null, partner.gender ? find(vocab.genders, partner.gender) : null]
     .filter(Boolean)

@@ -3,9 +3,10 @@
 import { api, storeTokens } from '../api.js';
 import { h } from '../dom.js';
 import { t } from '../i18n.js';
-import { errorText, field, fieldErrorText } from '../ui.js';
+import { errorText, field, fieldErrorText, formState, restoreForm } from '../ui.js';
 
-export function authView(app, mode) {
+/** `kept`: what the form held before the screen was rebuilt (a language change). */
+export function authView(app, mode, kept = null) {
   const signup = mode === 'signup';
   const username = field('username', t('auth.username'),
     h('input', { type: 'text', name: 'username', autocomplete: 'username', required: true, maxlength: app.limits.username_max_chars, autocapitalize: 'none', spellcheck: 'false' }),
@@ -66,5 +67,6 @@ export function authView(app, mode) {
         h('a', { href: '#/signup', class: 'tab', 'aria-current': signup ? 'page' : null, text: t('auth.signup') })),
       h('h2', { class: 'sr-only', text: t(signup ? 'auth.signup' : 'auth.login') }),
       form));
-  return { el, focus: username.control };
+  restoreForm(kept, form);
+  return { el, focus: username.control, keep: () => formState(form) };
 }

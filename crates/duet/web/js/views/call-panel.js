@@ -66,9 +66,10 @@ function ringtone() {
 
 /**
  * `chat`: the room's ChatRoom. `room`: the room as `GET /chat/room/{id}` gives it.
- * `name`: the partner's name. Returns `{button, el, onFrame, resume, destroy}`.
+ * `name`: the partner's name. `onPhase(phase)`: after every change of the call's state.
+ * Returns `{button, el, onFrame, resume, session, destroy}`.
  */
-export function callPanel(chat, room, name) {
+export function callPanel(chat, room, name, onPhase = () => {}) {
   const audio = h('audio', { autoplay: true, class: 'call-audio' });
   const button = h('button', { type: 'button', class: 'btn btn-small btn-secondary call-button', text: t('call.start') });
   // The panel's content is redrawn at each change; the audio element stays put (an
@@ -82,7 +83,10 @@ export function callPanel(chat, room, name) {
   let offerDismissed = false;
   let noteTimer = null;
 
-  const session = new CallSession(chat, { changed: render, audio });
+  const session = new CallSession(chat, { changed: (state) => {
+    render(state);
+    onPhase(state.phase);
+  }, audio });
   api('GET', '/rtc/config').then((c) => {
     policy = c.ice_transport_policy;
     render(session.state);

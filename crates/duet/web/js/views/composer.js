@@ -1,6 +1,6 @@
 // The message composer: a text box that grows with its text, Enter to send (Shift+Enter
 // for a new line), the length limit the server gives in /meta/limits, typing signals,
-// and the line under the messages for what went wrong.
+// the draft kept per room, and the line under the messages for what went wrong.
 
 import { h } from '../dom.js';
 import { t } from '../i18n.js';
@@ -10,9 +10,17 @@ import { t } from '../i18n.js';
  * once the box is empty again; `typed()` and `stopTyping()` tell the partner. Returns `{form, error, showError(text), focus()}`:
  * the room places `error` above `form`.
  */
-export function composer(app, { send, sent, typed, stopTyping }) {
+export function composer(app, roomId, { send, sent, typed, stopTyping }) {
   const max = app.limits.message_max_chars;
   const input = h('textarea', { rows: 1, name: 'message', placeholder: t('room.placeholder'), 'aria-label': t('room.placeholder'), maxlength: max * 2, enterkeyhint: 'send' });
+  // The draft outlives the screen (a language change rebuilds it, a reload too) until
+  // it is sent or the room ends.
+  const draftKey = `duet.draft.${roomId}`;
+  input.value = sessionStorage.getItem(draftKey) || '';
+  const saveDraft = () => {
+    if (input.value) sessionStorage.setItem(draftKey, input.value);
+    else sessionStorage.removeItem(draftKey);
+  };
   const sendButton = h('button', { type: 'submit', class: 'btn btn-primary btn-send', 'aria-label': t('room.send') }, h('span', { text: t('room.send') }));
   const error = h('p', { class: 'composer-error', role: 'alert' });
   const form = h('form', { class: 'composer' }, input, sendButton);
@@ -31,6 +39,7 @@ export function composer(app, { send, sent, typed, stopTyping }) {
     }
     send(content);
     input.value = '';
+    saveDraft();
     autosize();
     sent();
     input.focus();
@@ -46,6 +55,7 @@ export function composer(app, { send, sent, typed, stopTyping }) {
     }
   });
   input.addEventListener('input', () => {
+    saveDraft();
     autosize();
     if (input.value.trim()) typed();
     else stopTyping();
@@ -57,6 +67,10 @@ export function composer(app, { send, sent, typed, stopTyping }) {
     showError(text) {
       error.textContent = text;
     },
-    focus: () => input.focus(),
+    focus: () => {
+      input.focus();
+      input.setSelectionRange(input.value.length, input.value.length);
+      if (input.value) autosize();
+    },
   };
 }

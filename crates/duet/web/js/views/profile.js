@@ -5,9 +5,13 @@
 import { api, avatarBlobUrl } from '../api.js';
 import { h } from '../dom.js';
 import { t } from '../i18n.js';
-import { announce, chips, errorText, field, fieldErrorText, openDialog, showBanner } from '../ui.js';
+import { announce, chips, errorText, field, fieldErrorText, formState, openDialog, restoreForm, showBanner } from '../ui.js';
 
-export function profileView(app, mode) {
+/**
+ * `kept`: `{step, fields}` from the screen this one replaces (a language change): the
+ * wizard's step and whatever was typed or chosen, saved or not.
+ */
+export function profileView(app, mode, kept = null) {
   const wizard = mode === 'wizard';
   const p = app.profile;
   const vocab = app.vocab;
@@ -124,12 +128,15 @@ export function profileView(app, mode) {
     }
   }
 
+  const partEls = steps.flatMap((step) => step.parts.map((part) => part.el));
+  restoreForm(kept?.fields, ...partEls);
+  let index = 0;
+
   const title = h('h1', { text: t(wizard ? 'profile.wizardTitle' : 'profile.editTitle') });
   const card = h('div', { class: 'card profile-card' });
   const el = h('section', { class: 'screen screen-profile' }, title, card);
 
   if (wizard) {
-    let index = 0;
     const progress = h('ol', { class: 'steps', 'aria-hidden': 'true' }, steps.map(() => h('li')));
     const stepLabel = h('p', { class: 'step-label' });
     const stepTitle = h('h2', { tabindex: '-1' });
@@ -158,7 +165,7 @@ export function profileView(app, mode) {
       if (index < steps.length - 1) show(index + 1);
       else app.profileDone();
     });
-    requestAnimationFrame(() => show(0));
+    requestAnimationFrame(() => show(Math.min(kept?.step ?? 0, steps.length - 1)));
   } else {
     const saveButton = h('button', { type: 'submit', class: 'btn btn-primary', text: t('profile.save') });
     const form = h('form', { class: 'stack', novalidate: true },
@@ -179,7 +186,11 @@ export function profileView(app, mode) {
     });
   }
 
-  return { el, destroy: () => cleanups.forEach((fn) => fn()) };
+  return {
+    el,
+    destroy: () => cleanups.forEach((fn) => fn()),
+    keep: () => ({ step: index, fields: formState(...partEls) }),
+  };
 }
 
 /** Account deletion: a button, then a dialog where the password confirms it. */

@@ -27,7 +27,7 @@ export function roomHeader(app, screen, roomId, room, ended) {
   const detailsButton = h('button', { type: 'button', class: 'btn btn-small btn-ghost details-toggle', 'aria-expanded': 'false', text: t('room.details') });
   const keptBadge = h('p', { class: 'kept-note', role: 'status' });
 
-  const { facts, tags } = partnerFacts(partner, app.vocab);
+  const { facts, tags } = partnerFacts(partner, app.vocab, [...(app.profile.needs || []), ...(app.profile.interests || [])]);
   const aside = h('aside', { class: 'room-aside', id: `room-aside-${roomId}`, 'aria-label': t('room.details') },
     h('div', { class: 'aside-avatar' }, avatarEl(partner.nickname, 'lg').el),
     h('h2', { text: name }),

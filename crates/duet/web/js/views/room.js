@@ -12,7 +12,7 @@ import { messageList } from './message-list.js';
 import { roomHeader } from './room-header.js';
 import { h } from '../dom.js';
 import { getLang, t } from '../i18n.js';
-import { errorText, hideBanner, showBanner } from '../ui.js';
+import { errorText, hideBanner, partnerFacts, showBanner } from '../ui.js';
 
 // How long a partner's closed socket waits before they show as offline.
 const OFFLINE_AFTER_MS = 3000;
@@ -67,18 +67,24 @@ export function roomView(app, roomId) {
     state.top = top;
     const like = likeRound(roomId, (change) => keepingBottom(change));
     state.like = like;
-    const icebreaker = room.icebreaker ? room.icebreaker[getLang()] || room.icebreaker.en : '';
-    const list = h('ol', { class: 'messages', role: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions', tabindex: '0' },
-      icebreaker ? h('li', { class: 'icebreaker icebreaker-inline' },
-        h('p', { class: 'icebreaker-label', text: t('room.icebreaker') }),
-        h('p', { class: 'icebreaker-text', text: icebreaker })) : null);
+    const intro = matchIntro(app, room, top.name, (text) => {
+      showPending(messages, chat.send(text));
+      messages.scrollDown();
+    });
+    const list = h('ol', { class: 'messages', role: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions', tabindex: '0' }, intro.el);
     const typing = h('p', { class: 'typing', 'aria-live': 'polite' });
     const messages = messageList(list, top.name);
-    const chat = connect(top, like, messages, typing);
-    const call = callPanel(chat, room, top.name);
+    const chat = connect(top, like, messages, typing, intro);
+    const call = callPanel(chat, room, top.name, (phase) => {
+      // A language change waited for the call to end (rebuilding the screen hangs up).
+      if (phase === 'idle' && state.relabelLater) {
+        state.relabelLater = false;
+        app.rerender();
+      }
+    });
     state.call = call;
     top.header.querySelector('.room-actions')?.prepend(call.button);
-    const box = composer(app, {
+    const box = composer(app, roomId, {
       send: (content) => showPending(messages, chat.send(content)),
       sent: messages.scrollDown,
       typed: () => chat.typed(),
@@ -114,7 +120,7 @@ export function roomView(app, roomId) {
   }
 
   /** The room's chat socket, and what each of its events changes on the page. */
-  function connect(top, like, messages, typing) {
+  function connect(top, like, messages, typing, intro) {
     const { list, pendingEls, nearBottom, scrollDown, renderMessage, insertConfirmed, confirmPending, updateState } = messages;
     const setTyping = (on) => {
       clearTimeout(state.typingHide);
@@ -144,6 +150,8 @@ export function roomView(app, roomId) {
           if (firstPending !== pending) list.insertBefore(pending, firstPending);
           confirmPending(pending, msg);
         } else insertConfirmed(renderMessage(msg));
+        // The conversation has started: the icebreaker's one-tap send goes.
+        intro.started();
         if (!msg.mine) {
           setTyping(false);
           top.setPresence(true);
@@ -232,5 +240,51 @@ export function roomView(app, roomId) {
     app.ended(roomId, reason);
   }
 
-  return { el, destroy: cleanup };
+  return {
+    el,
+    key: `room:${roomId}`,
+    destroy: cleanup,
+    /**
+     * A language change rebuilds the screen (the composer's draft is kept), except
+     * during a call, which a rebuild would hang up: then once the call has ended.
+     */
+    relabelNow() {
+      const phase = state.call?.session.state.phase;
+      if (!phase || phase === 'idle') return true;
+      state.relabelLater = true;
+      return false;
+    },
+  };
+}
+
+/**
+ * The top of the conversation: who the partner is (facts, needs and interests, those
+ * both share marked) and the room's icebreaker, which one tap sends as the first
+ * message. `send(text)` sends a message; `started()` hides the tap once any message is
+ * in the room.
+ */
+function matchIntro(app, room, name, send) {
+  const mine = [...(app.profile.needs || []), ...(app.profile.interests || [])];
+  const { facts, tags } = partnerFacts(room.partner, app.vocab, mine);
+  const icebreaker = room.icebreaker ? room.icebreaker[getLang()] || room.icebreaker.en : '';
+  const sendIcebreaker = icebreaker ? h('button', { type: 'button', class: 'btn btn-small btn-secondary icebreaker-send', text: t('room.icebreakerSend') }) : null;
+  sendIcebreaker?.addEventListener('click', () => {
+    sendIcebreaker.hidden = true;
+    send(icebreaker);
+  });
+  const el = h('li', { class: 'match-intro' },
+    h('p', { class: 'eyebrow', text: t('match.title') }),
+    h('p', { class: 'match-intro-name', text: name }),
+    facts ? h('p', { class: 'muted', text: facts }) : null,
+    tags,
+    icebreaker ? h('div', { class: 'icebreaker' },
+      h('p', { class: 'icebreaker-label', text: t('room.icebreaker') }),
+      h('p', { class: 'icebreaker-text', text: icebreaker }),
+      sendIcebreaker) : null);
+  return {
+    el,
+    started() {
+      if (sendIcebreaker) sendIcebreaker.hidden = true;
+    },
+  };
 }

@@ -1,10 +1,10 @@
-// Home (start a search), the waiting screen (time waited, cancel) and the match screen
-// (the partner view and the icebreaker).
+// Home (start a search) and the waiting screen (time waited, cancel). A match opens
+// its room, which introduces the partner (room.js).
 
-import { api, avatarBlobUrl } from '../api.js';
+import { api } from '../api.js';
 import { clockText, h } from '../dom.js';
-import { getLang, t } from '../i18n.js';
-import { avatarEl, errorText, partnerFacts, partnerName, showBanner } from '../ui.js';
+import { t } from '../i18n.js';
+import { errorText, showBanner } from '../ui.js';
 
 const FIELD_LABELS = {
   dob: 'profile.dob',
@@ -66,37 +66,4 @@ export function searchingView(app, search) {
       h('p', { class: 'muted', text: t('search.hint') }),
       cancel));
   return { el, focus: cancel, destroy: () => clearInterval(timer) };
-}
-
-export function matchView(app, match) {
-  const partner = match.matched_user;
-  const avatar = avatarEl(partner.nickname, 'xl');
-  let blob = null;
-  let gone = false;
-  avatarBlobUrl(partner.avatar_url).then((url) => {
-    if (gone) {
-      if (url) URL.revokeObjectURL(url);
-      return;
-    }
-    blob = url;
-    avatar.set(url);
-  });
-  const { facts, tags } = partnerFacts(partner, app.vocab);
-  const start = h('a', { href: `#/room/${match.room_id}`, class: 'btn btn-primary btn-lg', text: t('match.start') });
-  const el = h('section', { class: 'screen screen-center' },
-    h('div', { class: 'card hero-card match-card' },
-      h('p', { class: 'eyebrow', text: t('match.title') }),
-      avatar.el,
-      h('h1', { class: 'partner-name', text: partnerName(partner) }),
-      facts ? h('p', { class: 'muted', text: facts }) : null,
-      tags,
-      match.icebreaker ? h('div', { class: 'icebreaker' },
-        h('p', { class: 'icebreaker-label', text: t('match.subtitle') }),
-        h('p', { class: 'icebreaker-text', text: match.icebreaker[getLang()] || match.icebreaker.en })) : null,
-      start));
-  const destroy = () => {
-    gone = true;
-    if (blob) URL.revokeObjectURL(blob);
-  };
-  return { el, focus: start, destroy };
 }

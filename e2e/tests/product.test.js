@@ -1,0 +1,129 @@
+// The web client as a product (issue #19): a language switch that keeps what was typed,
+// a match that opens the room on both sides (Back stays in it), the icebreaker sent
+// with one tap.
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+
+import { makeUser, matchedPair, PASSWORD, signedInPage } from '../lib/accounts.js';
+import { DESKTOP, launch, newPage, PHONE } from '../lib/browser.js';
+import { startServer } from '../lib/server.js';
+
+const WAIT = 15_000;
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+async function signupOverApi(username) {
+  const res = await fetch(`${server.base}/auth/signup`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ username, password: PASSWORD }),
+  });
+  const text = await res.text();
+  assert.ok(res.ok, `${res.status} ${text}`);
+  return JSON.parse(text);
+}
+
+test('switching the language keeps the wizard\'s step and what was typed and chosen', async () => {
+  const tokens = await signupOverApi('lang_wizard');
+  const { page } = await newPage(browser, PHONE);
+  await page.goto(`${server.base}/app/icon.svg`);
+  await page.evaluate((refresh) => localStorage.setItem('duet.refresh', refresh), tokens.refresh_token);
+  await page.goto(`${server.base}/`);
+  await page.locator('.screen-profile').waitFor({ timeout: WAIT });
+  assert.equal(await page.getAttribute('html', 'lang'), 'vi');
+
+  await page.locator('input[name=nickname]').fill('Thảo');
+  await page.locator('input[name=dob]').fill('1997-08-09');
+  await page.locator('input[name=gender][value=female]').check({ force: true });
+  await page.locator('#lang-toggle').click();
+  assert.equal(await page.getAttribute('html', 'lang'), 'en');
+  await page.locator('.screen-profile h1', { hasText: 'Set up your profile' }).waitFor();
+  assert.equal(await page.inputValue('input[name=nickname]'), 'Thảo');
+  assert.equal(await page.inputValue('input[name=dob]'), '1997-08-09');
+  assert.equal(await page.locator('input[name=gender][value=female]').isChecked(), true);
+
+  // Step 2, half filled in: the switch back keeps the step and the choices.
+  await page.locator('form button[type=submit]').click();
+  await page.locator('input[name=needs]').first().waitFor({ timeout: WAIT });
+  await page.locator('input[name=preferred_gender][value=male]').check({ force: true });
+  await page.locator('input[name=needs][value=casual]').check({ force: true });
+  const stepLabel = await page.locator('.step-label').textContent();
+  await page.locator('#lang-toggle').click();
+  assert.equal(await page.getAttribute('html', 'lang'), 'vi');
+  await page.locator('.step-label', { hasText: /2/ }).waitFor();
+  assert.notEqual(await page.locator('.step-label').textContent(), stepLabel, 'the step label is in Vietnamese now');
+  assert.equal(await page.locator('input[name=preferred_gender][value=male]').isChecked(), true);
+  assert.equal(await page.locator('input[name=needs][value=casual]').isChecked(), true);
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
+test('the log-in form keeps what was typed across a language switch', async () => {
+  const { page } = await newPage(browser, DESKTOP);
+  await page.goto(`${server.base}/#/login`);
+  await page.locator('input[name=username]').fill('someone');
+  await page.locator('input[name=password]').fill('a password');
+  await page.locator('#lang-toggle').click();
+  await page.locator('a.tab[aria-current=page]', { hasText: 'Log in' }).waitFor();
+  assert.equal(await page.inputValue('input[name=username]'), 'someone');
+  assert.equal(await page.inputValue('input[name=password]'), 'a password');
+  await page.context().close();
+});
+
+test('in a room: the icebreaker goes with one tap, Back keeps the room and its socket, a half-typed message survives a language switch', async () => {
+  const an = await makeUser(server.base, 'room_an', { gender: 'female', preferred: 'male' });
+  const binh = await makeUser(server.base, 'room_binh', { gender: 'male', preferred: 'female' });
+  const a = await signedInPage(browser, server.base, PHONE, an, 'vi');
+  const b = await signedInPage(browser, server.base, DESKTOP, binh, 'en');
+  const sockets = { opened: 0, closed: 0 };
+  a.on('websocket', (ws) => {
+    if (!ws.url().includes('/ws/chat/')) return;
+    sockets.opened += 1;
+    ws.on('close', () => (sockets.closed += 1));
+  });
+  await matchedPair(browser, server.base, [a, b]);
+  await b.locator('.presence[data-online=true]').waitFor({ timeout: WAIT });
+  assert.equal(sockets.opened, 1);
+
+  // The icebreaker, one tap: sent as B's first message; the tap goes on both sides.
+  const icebreaker = (await b.locator('.match-intro .icebreaker-text').textContent()).trim();
+  assert.ok(icebreaker.length > 5);
+  await b.locator('.icebreaker-send').click();
+  await a.locator('.msg-theirs .bubble', { hasText: icebreaker }).waitFor({ timeout: WAIT });
+  await b.locator('.msg-mine[data-seq="1"]').waitFor({ timeout: WAIT });
+  for (const page of [a, b]) assert.equal(await page.locator('.icebreaker-send').isVisible(), false);
+
+  // Back from the room leads back to it: the same screen, the same socket.
+  await a.evaluate(() => (window.roomScreen = document.querySelector('.screen-room')));
+  await a.goBack();
+  await a.waitForFunction(() => /^#\/room\/\d+$/.test(location.hash));
+  await a.waitForTimeout(500);
+  assert.equal(await a.evaluate(() => document.querySelector('.screen-room') === window.roomScreen), true, 'the room was not rebuilt');
+  assert.deepEqual(sockets, { opened: 1, closed: 0 });
+  assert.equal(await b.locator('.presence').getAttribute('data-online'), 'true');
+
+  // A half-typed message, then the language: the draft stays, the words change.
+  await a.locator('.composer textarea').fill('Chào bạn, mình là An và');
+  await a.locator('#lang-toggle').click();
+  await a.locator('.composer textarea[placeholder="Type a message…"]').waitFor({ timeout: WAIT });
+  assert.equal(await a.inputValue('.composer textarea'), 'Chào bạn, mình là An và');
+  await a.locator('.composer textarea').press('Enter');
+  await b.locator('.msg-theirs .bubble', { hasText: 'mình là An và' }).waitFor({ timeout: WAIT });
+  assert.equal(await a.inputValue('.composer textarea'), '');
+  assert.deepEqual(a.problems, []);
+  assert.deepEqual(b.problems, []);
+  await a.context().close();
+  await b.context().close();
+});
