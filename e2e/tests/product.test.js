@@ -1,12 +1,14 @@
 // The web client as a product (issue #19): a language switch that keeps what was typed,
 // a match that opens the room on both sides (Back stays in it), the icebreaker sent
-// with one tap.
+// with one tap, and a stalled network noticed on both sides (one banner, unsent
+// messages marked, presence unknown; the partner sees "away" within 30 s).
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
 import { makeUser, matchedPair, PASSWORD, signedInPage } from '../lib/accounts.js';
 import { DESKTOP, launch, newPage, PHONE } from '../lib/browser.js';
+import { startProxy } from '../lib/proxy.js';
 import { startServer } from '../lib/server.js';
 
 const WAIT = 15_000;
@@ -126,4 +128,59 @@ test('in a room: the icebreaker goes with one tap, Back keeps the room and its s
   assert.deepEqual(b.problems, []);
   await a.context().close();
   await b.context().close();
+});
+
+test('a stalled network: one banner within 15 s, the message marked unsent and the partner unknown; the partner sees away within 30 s; all sent once back', async () => {
+  // A reaches the server through a proxy that can stall; B directly. The server runs
+  // its default keepalive.
+  const proxy = await startProxy(server.port);
+  try {
+    const cam = await makeUser(server.base, 'stall_cam', { gender: 'female', preferred: 'male' });
+    const duc = await makeUser(server.base, 'stall_duc', { gender: 'male', preferred: 'female' });
+    const a = await signedInPage(browser, proxy.base, PHONE, cam, 'en');
+    const b = await signedInPage(browser, server.base, DESKTOP, duc, 'en');
+    await matchedPair(browser, server.base, [a, b]);
+    for (const page of [a, b]) await page.locator('.presence[data-online=true]').waitFor({ timeout: WAIT });
+    const headerY = async () => (await a.locator('.room-header').boundingBox()).y;
+    const before = await headerY();
+
+    const stalledAt = Date.now();
+    proxy.stall();
+    await a.locator('.composer textarea').fill('Are you still there?');
+    await a.locator('.composer textarea').press('Enter');
+    // One banner (the status socket and the chat socket both lost the link), in time.
+    await a.locator('.banner', { hasText: 'Connection lost' }).waitFor({ timeout: 15_000 - (Date.now() - stalledAt) });
+    const noticedAfter = Date.now() - stalledAt;
+    await a.waitForTimeout(1500); // the other socket's verdict, a moment later
+    assert.equal(await a.locator('.banners .banner').count(), 1, 'one banner');
+    await a.locator('.msg-mine[data-state=unsent]', { hasText: 'Are you still there?' }).waitFor({ timeout: WAIT });
+    assert.equal(await a.locator('.presence').getAttribute('data-online'), 'unknown');
+    // The banner floats: the room did not move down.
+    assert.equal(await headerY(), before, 'the banner floats over the room');
+
+    // The partner sees A away once the server gave up on the silent socket.
+    await b.locator('.presence[data-online=false]').waitFor({ timeout: 30_000 - (Date.now() - stalledAt) });
+    const awayAfter = Date.now() - stalledAt;
+
+    proxy.restore();
+    await b.locator('.msg-theirs .bubble', { hasText: 'Are you still there?' }).waitFor({ timeout: WAIT });
+    await a.locator('.banners .banner').waitFor({ state: 'detached', timeout: WAIT });
+    await a.locator('.msg-mine[data-state=sent], .msg-mine[data-state=read]').waitFor({ timeout: WAIT });
+    for (const page of [a, b]) await page.locator('.presence[data-online=true]').waitFor({ timeout: WAIT });
+    assert.equal(await b.locator('.msg-theirs').count(), 1, 'stored and shown once');
+
+    // The browser's own offline event is believed at once.
+    await a.context().setOffline(true);
+    await a.locator('.banner', { hasText: 'Connection lost' }).waitFor({ timeout: 3000 });
+    await a.context().setOffline(false);
+    await a.locator('.banners .banner').waitFor({ state: 'detached', timeout: WAIT });
+    await a.locator('.presence[data-online=true]').waitFor({ timeout: WAIT });
+    assert.deepEqual(a.problems, []);
+    assert.deepEqual(b.problems, []);
+    console.log(`stall noticed by the page after ${noticedAfter} ms; partner shown away after ${awayAfter} ms`);
+    await a.context().close();
+    await b.context().close();
+  } finally {
+    await proxy.close();
+  }
 });

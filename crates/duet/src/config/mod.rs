@@ -208,7 +208,7 @@ pub struct RealtimeSettings {
     pub max_invalid_frames: u32,
     /// The server pings every socket this often; a client that sends nothing (no
     /// frame, no pong) for two intervals is closed with 1001 and shown away.
-    #[arg(long, env = "DUET_PING_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = "DUET_PING_INTERVAL", default_value = "8s", value_parser = parse_duration)]
     pub ping_interval: Duration,
     /// A socket whose writes make no progress for this long (the client stopped
     /// reading) is closed with 1001 and shown away.

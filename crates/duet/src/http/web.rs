@@ -33,6 +33,7 @@ const FILES: &[(&str, &[u8])] = assets![
     "js/api.js",
     "js/call.js",
     "js/chat-socket.js",
+    "js/connection.js",
     "js/dom.js",
     "js/i18n.js",
     "js/main.js",

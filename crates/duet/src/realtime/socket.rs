@@ -126,6 +126,12 @@ where
     let mut ping = tokio::time::interval(ping_every);
     ping.tick().await;
     let mut last_heard = tokio::time::Instant::now();
+    // The silence limit has a timer of its own, so a silent peer goes two intervals
+    // after it was last heard rather than at the ping after that. Nothing re-arms it
+    // per frame: when it fires for a peer heard since, it is set from the last time.
+    let silence_limit = 2 * ping_every;
+    let silence = tokio::time::sleep(silence_limit);
+    tokio::pin!(silence);
     let expiry = tokio::time::sleep_until(stops.token_expires.unwrap_or_else(far_future));
     tokio::pin!(expiry);
     let mut step = Step::Continue;
@@ -141,7 +147,18 @@ where
                 last_heard = tokio::time::Instant::now();
                 kind.on_incoming(sink, incoming).await
             }
-            _ = ping.tick() => keepalive(sink, last_heard, ping_every).await,
+            _ = &mut silence => {
+                let quiet_until = last_heard + silence_limit;
+                if tokio::time::Instant::now() >= quiet_until {
+                    // Routine on phones that lose the network, hence info rather than warn.
+                    tracing::info!("peer silent for two ping intervals; closing the socket");
+                    Step::Close(CloseCode::Silent)
+                } else {
+                    silence.as_mut().reset(quiet_until);
+                    Step::Continue
+                }
+            }
+            _ = ping.tick() => ping_peer(sink).await,
         };
     }
     step
@@ -191,16 +208,12 @@ where
     delivery.close.map_or(Step::Continue, |code| Step::Close(CloseCode::from_u16(code)))
 }
 
-/// The keepalive turn: drop a peer silent for two ping intervals, else ping it.
-pub(super) async fn keepalive<S>(sink: &mut S, last_heard: tokio::time::Instant, ping_every: Duration) -> Step
+/// The keepalive's ping (a peer silent for two of its intervals is closed by `drive`).
+pub(super) async fn ping_peer<S>(sink: &mut S) -> Step
 where
     S: futures_util::Sink<Message> + Unpin,
 {
-    if last_heard.elapsed() > 2 * ping_every {
-        // Routine on phones that lose the network, hence info rather than warn.
-        tracing::info!("peer silent for two ping intervals; closing the socket");
-        Step::Close(CloseCode::Silent)
-    } else if sink.send(Message::Ping(Vec::new().into())).await.is_err() {
+    if sink.send(Message::Ping(Vec::new().into())).await.is_err() {
         Step::Gone
     } else {
         Step::Continue

@@ -109,8 +109,10 @@ impl SocketKind for StatusSocket {
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
+    use std::time::Duration;
 
     use axum::extract::ws::Message;
+    use futures_util::StreamExt;
     use tokio::sync::{mpsc, oneshot};
 
     use super::super::broker::Delivery;
@@ -154,6 +156,32 @@ mod tests {
         assert_eq!(sent[0], r#"{"type":"search_timeout"}"#, "a queued push goes before the client's frames");
         assert_eq!(sent[1], r#"{"type":"heartbeat"}"#);
         assert!(sent[2].contains("invalid_frame"), "{}", sent[2]);
+    }
+
+    /// The silence limit counts from the last frame heard, not from a ping: a peer last
+    /// heard 15 s in goes at 35 s (two 10 s intervals later), not at the ping of 40 s.
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_peer_is_closed_two_intervals_after_it_was_last_heard() {
+        let shutdown = Shutdown::new();
+        let (_keep, mut replaced) = oneshot::channel::<()>();
+        let (_push, mut pushes) = mpsc::channel(4);
+        let started = tokio::time::Instant::now();
+        let heard_once = futures_util::stream::once(async {
+            tokio::time::sleep(Duration::from_secs(15)).await;
+            text(r#"{"type":"heartbeat"}"#)
+        });
+        let mut stream = Box::pin(heard_once.chain(futures_util::stream::pending()));
+        let mut sink: Vec<Message> = Vec::new();
+        let stops = stops_of(&shutdown, &mut replaced);
+        let step = drive(&mut sink, &mut stream, &mut pushes, stops, &mut StatusSocket::new(20)).await;
+        assert!(matches!(step, Step::Close(CloseCode::Silent)));
+        let closed_at = started.elapsed();
+        assert!(
+            closed_at >= Duration::from_secs(35) && closed_at < Duration::from_millis(35_100),
+            "closed {closed_at:?} after the start"
+        );
+        let pings = sink.iter().filter(|m| matches!(m, Message::Ping(_))).count();
+        assert_eq!(pings, 3, "pinged at 10, 20 and 30 s");
     }
 
     #[tokio::test]

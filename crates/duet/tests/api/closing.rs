@@ -141,7 +141,9 @@ async fn a_client_that_answers_no_ping_is_closed_with_1001_for_silence() {
     let user = app.signup("silent").await;
     let socket = app.status_socket(&user.access).await;
     // Not reading: the pings go unanswered (a client library answers them as it reads).
-    tokio::time::sleep(Duration::from_millis(3500)).await;
+    // The server closes two intervals (2 s) after the socket opened and holds the
+    // connection 2 s more for the client's answer; `close_of` reads from 2.5 s on.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     let (_sink, mut stream) = socket.split();
     assert_eq!(close_of(&mut stream).await, (1001, "no answer to pings".to_owned()));
     let status = app.status(&user.access).await;

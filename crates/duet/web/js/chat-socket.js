@@ -127,7 +127,7 @@ export class ChatRoom {
         else if (code === 4001) events.sessionEnded();
         else events.ended(null); // 1000 after room_ended, 4003/4004/4005
       },
-    });
+    }, 'chat');
     // Call frames share the chat budget; signals have a budget of their own.
     this.calls = new PacedQueue(this.pacer, this.socket);
     this.signals = new PacedQueue(new Pacer(limits.signal_rate_per_sec || 20, limits.signal_burst || 60), this.socket);

@@ -203,10 +203,8 @@ function stopAll() {
 }
 
 const statusHandlers = {
-  connection: (up) => {
-    if (up) hideBanner('offline');
-    else showBanner('offline', 'warn', t('banner.offline'));
-  },
+  // The "connection lost" banner is connection.js's, shared with the chat socket.
+  connection: () => {},
   status: (frame) => applyStatus(frame),
   match: (frame) => app.matched(frame),
   timeout: () => {

@@ -1,12 +1,24 @@
 // A WebSocket that reconnects: the token goes in Sec-WebSocket-Protocol as
-// ['bearer', token] (never in the URL, so never in logs), a heartbeat every 25 s keeps
-// proxies and the server's keepalive happy, and a dropped connection is retried with
-// backoff (0.5 s doubling to 10 s, with jitter). The close codes of the protocol decide
-// what happens next; see `onClose` below.
+// ['bearer', token] (never in the URL, so never in logs), and a dropped connection is
+// retried with backoff (0.5 s doubling to 10 s, with jitter). The close codes of the
+// protocol decide what happens next; see `onClose` below.
+//
+// A dead connection is noticed, not waited out: a network that stalls sends no close
+// and TCP can take minutes to give up. The page sends a heartbeat every 5 s, which the
+// server answers; a heartbeat with no frame at all after it for 6 s, a connection that
+// does not open within 10 s, or the browser's `offline` event drop the socket and
+// reconnect. So a dead connection shows within about 12 s. The heartbeats also keep
+// proxies and the server's keepalive content. Each socket reports its link to
+// connection.js, which shows the one "connection lost" banner.
 
 import { getAccessToken, refresh } from './api.js';
+import { dropLink, setLink } from './connection.js';
 
-const HEARTBEAT_MS = 25_000;
+const HEARTBEAT_MS = 5_000;
+// How long a heartbeat may go without any frame after it before the link is dead.
+const ANSWER_MS = 6_000;
+const CONNECT_TIMEOUT_MS = 10_000;
+const TICK_MS = 1_000;
 
 export class ReconnectingSocket {
   /**
@@ -15,17 +27,63 @@ export class ReconnectingSocket {
    * that must not be retried: 4002 banned, 4003/4004/4005 room gone, 4007 replaced,
    * 1000 normal end, or a session that cannot be refreshed).
    */
-  constructor(path, handlers) {
+  constructor(path, handlers, name = 'socket') {
     this.path = path;
     this.handlers = handlers;
+    this.name = name; // its link in connection.js
     this.ws = null;
     this.stopped = false;
     this.attempt = 0;
     this.timer = null;
-    this.heartbeat = null;
+    this.ticker = null;
+    this.openTimer = null;
+    this.heard = 0; // when the last frame arrived
+    this.probeAt = 0; // when the oldest heartbeat still unanswered went
+    this.beatAt = 0; // when the last heartbeat went
     this.connecting = false; // between connect() and the WebSocket's creation
     this.onOnline = () => this.retryNow();
+    this.onOffline = () => this.ws && this.dead();
     window.addEventListener('online', this.onOnline);
+    window.addEventListener('offline', this.onOffline);
+  }
+
+  /** Down: tells the handler and connection.js. */
+  wentDown() {
+    setLink(this.name, false);
+    this.handlers.down?.();
+  }
+
+  /** Every second while open: a heartbeat when due, and the verdict on the last one. */
+  tick() {
+    const now = Date.now();
+    if (this.probeAt && this.heard < this.probeAt && now - this.probeAt > ANSWER_MS) {
+      this.dead();
+      return;
+    }
+    if (now - this.beatAt >= HEARTBEAT_MS && this.send({ type: 'heartbeat' })) {
+      this.beatAt = now;
+      // A late tick (a throttled background tab) only starts a new probe: the silence
+      // is judged from a heartbeat that really went.
+      if (!this.probeAt || this.heard >= this.probeAt) this.probeAt = now;
+    }
+  }
+
+  /** The connection is taken for dead: dropped at once, and opened again. */
+  dead() {
+    const ws = this.ws;
+    this.ws = null;
+    clearInterval(this.ticker);
+    clearTimeout(this.openTimer);
+    if (ws) {
+      ws.onclose = null;
+      ws.onmessage = null;
+      ws.onopen = null;
+      if (ws.readyState <= WebSocket.OPEN) ws.close(4000);
+    }
+    if (this.stopped) return;
+    this.wentDown();
+    this.attempt = 0;
+    this.scheduleRetry();
   }
 
   async connect() {
@@ -50,13 +108,21 @@ export class ReconnectingSocket {
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
     const ws = new WebSocket(`${scheme}://${location.host}${this.path()}`, ['bearer', token]);
     this.ws = ws;
+    clearTimeout(this.openTimer);
+    this.openTimer = setTimeout(() => this.ws === ws && ws.readyState === WebSocket.CONNECTING && this.dead(), CONNECT_TIMEOUT_MS);
     ws.onopen = () => {
+      clearTimeout(this.openTimer);
       this.attempt = 0;
-      clearInterval(this.heartbeat);
-      this.heartbeat = setInterval(() => this.send({ type: 'heartbeat' }), HEARTBEAT_MS);
+      this.heard = Date.now();
+      this.probeAt = 0;
+      this.beatAt = Date.now();
+      clearInterval(this.ticker);
+      this.ticker = setInterval(() => this.tick(), TICK_MS);
+      setLink(this.name, true);
       this.handlers.open?.();
     };
     ws.onmessage = (event) => {
+      this.heard = Date.now();
       let frame;
       try {
         frame = JSON.parse(event.data);
@@ -68,7 +134,8 @@ export class ReconnectingSocket {
     ws.onclose = (event) => {
       if (this.ws !== ws) return;
       this.ws = null;
-      clearInterval(this.heartbeat);
+      clearInterval(this.ticker);
+      clearTimeout(this.openTimer);
       this.onClose(event.code, event.reason);
     };
   }
@@ -83,7 +150,7 @@ export class ReconnectingSocket {
           ok = await refresh();
         } catch {
           if (this.stopped) return;
-          this.handlers.down?.();
+          this.wentDown();
           this.scheduleRetry();
           return;
         }
@@ -108,7 +175,7 @@ export class ReconnectingSocket {
       default:
         // 1001 (server going away, fell behind, silent), 1006 (network), 1009, 1011,
         // 4008: reconnect; the chat socket resumes from the last seq it holds.
-        this.handlers.down?.();
+        this.wentDown();
         this.scheduleRetry();
     }
   }
@@ -132,7 +199,8 @@ export class ReconnectingSocket {
     if (this.stopped) return;
     const ws = this.ws;
     this.ws = null;
-    clearInterval(this.heartbeat);
+    clearInterval(this.ticker);
+    clearTimeout(this.openTimer);
     if (ws && ws.readyState <= WebSocket.OPEN) ws.close(4000);
     this.handlers.down?.();
     this.attempt = 0;
@@ -153,8 +221,11 @@ export class ReconnectingSocket {
   stop() {
     this.stopped = true;
     clearTimeout(this.timer);
-    clearInterval(this.heartbeat);
+    clearInterval(this.ticker);
+    clearTimeout(this.openTimer);
+    dropLink(this.name);
     window.removeEventListener('online', this.onOnline);
+    window.removeEventListener('offline', this.onOffline);
     const ws = this.ws;
     this.ws = null;
     if (ws && ws.readyState <= WebSocket.OPEN) ws.close(1000);

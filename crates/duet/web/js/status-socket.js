@@ -5,7 +5,8 @@ import { ReconnectingSocket } from './socket.js';
 
 /**
  * `handlers`: `status(update)`, `match(frame)`, `timeout()`, `roomEnded(frame)`,
- * `banned({until, permanent})`, `replaced()`, `sessionEnded()`, `connection(up)`.
+ * `banned({until, permanent})`, `replaced()`, `sessionEnded()`, `connection(up)`
+ * (the banner is connection.js's).
  */
 export function openStatusSocket(handlers) {
   let ban = { until: null, permanent: false };
@@ -39,7 +40,7 @@ export function openStatusSocket(handlers) {
       else if (code === 4007) handlers.replaced();
       else if (code === 4001) handlers.sessionEnded();
     },
-  });
+  }, 'status');
   socket.connect();
   return socket;
 }

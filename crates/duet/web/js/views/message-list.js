@@ -10,8 +10,8 @@ export function messageList(list, name) {
   const pendingEls = new Map(); // client_id -> li
   const nearBottom = () => list.scrollHeight - list.scrollTop - list.clientHeight < 80;
   const scrollDown = () => (list.scrollTop = list.scrollHeight);
-  const stateText = { sending: t('room.sending'), sent: t('room.sent'), read: t('room.read') };
-  const stateIcon = { sending: '◷', sent: '✓', read: '✓✓' };
+  const stateText = { unsent: t('room.unsent'), sending: t('room.sending'), sent: t('room.sent'), read: t('room.read') };
+  const stateIcon = { unsent: '!', sending: '◷', sent: '✓', read: '✓✓' };
   const renderMessage = (msg) => {
     const meta = h('span', { class: 'msg-meta' }, h('time', { datetime: msg.timestamp || msg.created, text: formatClock(msg.timestamp || msg.created) }));
     if (msg.mine) meta.append(h('span', { class: 'msg-state', title: stateText[msg.state], 'aria-label': stateText[msg.state], text: stateIcon[msg.state] }));
@@ -33,6 +33,14 @@ export function messageList(list, name) {
     icon.title = stateText[msg.state];
     icon.setAttribute('aria-label', stateText[msg.state]);
   };
+  /** A message not yet stored: `sending`, or `unsent` while the connection is down. */
+  const updatePending = (li, state) => {
+    li.dataset.state = state;
+    const icon = li.querySelector('.msg-state');
+    icon.textContent = stateIcon[state];
+    icon.title = stateText[state];
+    icon.setAttribute('aria-label', stateText[state]);
+  };
   // A pending message becomes the stored one in place: replacing its element would
   // make the log announce it a second time.
   const confirmPending = (li, msg) => {
@@ -40,5 +48,5 @@ export function messageList(list, name) {
     li.querySelector('time').replaceWith(h('time', { datetime: msg.timestamp, text: formatClock(msg.timestamp) }));
     updateState(msg);
   };
-  return { list, pendingEls, nearBottom, scrollDown, renderMessage, insertConfirmed, confirmPending, updateState };
+  return { list, pendingEls, nearBottom, scrollDown, renderMessage, insertConfirmed, confirmPending, updateState, updatePending };
 }

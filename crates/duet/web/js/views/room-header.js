@@ -115,9 +115,10 @@ export function roomHeader(app, screen, roomId, room, ended) {
     header,
     aside,
     name,
+    /** `online`: true, false, or null while this page's own connection is down (unknown). */
     setPresence(online) {
-      presence.dataset.online = String(online);
-      presence.textContent = online ? t('partner.online') : t('partner.away');
+      presence.dataset.online = online === null ? 'unknown' : String(online);
+      presence.textContent = online === null ? t('partner.unknown') : online ? t('partner.online') : t('partner.away');
     },
     setReveal,
     setAvatar,

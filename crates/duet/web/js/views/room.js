@@ -32,7 +32,8 @@ export function roomView(app, roomId) {
     clearTimeout(state.readTimer);
     clearTimeout(state.offlineTimer);
     document.removeEventListener('visibilitychange', onVisible);
-    hideBanner('chat-offline');
+    state.headerWatch?.disconnect();
+    document.documentElement.style.removeProperty('--banner-top');
     hideBanner('like');
     hideBanner('call');
   };
@@ -98,6 +99,11 @@ export function roomView(app, roomId) {
         h('div', { class: 'chat-column' }, call.el, like.el, list, typing, box.error, box.form),
         top.aside));
     el.removeAttribute('aria-busy');
+    // Banners float over the messages, below the room's header, never over its buttons.
+    const placeBanners = () => document.documentElement.style.setProperty('--banner-top', `${Math.round(top.header.getBoundingClientRect().bottom)}px`);
+    state.headerWatch = new ResizeObserver(placeBanners);
+    state.headerWatch.observe(top.header);
+    placeBanners();
 
     // Messages that were waiting for their ack before a reload go first, as pending.
     for (const item of chat.pending()) showPending(messages, item);
@@ -112,16 +118,16 @@ export function roomView(app, roomId) {
     }
   }
 
-  /** A message sent but not yet acked, at the end of the list. */
+  /** A message sent but not yet acked, at the end of the list (unsent while the link is down). */
   function showPending(messages, item) {
-    const li = messages.renderMessage(item);
+    const li = messages.renderMessage(el.dataset.connection === 'down' ? { ...item, state: 'unsent' } : item);
     messages.pendingEls.set(item.client_id, li);
     messages.list.append(li);
   }
 
   /** The room's chat socket, and what each of its events changes on the page. */
   function connect(top, like, messages, typing, intro) {
-    const { list, pendingEls, nearBottom, scrollDown, renderMessage, insertConfirmed, confirmPending, updateState } = messages;
+    const { list, pendingEls, nearBottom, scrollDown, renderMessage, insertConfirmed, confirmPending, updateState, updatePending } = messages;
     const setTyping = (on) => {
       clearTimeout(state.typingHide);
       typing.textContent = on ? t('partner.typing', { name: top.name }) : '';
@@ -133,7 +139,7 @@ export function roomView(app, roomId) {
     };
     const chat = new ChatRoom(roomId, app.profile.id, {
       connected: (frame) => {
-        hideBanner('chat-offline');
+        for (const li of pendingEls.values()) updatePending(li, 'sending');
         top.setReveal(frame.reveal_level);
         if (frame.like_round) like.show(frame.like_round);
         else like.hide();
@@ -182,9 +188,15 @@ export function roomView(app, roomId) {
       replaced: () => app.replaced(),
       sessionEnded: () => app.sessionEnded(),
       connection: (up) => {
+        // The banner is connection.js's. Here: while down, messages not yet stored say
+        // they are not sent (they go when the link is back), and the partner's presence
+        // is unknown rather than the last thing heard (the `connection` frame says it
+        // again).
         el.dataset.connection = up ? 'up' : 'down';
-        if (up) hideBanner('chat-offline');
-        else showBanner('chat-offline', 'warn', t('banner.offline'));
+        if (up) return;
+        clearTimeout(state.offlineTimer);
+        top.setPresence(null);
+        for (const li of pendingEls.values()) updatePending(li, 'unsent');
       },
     }, app.limits || {});
     state.chat = chat;
