@@ -374,8 +374,17 @@ test('keep, report with a reason, end, and search again', async () => {
   await b.page.locator('dialog button.btn-danger').click();
   for (const { page } of [a, b]) await page.locator('.ended-card[data-reason=ended_by_user]').waitFor({ timeout: WAIT });
   await a.page.locator('dialog').waitFor({ state: 'detached', timeout: WAIT });
-  assert.match(await a.page.locator('.ended-reason').textContent(), /kết thúc/);
-  assert.match(await b.page.locator('.ended-reason').textContent(), /ended the conversation/);
+  // Each side is told who ended it: B did.
+  await a.page.locator('.ended-card[data-ended-by=partner]').waitFor({ timeout: WAIT });
+  await b.page.locator('.ended-card[data-ended-by=me]').waitFor({ timeout: WAIT });
+  assert.equal(await a.page.locator('.ended-reason').textContent(), 'Minh đã kết thúc cuộc trò chuyện.');
+  assert.equal(await b.page.locator('.ended-reason').textContent(), 'You ended the conversation.');
+  // Reports are still taken after the end: B reports from the ended screen (A already
+  // reported this room, so A's second would be refused, as above).
+  await b.page.locator('.ended-report-button', { hasText: 'Report Linh' }).click();
+  await b.page.locator('dialog input[value=spam]').check();
+  await b.page.locator('dialog button[type=submit]').click();
+  await b.page.locator('.ended-reported').waitFor({ timeout: WAIT });
   await shot(a.page, 'ended-phone');
 
   await a.page.locator('.ended-card button.btn-primary').click();

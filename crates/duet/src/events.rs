@@ -62,6 +62,8 @@ pub enum Event {
         room_id: RoomId,
         users: [UserId; 2],
         reason: EndReason,
+        /// The participant who pressed *End*, if one did.
+        by: Option<UserId>,
     },
     /// Published before the banned user's room ends, so their sockets close with 4002
     /// rather than with the room's end.

@@ -52,6 +52,9 @@ pub struct Limits {
     /// The reasons a report may give, and the longest note it may add.
     pub report_reasons: Vec<ReportReason>,
     pub report_details_max_chars: usize,
+    /// Seconds after a room's end during which a participant may still report the
+    /// partner (`--report-window`).
+    pub report_window_secs: u64,
     /// `rtc_signal` frames a socket may send per second, after a burst of
     /// `signal_burst`: a budget apart from the chat rate.
     pub signal_rate_per_sec: u32,
@@ -87,6 +90,7 @@ async fn get_limits(State(state): State<AppState>) -> AppJson<Limits> {
         like_answer_window_secs: s.room.like_answer_window.as_secs(),
         report_reasons: ReportReason::ALL.to_vec(),
         report_details_max_chars: MAX_DETAILS_CHARS,
+        report_window_secs: s.room.report_window.as_secs(),
         signal_rate_per_sec: SIGNAL_RATE,
         signal_burst: SIGNAL_BURST,
         signal_max_bytes: MAX_SIGNAL_BYTES,

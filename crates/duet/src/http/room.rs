@@ -254,7 +254,7 @@ async fn end_room(
     AppPath(room_id): AppPath<RoomId>,
 ) -> Result<AppJson<EndResponse>, ApiError> {
     room::room_of_participant(&state.store, room_id, user.user_id()).await?;
-    let ended_now = state.rooms.end(room_id, EndReason::EndedByUser).await?;
+    let ended_now = state.rooms.end_by(room_id, user.user_id()).await?;
     let room = room::room_of_participant(&state.store, room_id, user.user_id()).await?;
     Ok(AppJson(EndResponse {
         room_id,

@@ -128,7 +128,9 @@ impl Moderation {
         deps.events.publish(Event::Banned { user, until, room_id: row.current_room_id });
         if let Some(room_id) = row.current_room_id {
             // Through the room's owner, so the ban reaches the room's sockets before its end.
-            deps.rooms.end_after(room_id, EndReason::Banned, Some(Notice::Banned { user, until })).await?;
+            deps.rooms
+                .end_after(room_id, EndReason::Banned, None, Some(Notice::Banned { user, until }))
+                .await?;
         }
         // Recorded once the ban has had all its effects, so a failed record cannot
         // leave the search or the room standing.

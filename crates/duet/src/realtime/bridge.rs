@@ -63,9 +63,9 @@ async fn to_users(state: &Realtime, event: Event) -> Result<(), sqlx::Error> {
             push(state, user, ServerFrame::SearchTimeout);
             push_status(state, user).await?;
         }
-        Event::RoomEnded { room_id, users, reason } => {
+        Event::RoomEnded { room_id, users, reason, by } => {
             for user in users {
-                push(state, user, ServerFrame::RoomEnded { room_id, reason });
+                push(state, user, ServerFrame::RoomEnded { room_id, reason, ended_by: by.map(|u| u.0) });
                 push_status(state, user).await?;
             }
         }

@@ -89,9 +89,12 @@ fn effect_frame(room: &RoomAddress, effect: Effect) -> Option<Delivery> {
             })
         }
         // Chat sockets get the end and close normally.
-        Effect::Ended { reason } => {
+        Effect::Ended { reason, by } => {
             return Some(Delivery {
-                frame: Some(ServerFrame::RoomEnded { room_id: room.room_id, reason }.into()),
+                frame: Some(
+                    ServerFrame::RoomEnded { room_id: room.room_id, reason, ended_by: by.map(|u| u.0) }
+                        .into(),
+                ),
                 close: Some(CloseCode::Normal.code()),
                 ..Delivery::default()
             })

@@ -219,6 +219,9 @@ pub enum ServerFrame {
     RoomEnded {
         room_id: RoomId,
         reason: EndReason,
+        /// The participant who pressed *End* (only with `ended_by_user`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        ended_by: Option<i64>,
     },
     /// The room's call rang, was answered or ended; `by` is the participant whose
     /// action (or absence, for `disconnected`) caused it, null for a timer or the
@@ -361,7 +364,8 @@ mod tests {
         let frame = ServerFrame::Ack { client_id: Some("c1".into()), message_id: MessageId(9), seq: Seq(3) };
         assert_eq!(frame.to_text(), r#"{"type":"ack","client_id":"c1","message_id":9,"seq":3}"#);
         assert_eq!(ServerFrame::Heartbeat.to_text(), r#"{"type":"heartbeat"}"#);
-        let ended = ServerFrame::RoomEnded { room_id: RoomId(4), reason: EndReason::Inactive };
+        let ended =
+            ServerFrame::RoomEnded { room_id: RoomId(4), reason: EndReason::Inactive, ended_by: None };
         assert_eq!(ended.to_text(), r#"{"type":"room_ended","room_id":4,"reason":"inactive"}"#);
     }
 }

@@ -179,10 +179,11 @@ fn a_callee_already_offline_gets_the_grace_from_the_ring() {
 #[test]
 fn the_room_end_ends_its_call_first() {
     let mut room = active_call();
-    let effects =
-        room.on_event(RoomEvent::End { reason: EndReason::EndedByUser }, at(30), &timers()).unwrap();
+    let effects = room
+        .on_event(RoomEvent::End { reason: EndReason::EndedByUser, by: None }, at(30), &timers())
+        .unwrap();
     match effects.as_slice() {
-        [Effect::Call(change), Effect::Ended { reason: EndReason::EndedByUser }] => {
+        [Effect::Call(change), Effect::Ended { reason: EndReason::EndedByUser, by: None }] => {
             assert_eq!(
                 (change.reason, change.by, change.phase),
                 (Some(CallEndReason::RoomEnded), None, CallPhase::Ended)
@@ -206,7 +207,7 @@ fn a_call_is_activity_for_the_inactivity_timer() {
     // Inactivity counts from the call's end.
     assert_eq!(room.next_deadline(&timers()), Some(at(5_900)));
     let effects = room.on_event(RoomEvent::Tick, at(5_900), &timers()).unwrap();
-    assert_eq!(effects, [Effect::Ended { reason: EndReason::Inactive }]);
+    assert_eq!(effects, [Effect::Ended { reason: EndReason::Inactive, by: None }]);
 }
 
 #[test]

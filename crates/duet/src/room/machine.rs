@@ -83,6 +83,8 @@ pub struct RoomState {
     /// is about the socket.
     pub socket_closed_at: [Option<Timestamp>; 2],
     pub ended: Option<(Timestamp, EndReason)>,
+    /// The participant who ended the room with *End* (None for every other end).
+    pub ended_by: Option<UserId>,
     /// The call ringing or active, if any.
     pub call: Option<Call>,
     /// Calls started so far; the next one's number follows.
@@ -118,6 +120,8 @@ pub enum RoomEvent {
     },
     End {
         reason: EndReason,
+        /// The participant who pressed *End*, if one did.
+        by: Option<UserId>,
     },
     /// A participant starts, answers, ends or mutes the room's call, or relays a
     /// signal of it.
@@ -155,6 +159,8 @@ pub enum Effect {
     },
     Ended {
         reason: EndReason,
+        /// The participant who pressed *End*, if one did.
+        by: Option<UserId>,
     },
 }
 
@@ -197,6 +203,7 @@ impl RoomState {
             presence: [Presence::ClosedSince(start); 2],
             socket_closed_at: [Some(start); 2],
             ended: None,
+            ended_by: None,
             call: None,
             calls_started: 0,
         }
@@ -297,7 +304,7 @@ impl RoomState {
                     self.presence[side.index()] = Presence::ClosedSince(since.max(now));
                 }
             }
-            RoomEvent::End { reason } => self.end(now, reason, &mut effects),
+            RoomEvent::End { reason, by } => self.end(now, reason, by, &mut effects),
             RoomEvent::Call { from, action } => {
                 let side = self.side(from)?;
                 self.on_call(from, side, action, now, &mut effects)?;
@@ -319,9 +326,9 @@ impl RoomState {
                 break;
             };
             match timer {
-                Timer::Expiry => self.end(at, EndReason::Expired, effects),
-                Timer::Abandoned => self.end(at, EndReason::Abandoned, effects),
-                Timer::Inactivity => self.end(at, EndReason::Inactive, effects),
+                Timer::Expiry => self.end(at, EndReason::Expired, None, effects),
+                Timer::Abandoned => self.end(at, EndReason::Abandoned, None, effects),
+                Timer::Inactivity => self.end(at, EndReason::Inactive, None, effects),
                 Timer::RingTimeout => self.end_call(at, CallEndReason::Missed, None, effects),
                 Timer::CallDisconnect => {
                     let gone = self
@@ -385,19 +392,20 @@ impl RoomState {
             effects.push(Effect::ImageReveal { reveal_level: self.reveal_level });
         }
         if !mutual && self.no_match_streak >= NO_MATCH_LIMIT && !self.is_kept() {
-            self.end(at, EndReason::NoMutualLike, effects);
+            self.end(at, EndReason::NoMutualLike, None, effects);
             return;
         }
         self.next_like_at = (self.reveal_level < MAX_REVEAL).then(|| at.plus(timers.like_after));
     }
 
-    fn end(&mut self, at: Timestamp, reason: EndReason, effects: &mut Vec<Effect>) {
+    fn end(&mut self, at: Timestamp, reason: EndReason, by: Option<UserId>, effects: &mut Vec<Effect>) {
         // The call's end reaches the participants before the room's.
         self.end_call(at, CallEndReason::RoomEnded, None, effects);
         self.ended = Some((at, reason));
+        self.ended_by = by;
         self.round = None;
         self.next_like_at = None;
-        effects.push(Effect::Ended { reason });
+        effects.push(Effect::Ended { reason, by });
     }
 }
 

@@ -66,7 +66,7 @@ fn event() -> impl Strategy<Value = RoomEvent> {
         2 => who().prop_map(|user| RoomEvent::SocketClosed { user }),
         1 => who().prop_map(|user| RoomEvent::Seen { user }),
         4 => (who(), call_action()).prop_map(|(from, action)| RoomEvent::Call { from, action }),
-        1 => prop::sample::select(EndReason::ALL.to_vec()).prop_map(|reason| RoomEvent::End { reason }),
+        1 => prop::sample::select(EndReason::ALL.to_vec()).prop_map(|reason| RoomEvent::End { reason, by: None }),
     ]
 }
 

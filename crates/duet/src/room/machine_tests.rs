@@ -108,7 +108,7 @@ fn silence_is_a_no_and_two_no_matches_in_a_row_end_the_room() {
         [
             Effect::LikeAnswered { user: B },
             Effect::LikeResult { round: 2, outcome: LikeOutcome::NoMatch, reveal_level: 0 },
-            Effect::Ended { reason: EndReason::NoMutualLike },
+            Effect::Ended { reason: EndReason::NoMutualLike, by: None },
         ]
     );
     assert_eq!(room.ended, Some((at(662), EndReason::NoMutualLike)));
@@ -180,7 +180,7 @@ fn inactivity_ends_a_room_unless_someone_writes() {
     assert!(room.on_event(RoomEvent::Tick, at(1_749), &q).unwrap().is_empty());
     assert_eq!(
         room.on_event(RoomEvent::Tick, at(1_750), &q).unwrap(),
-        [Effect::Ended { reason: EndReason::Inactive }]
+        [Effect::Ended { reason: EndReason::Inactive, by: None }]
     );
     assert_eq!(room.ended, Some((at(1_750), EndReason::Inactive)));
 }
@@ -208,7 +208,8 @@ fn every_room_expires_even_when_kept() {
     ev(&mut room, RoomEvent::Keep { from: B, keep: true }, 1);
     ev(&mut room, RoomEvent::Tick, 86_399);
     assert!(room.ended.is_none());
-    assert!(ev(&mut room, RoomEvent::Tick, 86_400).contains(&Effect::Ended { reason: EndReason::Expired }));
+    assert!(ev(&mut room, RoomEvent::Tick, 86_400)
+        .contains(&Effect::Ended { reason: EndReason::Expired, by: None }));
 }
 
 #[test]
@@ -220,7 +221,7 @@ fn a_room_nobody_opens_is_abandoned() {
     ev(&mut room, RoomEvent::Tick, 300);
     assert_eq!(
         ev(&mut room, RoomEvent::Tick, 600).last(),
-        Some(&Effect::Ended { reason: EndReason::Abandoned })
+        Some(&Effect::Ended { reason: EndReason::Abandoned, by: None })
     );
 
     // One socket open keeps it; the grace counts from the last close.
@@ -234,7 +235,7 @@ fn a_room_nobody_opens_is_abandoned() {
     ev(&mut room, RoomEvent::Tick, 3_599);
     assert!(room.ended.is_none(), "a reload or a lost network keeps the room");
     let effects = ev(&mut room, RoomEvent::Tick, 3_600);
-    assert!(effects.contains(&Effect::Ended { reason: EndReason::Abandoned }), "{effects:?}");
+    assert!(effects.contains(&Effect::Ended { reason: EndReason::Abandoned, by: None }), "{effects:?}");
 }
 
 #[test]
@@ -247,7 +248,7 @@ fn being_seen_without_a_socket_postpones_abandonment() {
     assert_eq!(room.next_deadline(&q), Some(at(1_100)), "abandoned 600 s after B was last seen");
     assert_eq!(
         room.on_event(RoomEvent::Tick, at(1_100), &q).unwrap(),
-        [Effect::Ended { reason: EndReason::Abandoned }]
+        [Effect::Ended { reason: EndReason::Abandoned, by: None }]
     );
 }
 
@@ -265,7 +266,7 @@ fn overdue_timers_fire_in_order_after_a_restart() {
             Effect::LikeResult { round: 1, outcome: LikeOutcome::NoMatch, reveal_level: 0 },
             Effect::LikePrompt { round: 2, deadline: at(720) },
             Effect::LikeResult { round: 2, outcome: LikeOutcome::NoMatch, reveal_level: 0 },
-            Effect::Ended { reason: EndReason::NoMutualLike },
+            Effect::Ended { reason: EndReason::NoMutualLike, by: None },
         ]
     );
     assert_eq!(room.ended, Some((at(720), EndReason::NoMutualLike)));
@@ -275,11 +276,15 @@ fn overdue_timers_fire_in_order_after_a_restart() {
 fn an_end_is_final_and_happens_once() {
     let mut room = lively_room();
     assert_eq!(
-        ev(&mut room, RoomEvent::End { reason: EndReason::EndedByUser }, 5),
-        [Effect::Ended { reason: EndReason::EndedByUser }]
+        ev(&mut room, RoomEvent::End { reason: EndReason::EndedByUser, by: Some(A) }, 5),
+        [Effect::Ended { reason: EndReason::EndedByUser, by: Some(A) }]
     );
+    assert_eq!(room.ended_by, Some(A), "the room remembers who ended it");
     let t = timers();
-    assert_eq!(room.on_event(RoomEvent::End { reason: EndReason::Admin }, at(6), &t), Err(Refusal::Ended));
+    assert_eq!(
+        room.on_event(RoomEvent::End { reason: EndReason::Admin, by: None }, at(6), &t),
+        Err(Refusal::Ended)
+    );
     assert_eq!(room.on_event(RoomEvent::Message { from: A }, at(6), &t), Err(Refusal::Ended));
     assert_eq!(room.on_event(RoomEvent::Tick, at(6), &t), Err(Refusal::Ended));
     assert_eq!(room.ended, Some((at(5), EndReason::EndedByUser)));

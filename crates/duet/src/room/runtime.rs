@@ -263,7 +263,12 @@ impl Rooms {
 
     /// Ends a room; false when it had already ended (racing ends produce one end).
     pub async fn end(&self, room_id: RoomId, reason: EndReason) -> Result<bool, RoomError> {
-        self.end_after(room_id, reason, None).await
+        self.end_after(room_id, reason, None, None).await
+    }
+
+    /// A participant ends the room with *End*: the room remembers who.
+    pub async fn end_by(&self, room_id: RoomId, user: UserId) -> Result<bool, RoomError> {
+        self.end_after(room_id, EndReason::EndedByUser, Some(user), None).await
     }
 
     /// Ends a room after telling its sockets `notice` (a ban closes the banned user's
@@ -272,10 +277,11 @@ impl Rooms {
         &self,
         room_id: RoomId,
         reason: EndReason,
+        by: Option<UserId>,
         notice: Option<Notice>,
     ) -> Result<bool, RoomError> {
         let ended = match self.open(room_id).await {
-            Ok(handle) => handle.apply_after(RoomEvent::End { reason }, notice).await,
+            Ok(handle) => handle.apply_after(RoomEvent::End { reason, by }, notice).await,
             Err(e) => Err(e),
         };
         match ended {
@@ -656,7 +662,7 @@ impl Owner {
             // The end committed but its answer was lost: nothing of it was announced.
             deps.metrics.rooms_active.dec();
             deps.metrics.rooms_ended.with_label_values(&[reason.as_str()]).inc();
-            let effect = Effect::Ended { reason };
+            let effect = Effect::Ended { reason, by: room.ended_by };
             deps.outbox.push(&self.address, RoomPush::Effect(effect));
             if let Some(event) = event_of(room_id, self.address.users, effect) {
                 deps.events.publish(event);
@@ -705,7 +711,12 @@ impl Owner {
         }
         if let Some((ended_at, reason)) = self.room.ended {
             let keep = deps.settings.keep_messages_after_end;
-            if deps.store.end_room(room_id, reason.as_str(), ended_at, keep).await?.is_some() {
+            if deps
+                .store
+                .end_room(room_id, reason.as_str(), self.room.ended_by, ended_at, keep)
+                .await?
+                .is_some()
+            {
                 deps.metrics.rooms_active.dec();
                 deps.metrics.rooms_ended.with_label_values(&[reason.as_str()]).inc();
                 tracing::info!(room_id = room_id.0, reason = reason.as_str(), "room ended");
@@ -775,7 +786,7 @@ fn event_of(room_id: RoomId, users: [UserId; 2], effect: Effect) -> Option<Event
         }
         Effect::ImageReveal { reveal_level } => Event::ImageReveal { room_id, users, reveal_level },
         Effect::Kept => Event::RoomKept { room_id, users },
-        Effect::Ended { reason } => Event::RoomEnded { room_id, users, reason },
+        Effect::Ended { reason, by } => Event::RoomEnded { room_id, users, reason, by },
         Effect::Call(_) | Effect::CallMute { .. } => return None,
     })
 }
@@ -881,6 +892,7 @@ pub fn state_from_row(row: &RoomRow, sockets_lost_at: Option<Timestamp>) -> Room
         ended: row.end_time.map(|t| {
             (ts(t), row.end_reason.as_deref().and_then(EndReason::parse).unwrap_or(EndReason::Admin))
         }),
+        ended_by: row.ended_by.map(UserId),
         // Calls are stored apart: the owner and the restore add the room's call.
         call: None,
         calls_started: 0,

@@ -106,6 +106,9 @@ pub struct RoomView {
     pub start_time: DateTime<Utc>,
     pub end_time: Option<DateTime<Utc>>,
     pub end_reason: Option<EndReason>,
+    /// The participant (their user id) who ended the room with *End*; null for every
+    /// other end, and while the room lives.
+    pub ended_by: Option<i64>,
     /// 0 blurred, 1 semi-blurred, 2 clear.
     pub reveal_level: i64,
     pub keep: KeepView,
@@ -132,6 +135,7 @@ impl RoomView {
             start_time: ts(room.start_time),
             end_time: room.end_time.map(ts),
             end_reason: room.end_reason.as_deref().and_then(EndReason::parse),
+            ended_by: room.ended_by,
             reveal_level: room.reveal_level,
             keep: KeepView { me: keep_me, partner: keep_partner },
             kept: keep_a && keep_b,

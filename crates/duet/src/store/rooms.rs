@@ -8,7 +8,7 @@ use crate::ids::{RoomId, Seq, UserId};
 
 const ROOM_COLUMNS: &str = "id, kind, user_a, user_b, icebreaker, score, fallback, start_time, end_time, \
      end_reason, reveal_level, keep_a, keep_b, rounds_opened, round_deadline, answer_a, answer_b, \
-     next_like_at, no_match_streak, last_message_at, closed_since_a, closed_since_b, last_seq";
+     next_like_at, no_match_streak, last_message_at, closed_since_a, closed_since_b, last_seq, ended_by";
 
 #[derive(Clone, Debug, FromRow)]
 pub struct RoomRow {
@@ -35,6 +35,8 @@ pub struct RoomRow {
     pub closed_since_a: Option<i64>,
     pub closed_since_b: Option<i64>,
     pub last_seq: Seq,
+    /// The participant who ended the room with *End* (migration 0006).
+    pub ended_by: Option<i64>,
 }
 
 impl RoomRow {
@@ -139,16 +141,22 @@ impl Store {
         &self,
         id: RoomId,
         reason: &str,
+        by: Option<UserId>,
         now: Timestamp,
         keep_messages: bool,
     ) -> Result<Option<RoomRow>, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         let sql = format!(
-            "UPDATE rooms SET end_time = $2, end_reason = $3, round_deadline = NULL, next_like_at = NULL \
-             WHERE id = $1 AND end_time IS NULL RETURNING {ROOM_COLUMNS}"
+            "UPDATE rooms SET end_time = $2, end_reason = $3, ended_by = $4, round_deadline = NULL, \
+             next_like_at = NULL WHERE id = $1 AND end_time IS NULL RETURNING {ROOM_COLUMNS}"
         );
-        let row: Option<RoomRow> =
-            sqlx::query_as(&sql).bind(id).bind(now.as_millis()).bind(reason).fetch_optional(&mut *tx).await?;
+        let row: Option<RoomRow> = sqlx::query_as(&sql)
+            .bind(id)
+            .bind(now.as_millis())
+            .bind(reason)
+            .bind(by.map(|u| u.0))
+            .fetch_optional(&mut *tx)
+            .await?;
         let Some(row) = row else {
             return Ok(None);
         };

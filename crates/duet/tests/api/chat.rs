@@ -191,6 +191,7 @@ async fn ending_a_room_is_atomic_idempotent_and_announced_once() {
     }
     let info: Value = app.get(&format!("/chat/room/{room}"), Some(&b.access)).await.json().await.unwrap();
     assert_eq!(info["end_reason"], "ended_by_user");
+    assert_eq!(info["ended_by"], a.id, "the room stores who ended it");
     assert!(info["end_time"].is_string());
 
     let ended = expect_event(&mut events, |e| matches!(e, Event::RoomEnded { .. })).await;
@@ -199,7 +200,8 @@ async fn ending_a_room_is_atomic_idempotent_and_announced_once() {
         Event::RoomEnded {
             room_id: RoomId(room),
             users: [UserId(a.id), UserId(b.id)],
-            reason: EndReason::EndedByUser
+            reason: EndReason::EndedByUser,
+            by: Some(UserId(a.id)),
         }
     );
     assert!(

@@ -131,6 +131,7 @@ async fn checks_close_with_the_spec_codes() {
     app.end_room(&a, room).await;
     let ended = expect_frame(&mut sb, "room_ended").await;
     assert_eq!(ended["reason"], "ended_by_user");
+    assert_eq!(ended["ended_by"], a.id, "the partner is told who ended the room");
     assert_eq!(close_code(&mut sb).await, 1000);
     assert_eq!(close_code(&mut second).await, 1000);
     assert_eq!(close_code(&mut app.chat_socket(&a, room, 0).await).await, 4005);

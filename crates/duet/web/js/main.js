@@ -318,7 +318,7 @@ async function route() {
       else if (force || app.view?.key !== `room:${r.id}`) show(roomView(app, r.id));
       return;
     case 'ended':
-      show(endedView(app, r.extra));
+      show(endedView(app, r.id, r.extra));
       return;
     case 'admin':
       // #/admin, #/admin/reports, #/admin/users, #/admin/users/ID, #/admin/rooms, #/admin/audit

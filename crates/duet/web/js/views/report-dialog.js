@@ -6,6 +6,7 @@ import { h } from '../dom.js';
 import { t } from '../i18n.js';
 import { errorText, fieldErrorText, openDialog, showBanner } from '../ui.js';
 
+/** Resolves true once a report was sent, null when the dialog was dismissed. */
 export async function openReportDialog(app, roomId) {
   const reasons = app.limits.report_reasons.map((id, i) => {
     const input = h('input', { type: 'radio', name: 'reason', value: id, checked: i === 0 });
@@ -13,7 +14,7 @@ export async function openReportDialog(app, roomId) {
   });
   const details = h('textarea', { name: 'details', rows: 3, maxlength: app.limits.report_details_max_chars, id: 'report-details' });
   const error = h('p', { class: 'form-error', role: 'alert' });
-  await openDialog(t('report.title'), (close) => {
+  return openDialog(t('report.title'), (close) => {
     const form = h('form', { class: 'stack', method: 'dialog' },
       h('fieldset', { class: 'radio-group' }, h('legend', { text: t('report.reason') }), reasons),
       h('div', { class: 'field' }, h('label', { for: 'report-details', text: t('report.details') }), details),
