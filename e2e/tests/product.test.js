@@ -184,3 +184,52 @@ test('a stalled network: one banner within 15 s, the message marked unsent and t
     await proxy.close();
   }
 });
+
+/** Elements under `selector` whose content is wider than their box, and the page's overflow. */
+function overflow(page, selector) {
+  return page.evaluate((sel) => ({
+    clipped: [...document.querySelectorAll(sel)].filter((el) => el.offsetParent && el.scrollWidth > el.clientWidth + 1).map((el) => el.textContent.trim()),
+    // A page wider than the phone makes a mobile browser zoom out (innerWidth grows).
+    pageWider: document.documentElement.scrollWidth > window.innerWidth || window.innerWidth !== screen.width,
+  }), selector);
+}
+
+test('phones: the room header fits 360 px after Keep, the top bar fits 320 px, Keep says what it did, the details drawer closes', async () => {
+  const em = await makeUser(server.base, 'phone_em', { gender: 'female', preferred: 'male' });
+  const phuc = await makeUser(server.base, 'phone_phuc', { gender: 'male', preferred: 'female' });
+  const narrow = { ...PHONE, viewport: { width: 360, height: 740 } };
+  const a = await signedInPage(browser, server.base, narrow, em, 'vi');
+  const b = await signedInPage(browser, server.base, { ...PHONE, viewport: { width: 320, height: 640 } }, phuc, 'vi');
+  assert.deepEqual(await overflow(b, '.topbar .btn'), { clipped: [], pageWider: false }, 'the top bar at 320 px');
+  await matchedPair(browser, server.base, [a, b]);
+
+  // Keep, on a phone: the button and a banner say so (the side panel is hidden there).
+  await a.locator('.room-actions button[aria-pressed]').click();
+  await a.locator('.room-actions button[aria-pressed=true]').waitFor({ timeout: WAIT });
+  await a.locator('.banner', { hasText: 'Bạn muốn giữ phòng' }).waitFor({ timeout: WAIT });
+  await b.locator('.room-actions button[aria-pressed]').click();
+  for (const page of [a, b]) await page.locator('.banner', { hasText: 'Cả hai đã giữ phòng' }).waitFor({ timeout: WAIT });
+  assert.deepEqual(await overflow(a, '.room-header .btn'), { clipped: [], pageWider: false }, 'the room header at 360 px');
+  assert.deepEqual(await overflow(b, '.room-header .btn, .topbar .btn'), { clipped: [], pageWider: false }, 'the room at 320 px');
+
+  // The details drawer: opened by its button, closed by its own close button, by the
+  // backdrop and by Escape; focus goes back to the button.
+  const toggle = a.locator('.details-toggle');
+  await toggle.click();
+  const aside = a.locator('.room-aside');
+  await aside.locator('.aside-close').waitFor({ timeout: WAIT });
+  assert.equal(await toggle.getAttribute('aria-expanded'), 'true');
+  await aside.locator('.aside-close').click();
+  await a.locator('.screen-room:not(.show-details)').waitFor();
+  assert.equal(await a.evaluate(() => document.activeElement?.classList.contains('details-toggle')), true);
+  await toggle.click();
+  await a.keyboard.press('Escape');
+  await a.locator('.screen-room:not(.show-details)').waitFor();
+  await toggle.click();
+  await a.locator('.details-backdrop').click({ position: { x: 10, y: 300 } });
+  await a.locator('.screen-room:not(.show-details)').waitFor();
+  assert.equal(await toggle.getAttribute('aria-expanded'), 'false');
+  assert.deepEqual(a.problems, []);
+  await a.context().close();
+  await b.context().close();
+});

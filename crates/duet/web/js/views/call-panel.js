@@ -71,7 +71,10 @@ function ringtone() {
  */
 export function callPanel(chat, room, name, onPhase = () => {}) {
   const audio = h('audio', { autoplay: true, class: 'call-audio' });
-  const button = h('button', { type: 'button', class: 'btn btn-small btn-secondary call-button', text: t('call.start') });
+  // An icon and a label, like the room header's other buttons (only the icon on a narrow phone).
+  const button = h('button', { type: 'button', class: 'btn btn-small btn-secondary call-button has-icon', title: t('call.start') },
+    h('span', { class: 'btn-icon', 'aria-hidden': 'true', text: '📞' }),
+    h('span', { class: 'btn-label', text: t('call.start') }));
   // The panel's content is redrawn at each change; the audio element stays put (an
   // element taken out of the page pauses).
   const content = h('div', { class: 'call-content' });

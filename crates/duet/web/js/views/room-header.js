@@ -7,7 +7,22 @@ import { api, avatarBlobUrl } from '../api.js';
 import { openReportDialog } from './report-dialog.js';
 import { h } from '../dom.js';
 import { t } from '../i18n.js';
-import { avatarEl, errorText, openDialog, partnerFacts, partnerName, showBanner } from '../ui.js';
+import { announce, avatarEl, errorText, openDialog, partnerFacts, partnerName, showBanner } from '../ui.js';
+
+/** A header button with an icon and a label; on a narrow phone only the icon shows (the label stays for screen readers). */
+function iconButton(cls, icon, label) {
+  const iconEl = h('span', { class: 'btn-icon', 'aria-hidden': 'true', text: icon });
+  const labelEl = h('span', { class: 'btn-label', text: label });
+  const button = h('button', { type: 'button', class: `btn btn-small ${cls} has-icon`, title: label }, iconEl, labelEl);
+  return {
+    button,
+    set(nextIcon, nextLabel) {
+      iconEl.textContent = nextIcon;
+      labelEl.textContent = nextLabel;
+      button.title = nextLabel;
+    },
+  };
+}
 
 /**
  * `screen`: the room's element, which carries `data-kept`, `data-reveal`,
@@ -21,14 +36,22 @@ export function roomHeader(app, screen, roomId, room, ended) {
   const avatar = avatarEl(partner.nickname, 'md');
   const presence = h('span', { class: 'presence', data: { online: 'unknown' } });
   const reveal = h('span', { class: 'reveal-badge' });
-  const keepButton = h('button', { type: 'button', class: 'btn btn-small btn-secondary', 'aria-pressed': 'false' });
+  const keep = iconButton('btn-secondary keep-button', '☆', t('room.keep'));
+  const keepButton = keep.button;
+  keepButton.setAttribute('aria-pressed', 'false');
   const reportButton = h('button', { type: 'button', class: 'btn btn-small btn-ghost', text: t('room.report') });
   const endButton = h('button', { type: 'button', class: 'btn btn-small btn-danger', text: t('room.end') });
-  const detailsButton = h('button', { type: 'button', class: 'btn btn-small btn-ghost details-toggle', 'aria-expanded': 'false', text: t('room.details') });
+  const detailsButton = iconButton('btn-ghost details-toggle', '👤', t('room.details')).button;
+  detailsButton.setAttribute('aria-expanded', 'false');
+  // On a phone the panel is a drawer over the room: its own close button, a backdrop
+  // and Escape close it (on a desktop it is a column, always shown, and these are not).
+  const closeAside = h('button', { type: 'button', class: 'btn btn-small btn-ghost aside-close', 'aria-label': t('common.close'), text: '×' });
+  const backdrop = h('div', { class: 'details-backdrop', 'aria-hidden': 'true' });
   const keptBadge = h('p', { class: 'kept-note', role: 'status' });
 
   const { facts, tags } = partnerFacts(partner, app.vocab, [...(app.profile.needs || []), ...(app.profile.interests || [])]);
   const aside = h('aside', { class: 'room-aside', id: `room-aside-${roomId}`, 'aria-label': t('room.details') },
+    closeAside,
     h('div', { class: 'aside-avatar' }, avatarEl(partner.nickname, 'lg').el),
     h('h2', { text: name }),
     facts ? h('p', { class: 'muted', text: facts }) : null,
@@ -42,25 +65,42 @@ export function roomHeader(app, screen, roomId, room, ended) {
     h('div', { class: 'room-title' }, h('h1', { class: 'partner-name', text: name }), presence),
     h('div', { class: 'room-actions' }, detailsButton, keepButton, reportButton, endButton));
 
-  detailsButton.addEventListener('click', () => {
-    const open = screen.classList.toggle('show-details');
+  const setDetails = (open) => {
+    screen.classList.toggle('show-details', open);
     detailsButton.setAttribute('aria-expanded', String(open));
-  });
+    if (open) closeAside.focus();
+    else if (aside.contains(document.activeElement) || document.activeElement === document.body) detailsButton.focus();
+  };
+  detailsButton.addEventListener('click', () => setDetails(!screen.classList.contains('show-details')));
+  closeAside.addEventListener('click', () => setDetails(false));
+  backdrop.addEventListener('click', () => setDetails(false));
+  const onKey = (event) => {
+    if (event.key === 'Escape' && screen.classList.contains('show-details') && !document.querySelector('dialog[open]')) setDetails(false);
+  };
+  document.addEventListener('keydown', onKey);
 
   // The room's keep state, as the server last answered it.
   let current = room;
+  const keepNote = () => (current.kept ? t('room.kept') : current.keep.me ? t('room.keepWaiting') : '');
   const renderKeep = () => {
-    const { keep, kept } = current;
-    keepButton.textContent = keep.me ? t('room.unkeep') : t('room.keep');
-    keepButton.setAttribute('aria-pressed', String(keep.me));
+    const { keep: flags, kept } = current;
+    keep.set(flags.me ? '★' : '☆', flags.me ? t('room.unkeep') : t('room.keep'));
+    keepButton.setAttribute('aria-pressed', String(flags.me));
     screen.dataset.kept = String(kept);
-    keptBadge.textContent = kept ? t('room.kept') : keep.me ? t('room.keepWaiting') : '';
+    keptBadge.textContent = keepNote();
+  };
+  // What keep did, said where a phone shows it too (its side panel is hidden there).
+  const sayKeep = () => {
+    const text = keepNote() || t('room.unkept');
+    showBanner('keep', 'info', text, 5);
+    announce(text);
   };
   keepButton.addEventListener('click', async () => {
     keepButton.disabled = true;
     try {
       current = await api('POST', `/chat/keep/${roomId}`, { keep_active: !current.keep.me });
       renderKeep();
+      sayKeep();
     } catch (error) {
       showBanner('room', 'error', errorText(error), 6);
     }
@@ -114,6 +154,7 @@ export function roomHeader(app, screen, roomId, room, ended) {
   return {
     header,
     aside,
+    backdrop,
     name,
     /** `online`: true, false, or null while this page's own connection is down (unknown). */
     setPresence(online) {
@@ -124,11 +165,14 @@ export function roomHeader(app, screen, roomId, room, ended) {
     setAvatar,
     /** Both said keep (the socket's `room_kept`). */
     setKept() {
+      const was = current.kept;
       current = { ...current, keep: { me: true, partner: true }, kept: true };
       renderKeep();
+      if (!was) sayKeep();
     },
     destroy() {
       destroyed = true;
+      document.removeEventListener('keydown', onKey);
       if (blob) URL.revokeObjectURL(blob);
     },
   };

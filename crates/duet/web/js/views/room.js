@@ -97,6 +97,7 @@ export function roomView(app, roomId) {
       top.header,
       h('div', { class: 'room-body' },
         h('div', { class: 'chat-column' }, call.el, like.el, list, typing, box.error, box.form),
+        top.backdrop,
         top.aside));
     el.removeAttribute('aria-busy');
     // Banners float over the messages, below the room's header, never over its buttons.
