@@ -57,7 +57,7 @@ ADMIN_PASSWORD="schemathesis-admin-$RANDOM$RANDOM"
 printf '%s\n' "$ADMIN_PASSWORD" | "$BIN" admin create --username st_admin >/dev/null
 
 "$BIN" serve --bind "127.0.0.1:$PORT" --access-ttl 1h \
-  --rate-login 100000/min --rate-signup 100000/min --rate-search 100000/min \
+  --rate-login 100000/min --rate-signup 100000/min --rate-signup-address 100000/min --rate-search 100000/min \
   --rate-avatar 100000/min --rate-default 1000000/min \
   --log warn >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!

@@ -37,6 +37,7 @@ export async function startServer(extraArgs = [], reuse = null) {
     `--data-dir=${dataDir}`,
     '--jwt-secret=e2e-secret-e2e-secret-e2e-secret-e2e!',
     '--rate-signup=1000/min',
+    '--rate-signup-address=1000/min',
     '--rate-login=1000/min',
     '--rate-search=1000/min',
     '--rate-avatar=1000/min',

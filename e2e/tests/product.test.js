@@ -233,3 +233,46 @@ test('phones: the room header fits 360 px after Keep, the top bar fits 320 px, K
   await a.context().close();
   await b.context().close();
 });
+
+test('sign-ups: 30 browsers behind one address all sign up; a sixth from one browser in an hour is refused, said once', async () => {
+  // The server's own sign-up limits (5 an hour per device, 60 per address), not the
+  // generous ones the other tests run with.
+  const limited = await startServer(['--rate-signup=5/h', '--rate-signup-address=60/h']);
+  try {
+    const signUp = async (page, username) => {
+      await page.goto(`${limited.base}/#/signup`);
+      await page.locator('input[name=email]').waitFor({ timeout: WAIT });
+      await page.locator('input[name=username]').fill(username);
+      await page.locator('input[name=password]').fill(PASSWORD);
+      await page.locator('button[type=submit]').click();
+    };
+    // 30 people in one café: each browser (its own storage, so its own device id)
+    // signs up once, all from 127.0.0.1.
+    for (let n = 0; n < 30; n += 1) {
+      const { context, page } = await newPage(browser, PHONE);
+      await signUp(page, `cafe_${n}`);
+      await page.locator('.screen-profile').waitFor({ timeout: WAIT });
+      await context.close();
+    }
+    // One browser: five sign-ups, then the sixth is refused, with one message.
+    const { context, page } = await newPage(browser, DESKTOP);
+    await page.goto(`${limited.base}/app/icon.svg`);
+    await page.evaluate(() => localStorage.setItem('duet.lang', 'en'));
+    for (let n = 0; n < 5; n += 1) {
+      await signUp(page, `one_browser_${n}`);
+      await page.locator('.screen-profile').waitFor({ timeout: WAIT });
+      await page.locator('#nav-logout').click();
+      await page.locator('.screen-auth').waitFor({ timeout: WAIT });
+    }
+    await signUp(page, 'one_browser_5');
+    await page.locator('.banner', { hasText: 'Too many requests' }).waitFor({ timeout: WAIT });
+    await page.waitForTimeout(300);
+    const said = await page.locator('body').evaluate((body) => (body.innerText.match(/Too many requests/g) || []).length);
+    assert.equal(said, 1, 'the rate limit is said once');
+    assert.equal(await page.locator('.screen-auth').count(), 1, 'still on the sign-up page');
+    assert.deepEqual(page.problems, []);
+    await context.close();
+  } finally {
+    await limited.stop();
+  }
+});

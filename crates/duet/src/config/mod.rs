@@ -137,9 +137,14 @@ pub struct RateLimitSettings {
     /// Login attempts.
     #[arg(long, env = "DUET_RATE_LOGIN", default_value = "5/min")]
     pub rate_login: Rate,
-    /// Sign-ups.
+    /// Sign-ups per device (the `X-Duet-Device` id a client sends; per address for a
+    /// client that names none).
     #[arg(long, env = "DUET_RATE_SIGNUP", default_value = "5/h")]
     pub rate_signup: Rate,
+    /// Sign-ups per client address, whatever the devices (a café or a carrier's shared
+    /// address holds many people; this bounds one who invents device ids).
+    #[arg(long, env = "DUET_RATE_SIGNUP_ADDRESS", default_value = "60/h")]
+    pub rate_signup_address: Rate,
     /// Search requests.
     #[arg(long, env = "DUET_RATE_SEARCH", default_value = "10/min")]
     pub rate_search: Rate,

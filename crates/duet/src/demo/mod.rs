@@ -170,6 +170,7 @@ pub fn apply_defaults(args: &mut DemoArgs) -> Vec<Change> {
     };
     rate("rate_login", "--rate-login", "600/min", &mut limits.rate_login);
     rate("rate_signup", "--rate-signup", "600/min", &mut limits.rate_signup);
+    rate("rate_signup_address", "--rate-signup-address", "600/min", &mut limits.rate_signup_address);
     rate("rate_search", "--rate-search", "600/min", &mut limits.rate_search);
     rate("rate_avatar", "--rate-avatar", "600/min", &mut limits.rate_avatar);
     rate("rate_default", "--rate-default", "60000/min", &mut limits.rate_default);

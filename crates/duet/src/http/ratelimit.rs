@@ -2,6 +2,13 @@
 //! request counts against both its client address and, when it carries a valid token,
 //! its user. Exceeding either is 429 with `Retry-After`. Limits are per instance;
 //! keyed token buckets come from `governor`.
+//!
+//! Sign-ups are counted per device and per address apart: a device (the random id a
+//! client keeps and sends as `X-Duet-Device`; the address, for a client without one)
+//! gets `--rate-signup` (5 an hour), and an address `--rate-signup-address` (60 an hour)
+//! whatever its devices. So the people behind one shared address (a café, a dormitory,
+//! a carrier's NAT) each get their own five, while one person who invents device ids
+//! is still held to the address's sixty.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -46,12 +53,28 @@ impl LimitClass {
 enum Key {
     Addr(IpAddr),
     User(UserId),
+    /// A client's device id (`X-Duet-Device`), for sign-ups.
+    Device(Box<str>),
+}
+
+/// The header in which a client names its device: 16 to 64 letters, digits, `-` or
+/// `_` (the web client sends a random id kept in its storage). Anything else is as if
+/// it were missing.
+pub const DEVICE_HEADER: &str = "x-duet-device";
+
+fn device_of(parts: &axum::http::request::Parts) -> Option<Box<str>> {
+    let value = parts.headers.get(DEVICE_HEADER)?.to_str().ok()?;
+    let valid = (16..=64).contains(&value.len())
+        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    valid.then(|| value.into())
 }
 
 /// One keyed limiter per class.
 pub struct RateLimits {
     login: DefaultKeyedRateLimiter<Key>,
     signup: DefaultKeyedRateLimiter<Key>,
+    /// Sign-ups per address, whatever the device.
+    signup_address: DefaultKeyedRateLimiter<Key>,
     search: DefaultKeyedRateLimiter<Key>,
     avatar: DefaultKeyedRateLimiter<Key>,
     default: DefaultKeyedRateLimiter<Key>,
@@ -73,6 +96,7 @@ impl RateLimits {
         RateLimits {
             login: limiter(settings.rate_login),
             signup: limiter(settings.rate_signup),
+            signup_address: limiter(settings.rate_signup_address),
             search: limiter(settings.rate_search),
             avatar: limiter(settings.rate_avatar),
             default: limiter(settings.rate_default),
@@ -92,7 +116,10 @@ impl RateLimits {
 
     /// Counts one request for each key; on refusal, the seconds until it may retry.
     fn check(&self, class: LimitClass, keys: &[Key]) -> Result<(), u64> {
-        let limiter = self.of(class);
+        self.check_in(self.of(class), keys)
+    }
+
+    fn check_in(&self, limiter: &DefaultKeyedRateLimiter<Key>, keys: &[Key]) -> Result<(), u64> {
         for key in keys {
             if let Err(not_until) = limiter.check_key(key) {
                 let wait = not_until.wait_time_from(self.clock.now());
@@ -100,6 +127,18 @@ impl RateLimits {
             }
         }
         Ok(())
+    }
+
+    /// A sign-up: the device's budget (the address's, without a device), then the
+    /// address's own, larger one.
+    fn check_signup(&self, ip: Option<IpAddr>, device: Option<Box<str>>) -> Result<(), u64> {
+        let per_device = match (device, ip) {
+            (Some(device), _) => Some(Key::Device(device)),
+            (None, Some(ip)) => Some(Key::Addr(ip)),
+            (None, None) => None,
+        };
+        self.check_in(&self.signup, per_device.as_slice())?;
+        self.check_in(&self.signup_address, &ip.map(Key::Addr).into_iter().collect::<Vec<_>>())
     }
 
     /// Drops the state of keys that are back to a full bucket, so memory follows the
@@ -116,6 +155,8 @@ impl RateLimits {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }
+        self.signup_address.retain_recent();
+        self.signup_address.shrink_to_fit();
     }
 }
 
@@ -126,8 +167,16 @@ pub async fn limit(
     next: Next,
 ) -> Response {
     let (parts, body) = request.into_parts();
+    let ip = client_ip(&parts, state.settings.forwarded_hops());
+    if class == LimitClass::Signup {
+        if let Err(retry_after) = state.limits.check_signup(ip, device_of(&parts)) {
+            state.metrics.rate_limited.with_label_values(&[class.label()]).inc();
+            return ApiError::rate_limited(retry_after).into_response();
+        }
+        return next.run(Request::from_parts(parts, body)).await;
+    }
     let mut keys = Vec::with_capacity(2);
-    if let Some(ip) = client_ip(&parts, state.settings.forwarded_hops()) {
+    if let Some(ip) = ip {
         keys.push(Key::Addr(ip));
     }
     // Signature and expiry only: the handler does the full check. A forged token
@@ -154,6 +203,7 @@ mod tests {
         let limits = RateLimits::new(&RateLimitSettings {
             rate_login: "3/min".parse().unwrap(),
             rate_signup: "5/h".parse().unwrap(),
+            rate_signup_address: "60/h".parse().unwrap(),
             rate_search: "10/min".parse().unwrap(),
             rate_avatar: "10/min".parse().unwrap(),
             rate_default: "600/min".parse().unwrap(),
@@ -167,5 +217,34 @@ mod tests {
         assert!((1..=20).contains(&retry), "one token returns every 20 s, got {retry}");
         assert!(limits.check(LimitClass::Login, &b).is_ok(), "other addresses are not affected");
         assert!(limits.check(LimitClass::Default, &a).is_ok(), "other classes are not affected");
+    }
+
+    #[test]
+    fn sign_ups_count_per_device_and_per_address() {
+        let limits = RateLimits::new(&RateLimitSettings {
+            rate_login: "3/min".parse().unwrap(),
+            rate_signup: "5/h".parse().unwrap(),
+            rate_signup_address: "30/h".parse().unwrap(),
+            rate_search: "10/min".parse().unwrap(),
+            rate_avatar: "10/min".parse().unwrap(),
+            rate_default: "600/min".parse().unwrap(),
+        });
+        let cafe = Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7)));
+        let device = |n: u32| Some(format!("device-{n:012}").into_boxed_str());
+        // Six people behind one address: five each.
+        for n in 0..6 {
+            for _ in 0..5 {
+                assert!(limits.check_signup(cafe, device(n)).is_ok());
+            }
+            assert!(limits.check_signup(cafe, device(n)).is_err(), "a sixth from device {n}");
+        }
+        // The address's own budget: 30 spent above, so a new device is refused too.
+        assert!(limits.check_signup(cafe, device(99)).is_err(), "the address is held to its 30");
+        // Without a device, the address is the device.
+        let home = Some(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 1)));
+        for _ in 0..5 {
+            assert!(limits.check_signup(home, None).is_ok());
+        }
+        assert!(limits.check_signup(home, None).is_err());
     }
 }

@@ -63,6 +63,7 @@ async fn spawn_app_on(database: Option<TestDatabase>, url: Option<String>, extra
         // Generous limits so only the rate-limit tests meet them.
         "--rate-login=1000/min".into(),
         "--rate-signup=1000/min".into(),
+        "--rate-signup-address=1000/min".into(),
         "--rate-avatar=1000/min".into(),
         "--rate-search=100000/min".into(),
         "--rate-default=100000/min".into(),

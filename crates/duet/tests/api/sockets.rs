@@ -39,7 +39,10 @@ async fn the_status_socket_pushes_matches_and_status() {
 
     app.end_room(&b, room).await;
     let ended = expect_frame(&mut socket, "room_ended").await;
-    assert_eq!(ended, json!({ "type": "room_ended", "room_id": room, "reason": "ended_by_user", "ended_by": b.id }));
+    assert_eq!(
+        ended,
+        json!({ "type": "room_ended", "room_id": room, "reason": "ended_by_user", "ended_by": b.id })
+    );
     assert_eq!(expect_frame(&mut socket, "status_update").await["status"], "idle");
 
     socket.send(Message::Text(r#"{"type":"heartbeat"}"#.into())).await.unwrap();

@@ -178,12 +178,12 @@ export function banOf(detail) {
 
 /**
  * Calls the API. `opts.auth` (default true) sends the access token; `opts.form` sends a
- * FormData instead of JSON. Resolves to the parsed body (null for 204), throws ApiError.
+ * FormData instead of JSON; `opts.headers` adds headers. Resolves to the parsed body (null for 204), throws ApiError.
  */
 export async function api(method, path, body, opts = {}) {
   const auth = opts.auth !== false;
   const send = async () => {
-    const headers = {};
+    const headers = { ...(opts.headers || {}) };
     if (auth && accessToken) headers.Authorization = `Bearer ${accessToken}`;
     let payload;
     if (opts.form) payload = opts.form;

@@ -1,7 +1,7 @@
 // Log in and sign up: one form, two modes. Errors of a field appear under it.
 
 import { api, storeTokens } from '../api.js';
-import { h } from '../dom.js';
+import { h, randomId } from '../dom.js';
 import { t } from '../i18n.js';
 import { errorText, field, fieldErrorText, formState, restoreForm } from '../ui.js';
 
@@ -38,7 +38,7 @@ export function authView(app, mode, kept = null) {
     if (missing) return;
     submit.disabled = true;
     try {
-      const res = await api('POST', signup ? '/auth/signup' : '/auth/login', body, { auth: false });
+      const res = await api('POST', signup ? '/auth/signup' : '/auth/login', body, { auth: false, headers: signup ? { 'X-Duet-Device': deviceId() } : {} });
       await storeTokens(res);
       await app.signedIn(res.user);
     } catch (error) {
@@ -51,7 +51,8 @@ export function authView(app, mode, kept = null) {
         }
       } else if (error.code === 'username_taken') username.setError(errorText(error));
       else if (error.code === 'email_taken') email.setError(errorText(error));
-      else if (error.code !== 'banned') formError.textContent = errorText(error);
+      // A ban and a rate limit have their banner (with the wait); not said twice.
+      else if (error.code !== 'banned' && error.code !== 'rate_limited') formError.textContent = errorText(error);
     }
   }
 
@@ -69,4 +70,18 @@ export function authView(app, mode, kept = null) {
       form));
   restoreForm(kept, form);
   return { el, focus: username.control, keep: () => formState(form) };
+}
+
+/**
+ * This browser's device id for sign-ups (a random id kept in localStorage): the server
+ * counts sign-ups per device as well as per address, so the people behind one shared
+ * address each have their own budget (docs/rules.md, Rate limits).
+ */
+function deviceId() {
+  let id = localStorage.getItem('duet.device');
+  if (!id || !/^[A-Za-z0-9_-]{16,64}$/.test(id)) {
+    id = `${randomId()}${randomId()}`.replace(/[^A-Za-z0-9_-]/g, '').slice(0, 64);
+    localStorage.setItem('duet.device', id);
+  }
+  return id;
 }
