@@ -276,3 +276,73 @@ test('sign-ups: 30 browsers behind one address all sign up; a sixth from one bro
     await limited.stop();
   }
 });
+
+test('attention while the tab is hidden: unread count in the title, a dot on the icon, opt-in notifications for the match and messages', async () => {
+  const gia = await makeUser(server.base, 'attn_gia', { gender: 'female', preferred: 'male' });
+  const hung = await makeUser(server.base, 'attn_hung', { gender: 'male', preferred: 'female' });
+  const a = await signedInPage(browser, server.base, DESKTOP, gia, 'en');
+  const b = await signedInPage(browser, server.base, PHONE, hung, 'en');
+  // A browser that grants notifications, recorded instead of shown; vibrations too.
+  await a.context().addInitScript(() => {
+    window.notes = [];
+    window.vibrations = 0;
+    window.Notification = class {
+      static permission = 'default';
+      static requestPermission() {
+        window.Notification.permission = 'granted';
+        return Promise.resolve('granted');
+      }
+      constructor(title, options) {
+        window.notes.push([title, options.body, options.tag]);
+      }
+      close() {}
+    };
+    navigator.vibrate = () => {
+      window.vibrations += 1;
+      return true;
+    };
+  });
+  await a.reload();
+  await a.locator('.notify-toggle').click();
+  await a.locator('.notify-toggle[aria-pressed=true]').waitFor({ timeout: WAIT });
+
+  await a.locator('.hero-card button.btn-primary').click();
+  await a.locator('.radar').waitFor({ timeout: WAIT });
+  // A switches to another tab while waiting.
+  const setHidden = (page, isHidden) => page.evaluate((value) => {
+    Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => (value ? 'hidden' : 'visible') });
+    document.dispatchEvent(new Event('visibilitychange'));
+  }, isHidden);
+  await setHidden(a, true);
+  await b.locator('.hero-card button.btn-primary').click();
+  await a.locator('.composer textarea').waitFor({ timeout: WAIT });
+  await b.locator('.composer textarea').waitFor({ timeout: WAIT });
+  await a.waitForFunction(() => window.notes.some((n) => n[2] === 'duet-match'));
+
+  for (const text of ['Hello Gia!', 'Are you there?']) {
+    await b.locator('.composer textarea').fill(text);
+    await b.locator('.composer textarea').press('Enter');
+    await a.locator('.msg-theirs .bubble', { hasText: text }).waitFor({ timeout: WAIT });
+  }
+  assert.equal(await a.title(), '(2) Duet');
+  await a.waitForFunction(() => document.querySelector('link[rel=icon]').getAttribute('href').startsWith('data:image/svg+xml'));
+  const notes = await a.evaluate(() => window.notes);
+  assert.deepEqual(notes.filter((n) => n[2] === 'duet-message').map((n) => n[1]), ['attn_hung: Hello Gia!', 'attn_hung: Are you there?']);
+  assert.ok(await a.evaluate(() => window.vibrations) >= 3, 'vibrated for the match and each message');
+  // Not read while hidden: B's messages stay "sent".
+  assert.equal(await b.locator('.msg-mine[data-state=read]').count(), 0);
+
+  // Back to the tab: the count and the dot go, the messages are read.
+  await setHidden(a, false);
+  await a.waitForFunction(() => document.title === 'Duet' && document.querySelector('link[rel=icon]').getAttribute('href') === '/app/icon.svg');
+  await b.locator('.msg-mine[data-state=read]').first().waitFor({ timeout: WAIT });
+  // While visible, nothing is notified.
+  await b.locator('.composer textarea').fill('Now you see me');
+  await b.locator('.composer textarea').press('Enter');
+  await a.locator('.msg-theirs .bubble', { hasText: 'Now you see me' }).waitFor({ timeout: WAIT });
+  assert.equal(await a.title(), 'Duet');
+  assert.equal((await a.evaluate(() => window.notes)).length, notes.length);
+  assert.deepEqual(a.problems, []);
+  await a.context().close();
+  await b.context().close();
+});

@@ -31,6 +31,7 @@ const FILES: &[(&str, &[u8])] = assets![
     "app.css",
     "icon.svg",
     "js/api.js",
+    "js/attention.js",
     "js/call.js",
     "js/chat-socket.js",
     "js/connection.js",

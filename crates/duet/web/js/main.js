@@ -8,6 +8,7 @@
 // (the status socket's first frame, or GET /user/status) and wins over the hash.
 
 import { api, forgetTokens, hasSession, logout, setHooks } from './api.js';
+import { matchFound } from './attention.js';
 import { h, clear } from './dom.js';
 import { getLang, onLangChange, setLang, t } from './i18n.js';
 import { openStatusSocket } from './status-socket.js';
@@ -93,6 +94,7 @@ const app = {
     // not rebuild the screen.
     const r = parseRoute();
     if (r.name === 'room' && r.id === match.room_id) return;
+    matchFound(match.matched_user?.nickname || t('partner.anonymous'));
     app.go(`#/room/${match.room_id}`);
   },
 

@@ -4,6 +4,7 @@
 // socket (chat-socket.js).
 
 import { api } from '../api.js';
+import { likeRound as likeRoundOpened, messageArrived } from '../attention.js';
 import { ChatRoom } from '../chat-socket.js';
 import { callPanel } from './call-panel.js';
 import { composer } from './composer.js';
@@ -160,6 +161,7 @@ export function roomView(app, roomId) {
         // The conversation has started: the icebreaker's one-tap send goes.
         intro.started();
         if (!msg.mine) {
+          if (!replay) messageArrived(top.name, msg.content);
           setTyping(false);
           top.setPresence(true);
           scheduleRead();
@@ -209,6 +211,7 @@ export function roomView(app, roomId) {
     switch (frame.type) {
       case 'like_prompt':
         like.show({ round: frame.round, deadline: frame.deadline, answered: false });
+        likeRoundOpened();
         break;
       case 'like_response':
         if (frame.user_id !== chat.myId) like.partnerAnswered();

@@ -2,6 +2,7 @@
 // its room, which introduces the partner (room.js).
 
 import { api } from '../api.js';
+import { notificationsOn, notificationsSupported, setNotifications } from '../attention.js';
 import { clockText, h } from '../dom.js';
 import { t } from '../i18n.js';
 import { errorText, showBanner } from '../ui.js';
@@ -27,6 +28,7 @@ export function homeView(app, notice) {
     h('p', { text: t('home.incomplete', { fields: p.missing.map((f) => t(FIELD_LABELS[f] || f)).join(', ') }) }),
     h('a', { href: '#/profile', class: 'btn btn-secondary', text: t('home.complete') }));
   if (!p.profile_complete) button.disabled = voice.disabled = true;
+  const notify = notificationsSupported() ? notifyToggle() : null;
   const el = h('section', { class: 'screen screen-center' },
     h('div', { class: 'card hero-card' },
       h('div', { class: 'pulse-icon', 'aria-hidden': 'true' }, h('img', { src: '/app/icon.svg', alt: '', width: 56, height: 56 })),
@@ -35,7 +37,8 @@ export function homeView(app, notice) {
       notice ? h('p', { class: 'notice home-notice', role: 'status', text: t(notice) }) : null,
       missing,
       h('div', { class: 'search-choices' }, button, voice),
-      error));
+      error,
+      notify));
   return { el, focus: button };
 }
 
@@ -66,4 +69,26 @@ export function searchingView(app, search) {
       h('p', { class: 'muted', text: t('search.hint') }),
       cancel));
   return { el, focus: cancel, destroy: () => clearInterval(timer) };
+}
+
+/**
+ * Opt-in: a notification, a sound and a vibration for a match, a message or a like
+ * round while the tab is hidden (attention.js). The browser asks its permission first.
+ */
+function notifyToggle() {
+  const button = h('button', { type: 'button', class: 'btn btn-small btn-ghost notify-toggle' });
+  const note = h('p', { class: 'muted notify-note', 'aria-live': 'polite' });
+  const render = () => {
+    const on = notificationsOn();
+    button.setAttribute('aria-pressed', String(on));
+    button.textContent = on ? t('notify.on') : t('notify.off');
+  };
+  button.addEventListener('click', async () => {
+    const wanted = !notificationsOn();
+    const on = await setNotifications(wanted);
+    note.textContent = wanted && !on ? t('notify.blocked') : '';
+    render();
+  });
+  render();
+  return h('div', { class: 'notify' }, button, note);
 }
