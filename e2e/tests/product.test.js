@@ -346,3 +346,22 @@ test('attention while the tab is hidden: unread count in the title, a dot on the
   await a.context().close();
   await b.context().close();
 });
+
+test('one tap to the next stranger: End and meet someone new ends the room and searches at once', async () => {
+  const lan = await makeUser(server.base, 'next_lan', { gender: 'female', preferred: 'male' });
+  const kha = await makeUser(server.base, 'next_kha', { gender: 'male', preferred: 'female' });
+  const a = await signedInPage(browser, server.base, PHONE, lan, 'en');
+  const b = await signedInPage(browser, server.base, DESKTOP, kha, 'en');
+  await matchedPair(browser, server.base, [a, b]);
+  await a.locator('.room-actions button', { hasText: 'End' }).click();
+  await a.locator('dialog .end-next').click();
+  // A is searching again, and never saw the ended screen; B is told A ended it.
+  await a.locator('.radar').waitFor({ timeout: WAIT });
+  assert.equal(await a.locator('.ended-card').count(), 0);
+  await a.waitForTimeout(500);
+  assert.equal(await a.locator('.radar').count(), 1, 'still searching');
+  await b.locator('.ended-card[data-ended-by=partner]').waitFor({ timeout: WAIT });
+  assert.deepEqual(a.problems, []);
+  await a.context().close();
+  await b.context().close();
+});

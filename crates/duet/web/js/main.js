@@ -33,6 +33,7 @@ const app = {
   halted: false, // banned or replaced: nothing more happens on this page
   haltedView: null, // builds the banned or replaced screen again (after a language change)
   notice: null, // a strings.js key shown once on the home screen (a search that timed out)
+  leaving: null, // the room left with "End and meet someone new": its end shows no screen
 
   go(hash) {
     if (location.hash === hash) route();
@@ -102,6 +103,8 @@ const app = {
     sessionStorage.removeItem(`duet.outbox.${roomId}`);
     sessionStorage.removeItem(`duet.draft.${roomId}`);
     if (app.status?.current_room_id === roomId) app.status = { status: 'idle', current_room_id: null };
+    // Left with "End and meet someone new": the new search leads on, not the ended screen.
+    if (app.leaving === roomId) return;
     const target = `#/ended/${roomId}/${reason || 'unknown'}`;
     const current = parseRoute();
     if (current.name === 'ended' && current.id === roomId) return;
@@ -114,7 +117,7 @@ const app = {
    */
   /** Searches for a `kind` match (`chat` or `voice`); `other`: the other search button, disabled meanwhile. */
   async startSearch(button, errorEl = null, kind = 'chat', other = null) {
-    button.disabled = true;
+    if (button) button.disabled = true;
     if (other) other.disabled = true;
     if (errorEl) errorEl.textContent = '';
     app.notice = null;
@@ -123,7 +126,7 @@ const app = {
       if (res.room_id) app.matched(res);
       else app.searching(res.search);
     } catch (error) {
-      button.disabled = false;
+      if (button) button.disabled = false;
       if (other) other.disabled = false;
       if (error.code === 'already_searching') app.searching(null);
       else if (error.code === 'incomplete_profile') app.go('#/profile');

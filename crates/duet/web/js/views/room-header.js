@@ -113,12 +113,17 @@ export function roomHeader(app, screen, roomId, room, ended) {
       h('p', { text: t('end.body') }),
       h('div', { class: 'form-actions' },
         h('button', { type: 'button', class: 'btn btn-ghost', text: t('common.cancel'), on: { click: () => close(null) } }),
-        h('button', { type: 'button', class: 'btn btn-danger', text: t('end.confirm'), autofocus: true, on: { click: () => close(true) } }))));
+        h('button', { type: 'button', class: 'btn btn-danger end-only', text: t('end.confirm'), on: { click: () => close('end') } }),
+        // The next stranger in the same tap: the room ends and a search starts.
+        h('button', { type: 'button', class: 'btn btn-primary end-next', text: t('end.next'), autofocus: true, on: { click: () => close('next') } }))));
     if (!confirmed) return;
+    if (confirmed === 'next') app.leaving = roomId;
     try {
       const res = await api('POST', `/chat/end/${roomId}`);
-      ended(res.reason);
+      if (confirmed === 'next') app.startSearch(null, null, room.type === 'voice' ? 'voice' : 'chat');
+      else ended(res.reason);
     } catch (error) {
+      app.leaving = null;
       showBanner('room', 'error', errorText(error), 6);
     }
   });
