@@ -365,3 +365,37 @@ test('one tap to the next stranger: End and meet someone new ends the room and s
   await a.context().close();
   await b.context().close();
 });
+
+test('the like round explained: what it is the first time, the time to the next round, and a warning on the round that can end the room', async () => {
+  const quick = await startServer(['--like-after=5s', '--like-answer-window=4s']);
+  try {
+    const mai = await makeUser(quick.base, 'like_mai', { gender: 'female', preferred: 'male' });
+    const son = await makeUser(quick.base, 'like_son', { gender: 'male', preferred: 'female' });
+    const a = await signedInPage(browser, quick.base, PHONE, mai, 'en');
+    const b = await signedInPage(browser, quick.base, DESKTOP, son, 'en');
+    await matchedPair(browser, quick.base, [a, b]);
+    // Before the first round: when it opens.
+    await a.locator('.like-next', { hasText: /Next .* round in 00:0\d/ }).waitFor({ timeout: WAIT });
+    // The first round explains itself once; it is not yet decisive.
+    await a.locator('.like-panel:not([hidden]) .like-explain').waitFor({ timeout: WAIT });
+    assert.match(await a.locator('.like-explain').textContent(), /Two rounds in a row/);
+    assert.equal(await a.locator('.like-panel').getAttribute('data-decisive'), 'false');
+    await a.locator('.like-explained').click();
+    await a.locator('.like-explain').waitFor({ state: 'detached' });
+    await a.locator('.like-no').click();
+    await b.locator('.like-no').click();
+    // Between rounds: the time to the next one; then the second round warns.
+    await a.locator('.like-next:not([hidden])').waitFor({ timeout: WAIT });
+    await a.locator('.like-panel:not([hidden])[data-decisive=true] .like-warning').waitFor({ timeout: WAIT });
+    assert.equal(await a.locator('.like-explain').count(), 0, 'explained once');
+    await b.locator('.like-panel:not([hidden])[data-decisive=true]').waitFor({ timeout: WAIT });
+    await a.locator('.like-no').click();
+    await b.locator('.like-no').click();
+    for (const page of [a, b]) await page.locator('.ended-card[data-reason=no_mutual_like]').waitFor({ timeout: WAIT });
+    assert.deepEqual(a.problems, []);
+    await a.context().close();
+    await b.context().close();
+  } finally {
+    await quick.stop();
+  }
+});

@@ -8,14 +8,51 @@ import { clockText, h } from '../dom.js';
 import { t } from '../i18n.js';
 import { announce, errorText, showBanner } from '../ui.js';
 
+const EXPLAINED_KEY = 'duet.likeExplained';
+
 /**
  * `resize(change)` runs a change that alters the panel's height (the room keeps the
- * newest message in view). Returns `{el, show(round), partnerAnswered(), hide(), destroy()}`.
+ * newest message in view). `opts`: `{likeAfterSecs, kept()}` (the time from one round to
+ * the next, `like_after_secs` of /meta/limits; whether both keep the room now).
+ * Returns `{el, nextEl, show(round), partnerAnswered(), result(outcome, revealLevel),
+ * scheduleNext(at), hide(), destroy()}`.
+ *
+ * What the round is, explained: the first round this browser sees comes with what it
+ * does and what Keep changes; a round whose "no" would end the room says so (the rule:
+ * two rounds in a row without both saying yes end a room not kept; the page counts the
+ * room's rounds without a match in sessionStorage, `duet.nomatch.{room}`); and between
+ * rounds a line says when the next one opens, until the photo is clear.
  */
-export function likeRound(roomId, resize) {
+export function likeRound(roomId, resize, opts = {}) {
   const el = h('div', { class: 'like-panel', hidden: true, role: 'region', 'aria-label': t('like.title') });
+  const nextEl = h('p', { class: 'like-next muted', hidden: true, 'aria-live': 'off' });
   let round = null; // {round, deadline, answered, partnerAnswered, announced}
   let countdown = null;
+  let nextAt = null;
+  let nextTimer = null;
+  const streakKey = `duet.nomatch.${roomId}`;
+  const streak = () => Number(sessionStorage.getItem(streakKey) || 0);
+
+  /** When the next round opens (a Date in ms), or null when no round is to come. */
+  function scheduleNext(at) {
+    nextAt = at;
+    clearInterval(nextTimer);
+    const tick = () => {
+      const left = nextAt - Date.now();
+      nextEl.hidden = Boolean(round) || !nextAt || left <= 0;
+      if (!nextEl.hidden) nextEl.textContent = t('like.next', { time: clockText(left / 1000) });
+      if (left <= 0) clearInterval(nextTimer);
+    };
+    tick();
+    if (nextAt) nextTimer = setInterval(tick, 1000);
+  }
+
+  /** A round closed: the page's count of rounds without a match, and the next round. */
+  function result(outcome, revealLevel) {
+    sessionStorage.setItem(streakKey, String(outcome === 'mutual' ? 0 : streak() + 1));
+    hide();
+    scheduleNext(revealLevel < 2 && opts.likeAfterSecs ? Date.now() + opts.likeAfterSecs * 1000 : null);
+  }
 
   /** A round is open: `{round, deadline, answered}` from a prompt or the connection frame. */
   function show(next) {
@@ -27,6 +64,7 @@ export function likeRound(roomId, resize) {
       partnerAnswered: Boolean(known.partnerAnswered),
       announced: Boolean(known.announced),
     };
+    nextEl.hidden = true;
     resize(render);
   }
 
@@ -87,11 +125,23 @@ export function likeRound(roomId, resize) {
     no.addEventListener('click', () => answer('no', no));
     el.dataset.round = String(round.round);
     el.dataset.answered = String(round.answered);
+    // The first round this browser sees explains itself (until "Got it").
+    const explain = localStorage.getItem(EXPLAINED_KEY) ? null : h('div', { class: 'like-explain' },
+      h('p', { text: t('like.explain') }),
+      h('button', { type: 'button', class: 'btn btn-small btn-ghost like-explained', text: t('like.gotIt'), on: { click: () => {
+        localStorage.setItem(EXPLAINED_KEY, '1');
+        resize(render);
+      } } }));
+    // The round whose "no" would end the room says so.
+    const decisive = streak() >= 1 && !opts.kept?.();
+    el.dataset.decisive = String(decisive);
     el.replaceChildren(
       h('div', { class: 'like-text' },
         h('p', { class: 'like-title', text: t('like.title') }),
         h('p', { class: 'muted', text: round.answered ? t('like.waiting') : t('like.subtitle') }),
-        round.partnerAnswered && !round.answered ? h('p', { class: 'like-partner', text: t('like.partnerAnswered') }) : null),
+        decisive ? h('p', { class: 'like-warning', role: 'note', text: t('like.lastChance') }) : null,
+        round.partnerAnswered && !round.answered ? h('p', { class: 'like-partner', text: t('like.partnerAnswered') }) : null,
+        explain),
       h('div', { class: 'like-side' },
         clock,
         round.answered ? null : h('div', { class: 'like-buttons' }, no, yes)),
@@ -110,7 +160,8 @@ export function likeRound(roomId, resize) {
   function destroy() {
     round = null;
     clearInterval(countdown);
+    clearInterval(nextTimer);
   }
 
-  return { el, show, partnerAnswered, hide, destroy };
+  return { el, nextEl, show, partnerAnswered, result, scheduleNext, hide, destroy };
 }

@@ -57,7 +57,8 @@ export function roomHeader(app, screen, roomId, room, ended) {
     facts ? h('p', { class: 'muted', text: facts }) : null,
     tags,
     reveal,
-    keptBadge);
+    keptBadge,
+    h('p', { class: 'muted keep-hint', text: t('room.keepHint') }));
   const asideAvatar = aside.querySelector('.avatar');
   detailsButton.setAttribute('aria-controls', aside.id);
   const header = h('header', { class: 'room-header' },
@@ -85,6 +86,8 @@ export function roomHeader(app, screen, roomId, room, ended) {
   const renderKeep = () => {
     const { keep: flags, kept } = current;
     keep.set(flags.me ? '★' : '☆', flags.me ? t('room.unkeep') : t('room.keep'));
+    // What keep does, on hover and for screen readers (the drawer says it on a phone).
+    keepButton.title = `${flags.me ? t('room.unkeep') : t('room.keep')}: ${t('room.keepHint')}`;
     keepButton.setAttribute('aria-pressed', String(flags.me));
     screen.dataset.kept = String(kept);
     keptBadge.textContent = keepNote();

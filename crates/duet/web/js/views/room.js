@@ -67,7 +67,15 @@ export function roomView(app, roomId) {
   function build(room) {
     const top = roomHeader(app, el, roomId, room, (reason) => app.ended(roomId, reason));
     state.top = top;
-    const like = likeRound(roomId, (change) => keepingBottom(change));
+    const like = likeRound(roomId, (change) => keepingBottom(change), {
+      likeAfterSecs: app.limits?.like_after_secs,
+      kept: () => el.dataset.kept === 'true',
+    });
+    // Before the first round: when it opens (the room's start plus the interval).
+    if (!room.like_round && room.reveal_level < 2 && app.limits?.like_after_secs) {
+      const first = Date.parse(room.start_time) + app.limits.like_after_secs * 1000;
+      if (first > Date.now()) like.scheduleNext(first);
+    }
     state.like = like;
     const intro = matchIntro(app, room, top.name, (text) => {
       showPending(messages, chat.send(text));
@@ -97,7 +105,7 @@ export function roomView(app, roomId) {
     el.replaceChildren(
       top.header,
       h('div', { class: 'room-body' },
-        h('div', { class: 'chat-column' }, call.el, like.el, list, typing, box.error, box.form),
+        h('div', { class: 'chat-column' }, call.el, like.el, like.nextEl, list, typing, box.error, box.form),
         top.backdrop,
         top.aside));
     el.removeAttribute('aria-busy');
@@ -217,7 +225,7 @@ export function roomView(app, roomId) {
         if (frame.user_id !== chat.myId) like.partnerAnswered();
         break;
       case 'like_result':
-        like.hide();
+        like.result(frame.outcome, frame.reveal_level);
         top.setReveal(frame.reveal_level);
         showBanner('like', frame.outcome === 'mutual' ? 'info' : 'warn', t(frame.outcome === 'mutual' ? 'like.mutual' : 'like.noMatch'), 6);
         break;
