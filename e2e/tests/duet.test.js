@@ -301,6 +301,8 @@ test('dark theme', async () => {
   await b.page.reload();
   await b.page.locator('.composer textarea').waitFor({ timeout: WAIT });
   assert.equal(await b.page.getAttribute('html', 'data-theme'), 'dark');
+  // The composer shows before the socket's replay has brought every message back.
+  await b.page.locator('.msg[data-seq="6"]').waitFor({ timeout: WAIT });
   assert.equal((await messages(b.page)).length, 6);
 });
 

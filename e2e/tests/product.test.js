@@ -361,6 +361,9 @@ test('one tap to the next stranger: End and meet someone new ends the room and s
   await a.waitForTimeout(500);
   assert.equal(await a.locator('.radar').count(), 1, 'still searching');
   await b.locator('.ended-card[data-ended-by=partner]').waitFor({ timeout: WAIT });
+  // Cancelled, so the tests after this one do not meet a searching Lan.
+  await a.locator('.hero-card button.btn-secondary').click();
+  await a.locator('.hero-card button.btn-primary').waitFor({ timeout: WAIT });
   assert.deepEqual(a.problems, []);
   await a.context().close();
   await b.context().close();
@@ -398,4 +401,29 @@ test('the like round explained: what it is the first time, the time to the next 
   } finally {
     await quick.stop();
   }
+});
+
+test('the reveal as a moment: the level on the photo, a tap enlarges it; an emoji picker in the composer', async () => {
+  const yen = await makeUser(server.base, 'reveal_yen', { gender: 'female', preferred: 'male' });
+  const tam = await makeUser(server.base, 'reveal_tam', { gender: 'male', preferred: 'female' });
+  const a = await signedInPage(browser, server.base, { ...PHONE, viewport: { width: 320, height: 640 } }, yen, 'en');
+  const b = await signedInPage(browser, server.base, DESKTOP, tam, 'en');
+  await matchedPair(browser, server.base, [a, b]);
+  assert.equal(await a.locator('.room-header .reveal-pill').textContent(), '0/2');
+  await a.locator('.photo-button').click();
+  await a.locator('dialog .photo-dialog .reveal-badge', { hasText: 'Photo reveal 0/2' }).waitFor({ timeout: WAIT });
+  await a.keyboard.press('Escape');
+  await a.locator('dialog').waitFor({ state: 'detached' });
+
+  await a.locator('.composer textarea').fill('Party ');
+  await a.locator('.emoji-toggle').click();
+  await a.locator('.emoji-picker:not([hidden]) .emoji', { hasText: '🎉' }).click();
+  assert.equal(await a.inputValue('.composer textarea'), 'Party 🎉');
+  assert.deepEqual(await a.evaluate(() => ({ wider: document.documentElement.scrollWidth > innerWidth, w: innerWidth })), { wider: false, w: 320 });
+  await a.locator('.composer textarea').press('Enter');
+  await b.locator('.msg-theirs .bubble', { hasText: 'Party 🎉' }).waitFor({ timeout: WAIT });
+  assert.equal(await a.locator('.emoji-picker').isHidden(), true, 'the picker closes with the message sent');
+  assert.deepEqual(a.problems, []);
+  await a.context().close();
+  await b.context().close();
 });

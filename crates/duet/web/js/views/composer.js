@@ -10,6 +10,8 @@ import { t } from '../i18n.js';
  * once the box is empty again; `typed()` and `stopTyping()` tell the partner. Returns `{form, error, showError(text), focus()}`:
  * the room places `error` above `form`.
  */
+const EMOJI = ['😊', '😂', '🥰', '😍', '😉', '😅', '🤔', '😮', '😢', '😡', '👍', '👋', '🙏', '👏', '🎉', '❤️', '🔥', '✨', '☕', '🍜', '🎵', '📚', '✈️', '🌙'];
+
 export function composer(app, roomId, { send, sent, typed, stopTyping }) {
   const max = app.limits.message_max_chars;
   const input = h('textarea', { rows: 1, name: 'message', placeholder: t('room.placeholder'), 'aria-label': t('room.placeholder'), maxlength: max * 2, enterkeyhint: 'send' });
@@ -23,7 +25,32 @@ export function composer(app, roomId, { send, sent, typed, stopTyping }) {
   };
   const sendButton = h('button', { type: 'submit', class: 'btn btn-primary btn-send', 'aria-label': t('room.send') }, h('span', { text: t('room.send') }));
   const error = h('p', { class: 'composer-error', role: 'alert' });
-  const form = h('form', { class: 'composer' }, input, sendButton);
+  // A small emoji picker: a tap inserts one where the caret is.
+  const emojiButton = h('button', { type: 'button', class: 'btn btn-ghost emoji-toggle', 'aria-label': t('room.emoji'), 'aria-expanded': 'false', title: t('room.emoji'), text: '😊' });
+  const picker = h('div', { class: 'emoji-picker', role: 'group', 'aria-label': t('room.emoji'), hidden: true },
+    EMOJI.map((e) => h('button', { type: 'button', class: 'emoji', text: e, 'aria-label': e })));
+  const showPicker = (open) => {
+    picker.hidden = !open;
+    emojiButton.setAttribute('aria-expanded', String(open));
+  };
+  emojiButton.addEventListener('click', () => showPicker(picker.hidden));
+  picker.addEventListener('click', (event) => {
+    const emoji = event.target.closest('.emoji')?.textContent;
+    if (!emoji) return;
+    const start = input.selectionStart ?? input.value.length;
+    const end = input.selectionEnd ?? start;
+    input.value = input.value.slice(0, start) + emoji + input.value.slice(end);
+    input.setSelectionRange(start + emoji.length, start + emoji.length);
+    input.dispatchEvent(new Event('input'));
+    input.focus();
+  });
+  picker.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape') {
+      showPicker(false);
+      emojiButton.focus();
+    }
+  });
+  const form = h('form', { class: 'composer' }, picker, emojiButton, input, sendButton);
 
   const autosize = () => {
     input.style.height = 'auto';
@@ -38,6 +65,7 @@ export function composer(app, roomId, { send, sent, typed, stopTyping }) {
       return;
     }
     send(content);
+    showPicker(false);
     input.value = '';
     saveDraft();
     autosize();

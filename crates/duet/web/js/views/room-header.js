@@ -61,8 +61,20 @@ export function roomHeader(app, screen, roomId, room, ended) {
     h('p', { class: 'muted keep-hint', text: t('room.keepHint') }));
   const asideAvatar = aside.querySelector('.avatar');
   detailsButton.setAttribute('aria-controls', aside.id);
+  // The photo is the reveal's moment: a tap enlarges it, with its level; the level also
+  // shows on the photo itself, since a phone hides the side panel that says it.
+  const levelPill = h('span', { class: 'reveal-pill', 'aria-hidden': 'true' });
+  const photoButton = h('button', { type: 'button', class: 'photo-button', 'aria-label': t('room.photo', { name }) }, avatar.el, levelPill);
+  photoButton.addEventListener('click', () => openDialog(name, (close) => {
+    const img = h('img', { class: 'photo-large', alt: t('room.photo', { name }), src: blob || '', hidden: !blob });
+    return h('div', { class: 'stack photo-dialog' },
+      blob ? img : h('p', { class: 'muted', text: t('room.noPhoto') }),
+      h('p', { class: 'reveal-badge', text: t('room.reveal', { level: screen.dataset.reveal || '0' }) }),
+      h('p', { class: 'muted', text: t('room.revealHint') }),
+      h('div', { class: 'form-actions' }, h('button', { type: 'button', class: 'btn btn-primary', text: t('common.close'), autofocus: true, on: { click: () => close(null) } })));
+  }));
   const header = h('header', { class: 'room-header' },
-    avatar.el,
+    photoButton,
     h('div', { class: 'room-title' }, h('h1', { class: 'partner-name', text: name }), presence),
     h('div', { class: 'room-actions' }, detailsButton, keepButton, reportButton, endButton));
 
@@ -154,6 +166,7 @@ export function roomHeader(app, screen, roomId, room, ended) {
   const setReveal = (level) => {
     screen.dataset.reveal = String(level);
     reveal.textContent = t('room.reveal', { level });
+    levelPill.textContent = `${level}/2`;
   };
   setAvatar(partner.avatar_url);
   renderKeep();
