@@ -119,7 +119,20 @@ asyncio.run(main())
         .args(["-c", SCRIPT, &addr.to_string()])
         .output()
         .expect("python3 runs");
-    assert!(output.status.success(), "kosoku failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "kosoku failed ({}): {}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr),
+        String::from_utf8_lossy(&output.stdout)
+            .chars()
+            .rev()
+            .take(2000)
+            .collect::<String>()
+            .chars()
+            .rev()
+            .collect::<String>()
+    );
     serde_json::from_slice(&output.stdout).expect("the runner's verdicts")
 }
 
