@@ -138,7 +138,7 @@ impl RateLimits {
             (None, None) => None,
         };
         self.check_in(&self.signup, per_device.as_slice())?;
-        self.check_in(&self.signup_address, &ip.map(Key::Addr).into_iter().collect::<Vec<_>>())
+        self.check_in(&self.signup_address, ip.map(Key::Addr).as_slice())
     }
 
     /// Drops the state of keys that are back to a full bucket, so memory follows the
@@ -198,16 +198,21 @@ mod tests {
     use super::*;
     use std::net::Ipv4Addr;
 
-    #[test]
-    fn a_burst_then_refusal_with_retry_after() {
-        let limits = RateLimits::new(&RateLimitSettings {
+    /// Limits with login at 3/min, sign-ups at 5/h per device and `signup_address` per address.
+    fn limits(signup_address: &str) -> RateLimits {
+        RateLimits::new(&RateLimitSettings {
             rate_login: "3/min".parse().unwrap(),
             rate_signup: "5/h".parse().unwrap(),
-            rate_signup_address: "60/h".parse().unwrap(),
+            rate_signup_address: signup_address.parse().unwrap(),
             rate_search: "10/min".parse().unwrap(),
             rate_avatar: "10/min".parse().unwrap(),
             rate_default: "600/min".parse().unwrap(),
-        });
+        })
+    }
+
+    #[test]
+    fn a_burst_then_refusal_with_retry_after() {
+        let limits = limits("60/h");
         let a = [Key::Addr(IpAddr::V4(Ipv4Addr::LOCALHOST))];
         let b = [Key::Addr(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)))];
         for _ in 0..3 {
@@ -221,14 +226,7 @@ mod tests {
 
     #[test]
     fn sign_ups_count_per_device_and_per_address() {
-        let limits = RateLimits::new(&RateLimitSettings {
-            rate_login: "3/min".parse().unwrap(),
-            rate_signup: "5/h".parse().unwrap(),
-            rate_signup_address: "30/h".parse().unwrap(),
-            rate_search: "10/min".parse().unwrap(),
-            rate_avatar: "10/min".parse().unwrap(),
-            rate_default: "600/min".parse().unwrap(),
-        });
+        let limits = limits("30/h");
         let cafe = Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7)));
         let device = |n: u32| Some(format!("device-{n:012}").into_boxed_str());
         // Six people behind one address: five each.

@@ -17,7 +17,9 @@ function render() {
 
 /** Link `name` (a socket) is up or down. */
 export function setLink(name, up) {
-  const changed = up ? down.delete(name) : !down.has(name) && Boolean(down.add(name));
+  const changed = up ? down.has(name) : !down.has(name);
+  if (up) down.delete(name);
+  else down.add(name);
   if (changed) render();
 }
 
