@@ -32,8 +32,9 @@ export const DESKTOP = { viewport: { width: 1280, height: 800 }, deviceScaleFact
  * can assert the client runs cleanly under the server's policy.
  */
 export async function newPage(browser, options) {
-  // Reduced motion: no transitions half-way through in the screenshots.
-  const context = await browser.newContext({ ...options, colorScheme: 'light', reducedMotion: 'reduce' });
+  // Reduced motion: no transitions half-way through in the screenshots. A Vietnamese
+  // browser unless the test says otherwise (the page follows the browser's language).
+  const context = await browser.newContext({ locale: 'vi-VN', ...options, colorScheme: 'light', reducedMotion: 'reduce' });
   const page = await context.newPage();
   page.problems = [];
   page.on('pageerror', (err) => page.problems.push(`pageerror: ${err.message}`));

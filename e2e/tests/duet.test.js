@@ -80,7 +80,7 @@ after(async () => {
 async function signup(page, username) {
   await page.goto(`${server.base}/`);
   await page.locator('#lang-toggle').waitFor();
-  await page.locator('a.tab[href="#/signup"]').click();
+  await page.locator('#welcome-signup').click();
   // The address changes before the sign-up form replaces the login form: fill the
   // form only once it is the sign-up one (it alone has the email field).
   await page.locator('input[name=email]').waitFor();
@@ -105,10 +105,14 @@ async function completeWizard(page, { nickname, dob, gender, preferred, needs, i
   await page.locator('[data-field=file] .field-hint[aria-live]').filter({ hasText: /./ }).waitFor();
 }
 
-test('the login page is Vietnamese by default and passes the policy', async () => {
+test('the first screen of a Vietnamese browser is Vietnamese, leads to sign-up first and passes the policy', async () => {
   await a.page.goto(`${server.base}/`);
-  await a.page.locator('.screen-auth').waitFor();
+  await a.page.locator('.screen-welcome').waitFor();
   assert.equal(await a.page.getAttribute('html', 'lang'), 'vi');
+  assert.equal((await a.page.locator('#welcome-signup').textContent()).trim(), 'Đăng ký miễn phí');
+  await shot(a.page, 'welcome-phone');
+  await a.page.locator('#welcome-login').click();
+  await a.page.locator('.screen-auth').waitFor();
   assert.equal((await a.page.locator('a.tab[aria-current=page]').textContent()).trim(), 'Đăng nhập');
   await shot(a.page, 'login-phone');
 });
@@ -173,7 +177,7 @@ test('the second user works in English', async () => {
   await page.goto(`${server.base}/`);
   await page.locator('#lang-toggle').click();
   assert.equal(await page.getAttribute('html', 'lang'), 'en');
-  assert.equal((await page.locator('a.tab[aria-current=page]').textContent()).trim(), 'Log in');
+  assert.equal((await page.locator('#welcome-signup').textContent()).trim(), 'Sign up free');
   await signup(page, 'minh_e2e');
   assert.match(await page.locator('.screen-profile h1').textContent(), /Set up your profile/);
   await completeWizard(page, {

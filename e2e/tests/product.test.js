@@ -1,4 +1,5 @@
-// The web client as a product (issue #19): a language switch that keeps what was typed,
+// The web client as a product (issue #19): a first screen that says what Duet is, in the
+// browser's language, with the count of people online; a language switch that keeps what was typed,
 // a match that opens the room on both sides (Back stays in it), the icebreaker sent
 // with one tap, and a stalled network noticed on both sides (one banner, unsent
 // messages marked, presence unknown; the partner sees "away" within 30 s).
@@ -426,4 +427,42 @@ test('the reveal as a moment: the level on the photo, a tap enlarges it; an emoj
   assert.deepEqual(a.problems, []);
   await a.context().close();
   await b.context().close();
+});
+
+test('the first screen follows the browser\'s language, says how Duet works, its rules and privacy, and counts who is online', async () => {
+  const fresh = await startServer();
+  try {
+    // Someone is here: a signed-in page keeps its status socket open.
+    const tokens = await makeUser(fresh.base, 'here_now', { gender: 'female', preferred: 'any' });
+    const present = await signedInPage(browser, fresh.base, DESKTOP, tokens, 'vi');
+
+    // A browser in English gets English, without a choice made before.
+    const english = await newPage(browser, { ...PHONE, locale: 'en-US' });
+    await english.page.goto(`${fresh.base}/`);
+    await english.page.locator('.screen-welcome').waitFor({ timeout: WAIT });
+    assert.equal(await english.page.getAttribute('html', 'lang'), 'en');
+    assert.deepEqual(await english.page.locator('.welcome-step h3').allTextContents(), ['Tell us a little', 'Get matched', 'Like, reveal, keep']);
+    assert.match(await english.page.locator('.welcome-rules h2').textContent(), /^18\+/);
+    assert.match(await english.page.locator('.welcome-rules').textContent(), /aged 18 and over/);
+    assert.match(await english.page.locator('.welcome-privacy').textContent(), /messages are erased when the room ends/);
+    await english.page.locator('.welcome-online', { hasText: 'Online now: 1' }).waitFor({ timeout: WAIT });
+    // Sign up comes first, on screen and for the keyboard (it has the focus).
+    assert.deepEqual(await english.page.$$eval('.welcome-actions .btn', (els) => els.map((el) => el.id)), ['welcome-signup', 'welcome-login']);
+    assert.equal(await english.page.evaluate(() => document.activeElement?.id), 'welcome-signup');
+    await english.page.locator('#welcome-signup').click();
+    await english.page.locator('.screen-auth input[name=email]').waitFor();
+    assert.deepEqual(english.page.problems, []);
+    await english.context.close();
+
+    // A browser in a language Duet does not speak gets Vietnamese.
+    const french = await newPage(browser, { ...PHONE, locale: 'fr-FR' });
+    await french.page.goto(`${fresh.base}/#/room/12`);
+    await french.page.locator('.screen-welcome').waitFor({ timeout: WAIT });
+    assert.equal(await french.page.getAttribute('html', 'lang'), 'vi');
+    assert.equal(await french.page.evaluate(() => location.hash), '#/', 'a signed-out deep link leads to the first screen');
+    await french.context.close();
+    await present.context().close();
+  } finally {
+    await fresh.stop();
+  }
 });

@@ -1,7 +1,12 @@
-//! `/meta`: facts about the service clients need to build their forms: the vocabulary
-//! and the limits, as this server is configured.
+//! `/meta`: facts about the service clients need to build their forms (the vocabulary
+//! and the limits, as this server is configured) and the public count of people online
+//! that the first screen shows.
+
+use std::time::Duration;
 
 use axum::extract::State;
+use axum::http::{header, HeaderValue};
+use axum::response::IntoResponse;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -20,7 +25,10 @@ pub fn routes(state: &AppState) -> Routes {
     limited(
         state,
         LimitClass::Default,
-        OpenApiRouter::new().routes(routes!(get_vocabulary)).routes(routes!(get_limits)),
+        OpenApiRouter::new()
+            .routes(routes!(get_vocabulary))
+            .routes(routes!(get_limits))
+            .routes(routes!(get_online)),
     )
 }
 
@@ -106,4 +114,32 @@ async fn get_limits(State(state): State<AppState>) -> AppJson<Limits> {
     ))]
 async fn get_vocabulary() -> AppJson<Vocabulary> {
     AppJson(vocabulary::vocabulary())
+}
+
+/// How long the public count of people online is served before it is taken again.
+pub const ONLINE_MAX_AGE: Duration = Duration::from_secs(10);
+
+/// How many people are here now, for the first screen.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Online {
+    /// People with the app open (a status or chat socket) on this server.
+    pub online: u64,
+    /// When the count was taken; it is taken again at most every 10 seconds.
+    pub counted_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The number of people online: public (no token), counted at most every 10 seconds
+/// and rate-limited per address like every `/meta` call.
+#[utoipa::path(get, path = "/meta/online", tag = "meta",
+    responses(
+        (status = 200, description = "The count, cacheable for 10 seconds", body = Online),
+    ))]
+async fn get_online(State(state): State<AppState>) -> impl IntoResponse {
+    let (online, at) = state.realtime.connections.online_users_cached(state.clock.now(), ONLINE_MAX_AGE);
+    let cache = HeaderValue::from_str(&format!("public, max-age={}", ONLINE_MAX_AGE.as_secs()))
+        .expect("a valid header value");
+    (
+        [(header::CACHE_CONTROL, cache)],
+        AppJson(Online { online: online as u64, counted_at: at.to_datetime() }),
+    )
 }

@@ -60,6 +60,7 @@ const FILES: &[(&str, &[u8])] = assets![
     "js/views/room-header.js",
     "js/views/room.js",
     "js/views/search.js",
+    "js/views/welcome.js",
 ];
 
 /// The page at `/`; it is also served as `/app/index.html`.

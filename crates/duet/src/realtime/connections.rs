@@ -3,10 +3,13 @@
 //! and whether a user is online.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
 
 use dashmap::DashMap;
 use tokio::sync::oneshot;
 
+use crate::clock::Timestamp;
 use crate::ids::{RoomId, UserId};
 
 #[derive(Default)]
@@ -14,6 +17,8 @@ pub struct Connections {
     status: DashMap<UserId, (u64, oneshot::Sender<()>)>,
     chat: DashMap<(UserId, RoomId), (u64, oneshot::Sender<()>)>,
     next_id: AtomicU64,
+    /// The last public count ([`Connections::online_users_cached`]) and when it was taken.
+    counted: Mutex<Option<(Timestamp, usize)>>,
 }
 
 /// A registered socket: its id, and a receiver that fires when a newer connection of
@@ -75,6 +80,22 @@ impl Connections {
         users.extend(self.chat.iter().map(|e| e.key().0));
         users.len()
     }
+
+    /// [`Connections::online_users`] as the public count serves it: taken again only
+    /// when the last count is older than `max_age` (it walks every socket), so the
+    /// number anyone may ask for costs one walk per `max_age`. The count and when it
+    /// was taken.
+    pub fn online_users_cached(&self, now: Timestamp, max_age: Duration) -> (usize, Timestamp) {
+        let mut counted = self.counted.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match *counted {
+            Some((at, users)) if at <= now && now < at.plus(max_age) => (users, at),
+            _ => {
+                let users = self.online_users();
+                *counted = Some((now, users));
+                (users, now)
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -89,6 +110,21 @@ mod tests {
         let _chat = connections.register_chat(UserId(1), RoomId(7));
         let _other = connections.register_chat(UserId(2), RoomId(7));
         assert_eq!(connections.online_users(), 2);
+    }
+
+    #[test]
+    fn the_public_count_is_taken_again_only_when_it_is_older_than_its_age() {
+        let connections = Connections::default();
+        let t0 = Timestamp::from_millis(1_000_000);
+        let age = Duration::from_secs(10);
+        assert_eq!(connections.online_users_cached(t0, age), (0, t0));
+        let _status = connections.register_status(UserId(1));
+        let later = t0.plus(Duration::from_secs(9));
+        assert_eq!(connections.online_users_cached(later, age), (0, t0), "still the first count");
+        let expired = t0.plus(age);
+        assert_eq!(connections.online_users_cached(expired, age), (1, expired));
+        // A clock set back does not keep an old count forever.
+        assert_eq!(connections.online_users_cached(t0, age), (1, t0));
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Cross-cutting behaviour: health and readiness, metrics, request ids, security
 //! headers, CORS, rate limits, body limits, internal errors, and the API document.
 
+use std::time::Duration;
+
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -191,6 +193,7 @@ async fn the_api_document_lists_every_route_with_error_shapes() {
         ("/user/status", "get"),
         ("/meta/vocabulary", "get"),
         ("/meta/limits", "get"),
+        ("/meta/online", "get"),
         ("/admin/users", "get"),
         ("/admin/users/{id}", "get"),
         ("/admin/users/{id}", "put"),
@@ -252,4 +255,22 @@ async fn the_limits_clients_check_are_the_servers_own_settings() {
     assert_eq!(limits["interests_max"], 5);
     assert_eq!(limits["avatar_max_bytes"], 5 * 1024 * 1024);
     assert_eq!(limits["report_reasons"], json!(["spam", "harassment", "underage", "inappropriate", "other"]));
+}
+
+#[tokio::test]
+async fn the_public_online_count_follows_open_sockets_and_is_taken_at_most_every_ten_seconds() {
+    let app = spawn_app().await;
+    let count = |response: reqwest::Response| async move {
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["cache-control"], "public, max-age=10");
+        let body: Value = response.json().await.unwrap();
+        assert!(body["counted_at"].is_string(), "{body}");
+        body["online"].as_u64().expect("a count")
+    };
+    assert_eq!(count(app.get("/meta/online", None).await).await, 0, "no token needed");
+    let ana = app.signup_complete("ana").await;
+    let _socket = app.status_socket(&ana.access).await;
+    assert_eq!(count(app.get("/meta/online", None).await).await, 0, "still the count of a moment ago");
+    app.advance(Duration::from_secs(10));
+    assert_eq!(count(app.get("/meta/online", None).await).await, 1, "counted again");
 }

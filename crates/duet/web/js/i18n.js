@@ -1,11 +1,22 @@
-// The language of the page: Vietnamese by default, English on request, kept in
-// localStorage. `t(key, params)` looks a text up and fills `{name}` placeholders.
+// The language of the page: the one chosen here before (kept in localStorage), else
+// the first of the browser's languages Duet speaks, else Vietnamese.
+// `t(key, params)` looks a text up and fills `{name}` placeholders.
 
 import { STRINGS } from './strings.js';
 
 const KEY = 'duet.lang';
 const listeners = new Set();
-let lang = STRINGS[localStorage.getItem(KEY)] ? localStorage.getItem(KEY) : 'vi';
+let lang = initialLang();
+
+function initialLang() {
+  const chosen = localStorage.getItem(KEY);
+  if (STRINGS[chosen]) return chosen;
+  for (const tag of navigator.languages?.length ? navigator.languages : [navigator.language]) {
+    const base = String(tag || '').toLowerCase().split('-')[0];
+    if (Object.hasOwn(STRINGS, base)) return base;
+  }
+  return 'vi';
+}
 
 export function getLang() {
   return lang;

@@ -1,6 +1,7 @@
 // The app: boot, the session, the status socket, and the screens by route.
 //
-// Routes live in the hash (#/login, #/signup, #/profile, #/, #/search,
+// Routes live in the hash (#/ (home; signed out, the first screen), #/login, #/signup,
+// #/profile, #/search,
 // #/admin[/reports|users[/ID]|rooms|audit] (the moderation console),
 // #/room/ID, #/ended/ID/REASON), so a reload on any screen comes back to this page;
 // a match opens its room at once, on both sides (the old #/match/ID leads there too);
@@ -19,6 +20,7 @@ import { bannedView, endedView, replacedView } from './views/ended.js';
 import { profileView } from './views/profile.js';
 import { roomView } from './views/room.js';
 import { homeView, searchingView } from './views/search.js';
+import { welcomeView } from './views/welcome.js';
 
 const main = document.getElementById('main');
 
@@ -288,11 +290,11 @@ async function route() {
   document.body.dataset.route = r.name;
   if (r.name !== 'home') app.notice = null;
   if (!app.profile) {
-    if (r.name !== 'login' && r.name !== 'signup') {
-      app.go('#/login');
-      return;
-    }
-    show(authView(app, r.name, kept));
+    // Signed out: the first screen at #/, the forms at #/login and #/signup; any other
+    // address leads to the first screen.
+    if (r.name === 'login' || r.name === 'signup') show(authView(app, r.name, kept));
+    else if (r.name === 'home' && !r.parts[0]) show(welcomeView(app));
+    else app.redirect('#/');
     return;
   }
   if (!app.profile.profile_complete && r.name !== 'profile' && r.name !== 'admin') {

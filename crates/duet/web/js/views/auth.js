@@ -64,8 +64,8 @@ export function authView(app, mode, kept = null) {
     h('div', { class: 'card auth-card' },
       // Two links, not ARIA tabs: each is a page of its own (#/login, #/signup).
       h('nav', { class: 'tabs', 'aria-label': t('auth.modes') },
-        h('a', { href: '#/login', class: 'tab', 'aria-current': signup ? null : 'page', text: t('auth.login') }),
-        h('a', { href: '#/signup', class: 'tab', 'aria-current': signup ? 'page' : null, text: t('auth.signup') })),
+        h('a', { href: '#/signup', class: 'tab', 'aria-current': signup ? 'page' : null, text: t('auth.signup') }),
+        h('a', { href: '#/login', class: 'tab', 'aria-current': signup ? null : 'page', text: t('auth.login') })),
       h('h2', { class: 'sr-only', text: t(signup ? 'auth.signup' : 'auth.login') }),
       form));
   restoreForm(kept, form);
