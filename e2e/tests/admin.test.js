@@ -213,6 +213,8 @@ test('the moderation console: live dashboard, reports, bans, rooms and the audit
   await lan.locator('.banned-card', { hasText: 'Tài khoản bị khóa vĩnh viễn' }).waitFor({ timeout: WAIT });
   // Logging in again says the same.
   await lan.reload();
+  // Signed out by the ban: the first screen, and from there the log-in form.
+  await lan.locator('#welcome-login').click({ timeout: WAIT });
   await lan.locator('.screen-auth').waitFor({ timeout: WAIT });
   await lan.locator('input[name=username]').fill('lan_mod');
   await lan.locator('input[name=password]').fill(PASSWORD);

@@ -335,7 +335,7 @@ test('attention while the tab is hidden: unread count in the title, a dot on the
 
   // Back to the tab: the count and the dot go, the messages are read.
   await setHidden(a, false);
-  await a.waitForFunction(() => document.title === 'Duet' && document.querySelector('link[rel=icon]').getAttribute('href') === '/app/icon.svg');
+  await a.waitForFunction(() => document.title === 'Duet' && /^\/app\/icon\.[0-9a-f]{10}\.svg$/.test(document.querySelector('link[rel=icon]').getAttribute('href')));
   await b.locator('.msg-mine[data-state=read]').first().waitFor({ timeout: WAIT });
   // While visible, nothing is notified.
   await b.locator('.composer textarea').fill('Now you see me');
@@ -463,6 +463,51 @@ test('the first screen follows the browser\'s language, says how Duet works, its
     await french.context.close();
     await present.context().close();
   } finally {
+    await fresh.stop();
+  }
+});
+
+test('installable: a manifest the browser reads, a service worker that keeps the shell, and the offline page when the server cannot be reached', async () => {
+  let fresh = await startServer();
+  const { context, page } = await newPage(browser, { ...PHONE, locale: 'en-US' });
+  try {
+    await page.goto(`${fresh.base}/`);
+    await page.locator('.screen-welcome').waitFor({ timeout: WAIT });
+    // The manifest, as the browser reads it for "Add to home screen".
+    const cdp = await context.newCDPSession(page);
+    const { url, errors, data } = await cdp.send('Page.getAppManifest');
+    assert.match(url, /\/app\/manifest\.[0-9a-f]{10}\.webmanifest$/);
+    assert.deepEqual(errors, []);
+    const manifest = JSON.parse(data);
+    assert.equal(manifest.display, 'standalone');
+    assert.ok(manifest.icons.some((i) => i.sizes === '512x512' && i.purpose === 'maskable'));
+    // The worker takes over the page and keeps the shell, and no API answer.
+    await page.evaluate(() => navigator.serviceWorker.ready);
+    await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: WAIT }).catch(async () => {
+      await page.reload();
+      await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: WAIT });
+    });
+    const kept = await page.evaluate(async () => {
+      const urls = [];
+      for (const name of await caches.keys()) for (const r of await (await caches.open(name)).keys()) urls.push(new URL(r.url).pathname);
+      return urls;
+    });
+    assert.ok(kept.some((u) => /^\/app\/js\/main\.[0-9a-f]{10}\.js$/.test(u)), `the modules are kept: ${kept}`);
+    assert.ok(kept.some((u) => u.startsWith('/app/offline.')), 'the offline page is kept');
+    assert.ok(kept.every((u) => u.startsWith('/app/')), `nothing but the client's files: ${kept}`);
+
+    // The server goes away: a reload shows the offline page, in the page's language.
+    await fresh.stop({ keepData: true });
+    await page.reload();
+    await page.locator('.screen-offline #offline-title', { hasText: 'You are offline' }).waitFor({ timeout: WAIT });
+    assert.equal(await page.locator('#offline-retry').textContent(), 'Try again');
+    // Back: "Try again" brings Duet back.
+    fresh = await startServer([], { port: fresh.port, dataDir: fresh.dataDir });
+    await page.locator('#offline-retry').click();
+    await page.locator('.screen-welcome').waitFor({ timeout: WAIT });
+    assert.deepEqual(page.problems, []);
+  } finally {
+    await context.close();
     await fresh.stop();
   }
 });

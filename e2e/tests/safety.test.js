@@ -96,6 +96,8 @@ test('a lost connection is announced, the page reconnects by itself, and a ban i
 
   // After a reload, logging in again says the same.
   await page.reload();
+  // Signed out by the ban: the first screen, and from there the log-in form.
+  await page.locator('#welcome-login').click({ timeout: WAIT });
   await page.locator('.screen-auth').waitFor({ timeout: WAIT });
   await page.locator('input[name=username]').fill('an_banned');
   await page.locator('input[name=password]').fill(PASSWORD);

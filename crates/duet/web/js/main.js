@@ -15,14 +15,30 @@ import { getLang, onLangChange, setLang, t } from './i18n.js';
 import { openStatusSocket } from './status-socket.js';
 import { announce, applyTheme, currentTheme, errorText, hideAllBanners, hideBanner, showBanner, toggleTheme } from './ui.js';
 import { authView } from './views/auth.js';
-import { adminView } from './views/admin.js';
 import { bannedView, endedView, replacedView } from './views/ended.js';
-import { profileView } from './views/profile.js';
-import { roomView } from './views/room.js';
 import { homeView, searchingView } from './views/search.js';
 import { welcomeView } from './views/welcome.js';
 
 const main = document.getElementById('main');
+
+// The screens the first screen does not need load when first shown, so a first visit
+// fetches only what it shows (the service worker then keeps them all, and the browser
+// keeps every module a year). Resolves to the module, or null when it could not be
+// loaded (the network is gone: the banner says so).
+const screens = {
+  admin: () => import('./views/admin.js'),
+  profile: () => import('./views/profile.js'),
+  room: () => import('./views/room.js'),
+};
+
+async function screen(name) {
+  try {
+    return await screens[name]();
+  } catch {
+    showBanner('offline', 'error', errorText({ code: 'network' }));
+    return null;
+  }
+}
 
 const app = {
   profile: null,
@@ -306,9 +322,12 @@ async function route() {
     case 'signup':
       app.go('#/');
       return;
-    case 'profile':
-      show(profileView(app, app.profile.profile_complete ? 'edit' : 'wizard', kept));
+    case 'profile': {
+      const views = await screen('profile');
+      if (call !== routeCalls || !views) return;
+      show(views.profileView(app, app.profile.profile_complete ? 'edit' : 'wizard', kept));
       return;
+    }
     case 'search':
       if (!app.status) await app.refreshStatus();
       if (call !== routeCalls) return;
@@ -322,15 +341,22 @@ async function route() {
     case 'room':
       // Back (or a redirect) to the room already on screen keeps it, and its socket.
       if (!r.id) app.redirect('#/');
-      else if (force || app.view?.key !== `room:${r.id}`) show(roomView(app, r.id));
+      else if (force || app.view?.key !== `room:${r.id}`) {
+        const views = await screen('room');
+        if (call !== routeCalls || !views) return;
+        show(views.roomView(app, r.id));
+      }
       return;
     case 'ended':
       show(endedView(app, r.id, r.extra));
       return;
-    case 'admin':
+    case 'admin': {
       // #/admin, #/admin/reports, #/admin/users, #/admin/users/ID, #/admin/rooms, #/admin/audit
-      show(adminView(app, r.parts[1] || 'dashboard', r.parts[2] ? Number(r.parts[2]) || null : null));
+      const views = await screen('admin');
+      if (call !== routeCalls || !views) return;
+      show(views.adminView(app, r.parts[1] || 'dashboard', r.parts[2] ? Number(r.parts[2]) || null : null));
       return;
+    }
     default: {
       if (!app.status) await app.refreshStatus();
       if (call !== routeCalls) return;
@@ -429,3 +455,15 @@ document.querySelector('.skip-link').addEventListener('click', (event) => {
 });
 document.getElementById('boot')?.remove();
 boot();
+
+// The service worker keeps the client's files and shows the offline page (sw.js);
+// registered once the page has loaded, so that fetching the shell never competes with
+// the first screen. Browsers allow one only on HTTPS and on localhost (docs/web.md,
+// Installing on a phone).
+if ('serviceWorker' in navigator && window.isSecureContext) {
+  const register = () => navigator.serviceWorker.register('/sw.js').catch(() => {
+    // No worker: the page works as before, only without the offline page.
+  });
+  if (document.readyState === 'complete') register();
+  else window.addEventListener('load', register, { once: true });
+}
