@@ -511,3 +511,22 @@ test('installable: a manifest the browser reads, a service worker that keeps the
     await fresh.stop();
   }
 });
+
+test('a screen whose module is gone (the server was updated since the page loaded) reloads the page as the new version', async () => {
+  const tokens = await makeUser(server.base, 'after_update', { gender: 'male', preferred: 'any' });
+  // No service worker here, so the page's requests meet the route below.
+  const page = await signedInPage(browser, server.base, { ...DESKTOP, serviceWorkers: 'block' }, tokens, 'en');
+  let refused = 0;
+  await page.route(/\/app\/js\/views\/profile\.[0-9a-f]{10}\.js$/, (route) => {
+    if (refused++ === 0) return route.fulfill({ status: 404, body: 'gone' });
+    return route.continue();
+  });
+  const loads = [];
+  page.on('load', () => loads.push(Date.now()));
+  await page.locator('#nav-profile').click();
+  await page.locator('.screen-profile').waitFor({ timeout: WAIT });
+  assert.equal(refused >= 2, true, 'asked again after the reload');
+  assert.equal(loads.length, 1, 'reloaded once');
+  assert.equal(await page.evaluate(() => location.hash), '#/profile');
+  await page.context().close();
+});

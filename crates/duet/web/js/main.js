@@ -24,18 +24,26 @@ const main = document.getElementById('main');
 // The screens the first screen does not need load when first shown, so a first visit
 // fetches only what it shows (the service worker then keeps them all, and the browser
 // keeps every module a year). Resolves to the module, or null when it could not be
-// loaded (the network is gone: the banner says so).
+// loaded: offline, the banner says so; online, the server was most likely updated
+// since this page loaded (its modules have new hashed URLs, the old ones are gone), so
+// the page reloads as the new version, once a minute at most, and lands where the
+// server says the user is.
 const screens = {
   admin: () => import('./views/admin.js'),
   profile: () => import('./views/profile.js'),
   room: () => import('./views/room.js'),
 };
+const RELOADED_KEY = 'duet.reloadedForUpdate';
 
 async function screen(name) {
   try {
     return await screens[name]();
   } catch {
-    showBanner('offline', 'error', errorText({ code: 'network' }));
+    const last = Number(sessionStorage.getItem(RELOADED_KEY)) || 0;
+    if (navigator.onLine && Date.now() - last > 60_000) {
+      sessionStorage.setItem(RELOADED_KEY, String(Date.now()));
+      location.reload();
+    } else showBanner('offline', 'error', errorText({ code: 'network' }));
     return null;
   }
 }
