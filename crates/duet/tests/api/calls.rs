@@ -326,11 +326,18 @@ async fn a_call_outlives_a_restart_of_the_server() {
     remote::call(&client, &addr, "/chat/search", Some(&a), json!({ "type": "voice" })).await;
     let matched = remote::call(&client, &addr, "/chat/search", Some(&b), json!({ "type": "voice" })).await;
     let room = matched["room_id"].as_i64().expect("matched");
+    // As a client does, each socket waits for its `connection` frame, and a for b's
+    // presence, before the call starts (as `in_room` does for the in-process server).
     let mut sa = chat(&addr, &a, room, 0).await;
+    assert_eq!(next_frame(&mut sa).await["type"], "connection");
     let mut sb = chat(&addr, &b, room, 0).await;
+    assert_eq!(next_frame(&mut sb).await["type"], "connection");
+    expect_frame(&mut sa, "presence").await;
     send(&mut sa, json!({ "type": "call_start" })).await;
-    assert_eq!(call_state(&mut sb).await["state"], "ringing");
-    assert_eq!(call_state(&mut sa).await["state"], "ringing");
+    let ringing = call_state(&mut sb).await;
+    assert_eq!(ringing["state"], "ringing", "{ringing}");
+    let ringing = call_state(&mut sa).await;
+    assert_eq!(ringing["state"], "ringing", "{ringing}");
     send(&mut sb, json!({ "type": "call_answer", "accept": true })).await;
     assert_eq!(call_state(&mut sa).await["state"], "active");
     server.terminate();
