@@ -435,6 +435,14 @@ test('the first screen follows the browser\'s language, says how Duet works, its
     // Someone is here: a signed-in page keeps its status socket open.
     const tokens = await makeUser(fresh.base, 'here_now', { gender: 'female', preferred: 'any' });
     const present = await signedInPage(browser, fresh.base, DESKTOP, tokens, 'vi');
+    // Its socket may register a moment after the page shows; the server counts every
+    // 10 s at most, so wait until the count has it before the first screen asks.
+    for (const deadline = Date.now() + WAIT; ;) {
+      const { online } = await (await fetch(`${fresh.base}/meta/online`)).json();
+      if (online === 1) break;
+      assert.ok(Date.now() < deadline, `the count never reached 1 (${online})`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
 
     // A browser in English gets English, without a choice made before.
     const english = await newPage(browser, { ...PHONE, locale: 'en-US' });

@@ -269,7 +269,9 @@ async fn the_public_online_count_follows_open_sockets_and_is_taken_at_most_every
     };
     assert_eq!(count(app.get("/meta/online", None).await).await, 0, "no token needed");
     let ana = app.signup_complete("ana").await;
-    let _socket = app.status_socket(&ana.access).await;
+    let mut socket = app.status_socket(&ana.access).await;
+    // The server registers the socket before its first frame: once that is read, ana counts.
+    assert_eq!(crate::ws::next_frame(&mut socket).await["type"], "status_update");
     assert_eq!(count(app.get("/meta/online", None).await).await, 0, "still the count of a moment ago");
     app.advance(Duration::from_secs(10));
     assert_eq!(count(app.get("/meta/online", None).await).await, 1, "counted again");
