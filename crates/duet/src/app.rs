@@ -202,7 +202,15 @@ impl Base {
 
     /// The room owners and their lifecycle loop, with the message writer they share.
     fn rooms(&self) -> Rooms {
-        let writer = MessageWriter::spawn(self.store.clone(), &self.shutdown);
+        // SQLite has one connection: one lane. PostgreSQL commits several batches side
+        // by side, each on its own connection, leaving the rest of the pool to the API.
+        let lanes = match self.store.kind() {
+            DatabaseKind::Sqlite => 1,
+            DatabaseKind::Postgres => {
+                (self.settings.storage.database_max_connections / 2).clamp(1, 4) as usize
+            }
+        };
+        let writer = MessageWriter::spawn(self.store.clone(), lanes, &self.shutdown);
         let deps = RoomDeps {
             store: self.store.clone(),
             clock: self.clock.clone(),

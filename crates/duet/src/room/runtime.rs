@@ -11,7 +11,7 @@
 //! every active room; overdue ones fire at once, in order. [`Rooms`] is built with
 //! exactly what it uses ([`RoomDeps`]) and starts its lifecycle loop itself.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -21,7 +21,7 @@ use super::call::{Call, CallAction, CallChange, CallPhase, CallTimers};
 use super::error::RoomError;
 use super::machine::{Effect, LikeRound, Presence, RoomEvent, RoomState, RoomTimers, Side, Timer};
 use super::outbox::{RoomAddress, RoomOutbox, RoomPush};
-use super::writer::{MessageWriter, WriteError};
+use super::writer::{MessageWriter, WriteAnswer, WriteError};
 use super::{DeadlineQueue, EndReason};
 use crate::clock::{SharedClock, Timestamp};
 use crate::config::RoomSettings;
@@ -37,6 +37,10 @@ use crate::tasks::TaskStats;
 /// what concurrent requests of two people (and the timer) send at once, plus the
 /// messages a socket has in flight (bounded per socket by the socket loop).
 const OWNER_QUEUE: usize = 64;
+
+/// Messages an owner has handed to the writer and not yet had answered; at this many
+/// it takes no command until one is answered. Two sockets' in-flight messages fit.
+const MAX_PIPELINE: usize = 64;
 
 /// What rooms are built with.
 pub struct RoomDeps {
@@ -404,9 +408,12 @@ impl Rooms {
         Ok(Owner {
             ctx: self.0.ctx.clone(),
             address: RoomAddress { room_id, users, nicknames },
+            settled_activity: room.last_message_at,
             room,
             last_seq: row.last_seq,
             stale: false,
+            in_flight: VecDeque::new(),
+            epoch: 0,
         })
     }
 }
@@ -416,13 +423,48 @@ struct Owner {
     ctx: Arc<OwnerContext>,
     address: RoomAddress,
     room: RoomState,
-    /// The room's last stored message sequence number: the owner numbers messages, and
-    /// moves this only once a message has committed, so stored values stay contiguous.
+    /// The `seq` of the room's last message whose commit the owner has heard of (the
+    /// store numbers messages as it commits them, so stored values stay contiguous).
     last_seq: Seq,
     /// A store call failed: the database may hold more than the owner knows (a COMMIT
     /// whose answer was lost still commits), so `room` and `last_seq` are read again
     /// before anything else is done ([`Owner::reload`]).
     stale: bool,
+    /// Messages handed to the writer, oldest first, whose commit has not answered yet.
+    /// The owner goes on taking messages meanwhile, so a room's messages share and fill
+    /// batches; anything else it does (an event, a timer's outcome, a reload) waits
+    /// until these are answered, so the room's pushes keep their order.
+    in_flight: VecDeque<InFlight>,
+    /// The writer's epoch of this room: after a failed write the writer fails what
+    /// follows in the same epoch, and the owner moves to the next once it has read the
+    /// room again.
+    epoch: u64,
+    /// `last_message_at` as the answered messages leave it. While messages are in
+    /// flight the machine already counts them as activity (a retry, which stores
+    /// nothing, too); once all are answered the machine takes this value.
+    settled_activity: Timestamp,
+}
+
+/// A message handed to the writer.
+struct InFlight {
+    answer: WriteAnswer,
+    reply: oneshot::Sender<Result<Posted, RoomError>>,
+    received: Instant,
+}
+
+/// The next answer of the writer, oldest first; never resolves when nothing is in
+/// flight.
+async fn next_answer(in_flight: &mut VecDeque<InFlight>) -> Result<Appended, WriteError> {
+    match in_flight.front_mut() {
+        Some(flight) => (&mut flight.answer).await.unwrap_or(Err(WriteError::Stopped)),
+        None => std::future::pending().await,
+    }
+}
+
+/// What an owner's loop takes next.
+enum Next {
+    Command(Command),
+    Answer(Result<Appended, WriteError>),
 }
 
 /// How soon an owner whose reload failed tries again (through a tick), so its room's
@@ -431,7 +473,11 @@ const RELOAD_RETRY: Duration = Duration::from_secs(1);
 
 /// Whether an answer is a store failure, after which the owner reloads.
 fn store_failed<T>(result: &Result<T, RoomError>) -> bool {
-    matches!(result, Err(RoomError::Store(_) | RoomError::WriteFailed(_)))
+    result.as_ref().err().is_some_and(is_store_failure)
+}
+
+fn is_store_failure(error: &RoomError) -> bool {
+    matches!(error, RoomError::Store(_) | RoomError::WriteFailed(_))
 }
 
 impl Owner {
@@ -450,55 +496,107 @@ impl Owner {
     async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
         let shutdown = self.ctx.shutdown.clone();
         loop {
+            // After a failed write the owner takes nothing new until the rest of what it
+            // handed over is answered (they fail at once) and it has read the room again.
+            let taking = self.in_flight.len() < MAX_PIPELINE && (!self.stale || self.in_flight.is_empty());
             // At shutdown the owner stops taking commands; the room's state is already
             // stored after every command, so nothing is lost.
-            let command = tokio::select! {
-                _ = shutdown.requested() => break,
-                command = commands.recv() => match command {
-                    Some(command) => command,
-                    None => break,
-                },
+            let next = tokio::select! {
+                _ = shutdown.requested() => None,
+                answer = next_answer(&mut self.in_flight) => Some(Next::Answer(answer)),
+                command = commands.recv(), if taking => command.map(Next::Command),
             };
-            match command {
-                Command::Event { event, notice, reply } => {
-                    if let Some(notice) = notice {
-                        self.announce_notice(notice);
-                    }
-                    let answer = self.handle(event).await;
-                    self.stale |= store_failed(&answer);
-                    let _ = reply.send(answer);
-                }
-                Command::Message { from, client_id, content, received, reply } => {
-                    let posted = self.store_message(from, client_id, content).await;
-                    self.stale |= store_failed(&posted);
-                    let fresh = match &posted {
-                        Ok((message, true)) => Some(message.clone()),
-                        _ => None,
-                    };
-                    // Answered before the message is pushed, so the sender's socket (which
-                    // takes answers before pushes) writes the `ack` before its own echo.
-                    let _ = reply.send(posted);
-                    if let Some(message) = fresh {
-                        self.after_message(&message, received).await;
-                    }
-                }
-                Command::Signal { from, payload, reply } => {
-                    let answer = self.relay_signal(from, payload).await;
-                    self.stale |= store_failed(&answer);
-                    let _ = reply.send(answer);
-                }
+            match next {
+                None => break,
+                Some(Next::Answer(answer)) => self.settle(answer),
+                Some(Next::Command(command)) => self.command(command).await,
             }
-            if self.stale {
+            if self.stale && self.in_flight.is_empty() {
                 // At once, so a message whose commit's answer was lost reaches the room
                 // now, and the room's next deadline is filed again.
                 self.try_reload().await;
             }
-            if self.room.ended.is_some() && !self.stale {
+            if self.room.ended.is_some() && !self.stale && self.in_flight.is_empty() {
                 break;
             }
         }
+        // What the writer was handed is stored before it stops: its answers go out.
+        self.drain().await;
         // Anything still queued is answered by the dropped reply channels: ended, or
         // unavailable at shutdown.
+    }
+
+    async fn command(&mut self, command: Command) {
+        match command {
+            Command::Message { from, client_id, content, received, reply } => {
+                match self.hand_over(from, client_id, content).await {
+                    Ok(answer) => self.in_flight.push_back(InFlight { answer, reply, received }),
+                    Err(e) => {
+                        self.stale |= is_store_failure(&e);
+                        let _ = reply.send(Err(e));
+                    }
+                }
+            }
+            Command::Event { event, notice, reply } => {
+                self.drain().await;
+                if let Some(notice) = notice {
+                    self.announce_notice(notice);
+                }
+                let answer = self.handle(event).await;
+                self.stale |= store_failed(&answer);
+                let _ = reply.send(answer);
+            }
+            Command::Signal { from, payload, reply } => {
+                self.drain().await;
+                let answer = self.relay_signal(from, payload).await;
+                self.stale |= store_failed(&answer);
+                let _ = reply.send(answer);
+            }
+        }
+    }
+
+    /// Waits for every answer of what was handed to the writer, and settles each.
+    async fn drain(&mut self) {
+        while !self.in_flight.is_empty() {
+            let answer = next_answer(&mut self.in_flight).await;
+            self.settle(answer);
+        }
+    }
+
+    /// The writer answered the oldest message in flight: the sender hears it (the
+    /// answer goes before the push, so the sender's socket, which takes answers before
+    /// pushes, writes the `ack` before its own echo), then a new message goes to the
+    /// room.
+    fn settle(&mut self, answer: Result<Appended, WriteError>) {
+        let Some(flight) = self.in_flight.pop_front() else { return };
+        let posted = match answer {
+            Ok(Appended::Stored(message)) => {
+                self.last_seq = self.last_seq.max(message.seq);
+                let at = Timestamp::from_millis(message.created_at);
+                self.settled_activity = self.settled_activity.max(at);
+                Ok((message, true))
+            }
+            // A retry: the original stands, nothing moves.
+            Ok(Appended::Earlier { original, same_content: true }) => Ok((original, false)),
+            Ok(Appended::Earlier { same_content: false, .. }) => Err(RoomError::ClientIdReused),
+            Err(WriteError::Stopped) => Err(RoomError::Unavailable),
+            Err(WriteError::Failed(detail)) => Err(RoomError::WriteFailed(detail)),
+        };
+        self.stale |= store_failed(&posted);
+        let fresh = match &posted {
+            Ok((message, true)) => Some(message.clone()),
+            _ => None,
+        };
+        let _ = flight.reply.send(posted);
+        if let Some(message) = fresh {
+            let deps = self.deps();
+            deps.outbox.push(&self.address, RoomPush::Message(&message));
+            deps.metrics.messages_relayed.inc();
+            deps.metrics.relay_latency.observe(flight.received.elapsed().as_secs_f64());
+        }
+        if self.in_flight.is_empty() {
+            self.room.last_message_at = self.settled_activity;
+        }
     }
 
     fn announce_notice(&self, notice: Notice) {
@@ -513,16 +611,32 @@ impl Owner {
     /// applied: an event the rules then refuse (a late answer, a message to a room that
     /// has just ended) must not take the timers' effects down with it.
     async fn catch_up(&mut self) -> Result<Vec<Effect>, RoomError> {
-        if self.stale {
-            self.reload().await?;
-        }
-        let before = self.room.clone();
         let now = self.deps().clock.now();
-        let effects = self.room.on_event(RoomEvent::Tick, now, &self.ctx.timers)?;
-        if !effects.is_empty() || self.room != before {
+        self.catch_up_at(now).await
+    }
+
+    /// [`Owner::catch_up`] as of `now`. Messages in flight are answered before the
+    /// timers' outcome is stored (it may end the room), and the timers are then
+    /// looked at again with what those answers settled.
+    async fn catch_up_at(&mut self, now: Timestamp) -> Result<Vec<Effect>, RoomError> {
+        loop {
+            if self.stale {
+                self.drain().await;
+                self.reload().await?;
+            }
+            let mut ticked = self.room.clone();
+            let effects = ticked.on_event(RoomEvent::Tick, now, &self.ctx.timers)?;
+            if effects.is_empty() && ticked == self.room {
+                return Ok(effects);
+            }
+            if !self.in_flight.is_empty() {
+                self.drain().await;
+                continue;
+            }
+            let before = std::mem::replace(&mut self.room, ticked);
             self.commit(&before, &effects).await?;
+            return Ok(effects);
         }
-        Ok(effects)
     }
 
     async fn handle(&mut self, event: RoomEvent) -> Result<Vec<Effect>, RoomError> {
@@ -569,15 +683,20 @@ impl Owner {
         Ok(content.to_owned())
     }
 
-    /// Validates, numbers and stores a message (or recognises a retry).
-    async fn store_message(
+    /// Validates a message and hands it to the writer, which numbers and stores it (or
+    /// recognises a retry); the answer comes when its batch commits. The machine counts
+    /// the message as the room's activity now.
+    async fn hand_over(
         &mut self,
         from: UserId,
         client_id: Option<String>,
         content: String,
-    ) -> Result<Posted, RoomError> {
+    ) -> Result<WriteAnswer, RoomError> {
         let content = self.checked_content(&content)?;
-        self.catch_up().await?;
+        // The timers due by now fire first, and the message is sent at the same
+        // instant, so it fires none of its own.
+        let now = self.deps().clock.now();
+        self.catch_up_at(now).await?;
         if self.room.ended.is_some() {
             return Err(RoomError::Ended);
         }
@@ -585,29 +704,20 @@ impl Owner {
         if client_id.as_deref().is_some_and(|c| !is_valid_client_id(c)) {
             return Err(RoomError::InvalidClientId);
         }
+        if self.in_flight.is_empty() {
+            self.settled_activity = self.room.last_message_at;
+        }
+        let before = self.room.clone();
+        let effects = self.room.on_event(RoomEvent::Message { from }, now, &self.ctx.timers)?;
+        if !effects.is_empty() {
+            // Not expected (the timers due by `now` have fired), but never lost.
+            self.drain().await;
+            self.commit(&before, &effects).await?;
+        }
         // A retry of a stored message is recognised by the store (its unique key), so
         // the owner keeps no memory of earlier client ids.
-        let new = NewMessage {
-            room_id: self.room_id(),
-            seq: self.last_seq.next(),
-            user: from,
-            client_id: client_id.clone(),
-            content,
-            at: self.deps().clock.now(),
-        };
-        let appended = self.deps().writer.write(new).await.map_err(|e| match e {
-            WriteError::Stopped => RoomError::Unavailable,
-            WriteError::Failed(detail) => RoomError::WriteFailed(detail),
-        })?;
-        match appended {
-            Appended::Stored(message) => {
-                self.last_seq = message.seq;
-                Ok((message, true))
-            }
-            // A retry: the original stands, nothing moves.
-            Appended::Earlier { original, same_content: true } => Ok((original, false)),
-            Appended::Earlier { same_content: false, .. } => Err(RoomError::ClientIdReused),
-        }
+        let message = NewMessage { room_id: self.room_id(), user: from, client_id, content, at: now };
+        self.deps().writer.submit(message, self.epoch).await.map_err(|_| RoomError::Unavailable)
     }
 
     /// [`Owner::reload`], logged when it fails; a tick then tries again soon.
@@ -636,6 +746,12 @@ impl Owner {
     /// stored unannounced is announced. Then the room's next deadline is filed.
     async fn reload(&mut self) -> Result<(), RoomError> {
         let room_id = self.room_id();
+        // Every answer of the current epoch is in (the callers drain first): what the
+        // writer failed in it is forgotten, and what is handed over from now on goes
+        // under the next.
+        debug_assert!(self.in_flight.is_empty());
+        self.ctx.deps.writer.release(room_id, self.epoch).await;
+        self.epoch += 1;
         let store = &self.ctx.deps.store;
         let row = store.room(room_id).await?.ok_or(RoomError::Ended)?;
         let (call, calls) = store.room_calls(room_id).await?;
@@ -656,6 +772,7 @@ impl Owner {
         }
         self.last_seq = row.last_seq;
         let mut room = state_from_row(&row, None);
+        self.settled_activity = room.last_message_at;
         room.call = call.as_ref().map(|c| call_from_row(c, &room));
         room.calls_started = u32::try_from(calls).unwrap_or(u32::MAX);
         if let Some((_, reason)) = room.ended {
@@ -672,29 +789,6 @@ impl Owner {
         self.stale = false;
         self.ctx.deadlines.schedule(room_id, self.room.next_deadline(&self.ctx.timers));
         Ok(())
-    }
-
-    /// A message is stored: push it to the room, then let the machine follow (the
-    /// store wrote `last_message_at` with the message; anything else that changed, a
-    /// timer due in between, is stored by `commit`).
-    async fn after_message(&mut self, message: &MessageRow, received: Instant) {
-        self.deps().outbox.push(&self.address, RoomPush::Message(message));
-        self.deps().metrics.messages_relayed.inc();
-        self.deps().metrics.relay_latency.observe(received.elapsed().as_secs_f64());
-        let from = UserId(message.user_id);
-        let at = Timestamp::from_millis(message.created_at);
-        let mut stored = self.room.clone();
-        let effects = match self.room.on_event(RoomEvent::Message { from }, at, &self.ctx.timers) {
-            Ok(effects) => effects,
-            Err(e) => {
-                return tracing::warn!(room_id = self.room_id().0, error = %e, "a stored message was refused")
-            }
-        };
-        stored.last_message_at = self.room.last_message_at;
-        if let Err(e) = self.commit(&stored, &effects).await {
-            tracing::error!(room_id = self.room_id().0, error = %e, "storing the room after a message failed");
-            self.stale = true;
-        }
     }
 
     /// Stores what changed, pushes and announces the effects, files the next deadline.

@@ -18,11 +18,10 @@ pub struct MessageRow {
     pub created_at: i64,
 }
 
-/// A message to store, with the sequence number its room's owner gave it.
+/// A message to store; the store gives it its room's next sequence number.
 #[derive(Clone, Debug)]
 pub struct NewMessage {
     pub room_id: RoomId,
-    pub seq: Seq,
     pub user: UserId,
     pub client_id: Option<String>,
     pub content: String,
@@ -42,98 +41,186 @@ pub enum Appended {
 
 const MESSAGE_COLUMNS: &str = "id, room_id, seq, user_id, client_id, content, created_at";
 
-/// Messages per `INSERT`: six parameters each, so 64 rows stay far below SQLite's
-/// oldest limit of 999 parameters per statement.
-const ROWS_PER_INSERT: usize = 64;
+/// Rows per statement: at most six parameters a row, so 64 rows stay far below
+/// SQLite's oldest limit of 999 parameters per statement.
+const ROWS_PER_STATEMENT: usize = 64;
+
+/// `($1, $2, $3), ($4, $5, $6), ...`: `rows` groups of `width` placeholders.
+fn placeholders(rows: usize, width: usize) -> String {
+    let mut sql = String::with_capacity(rows * width * 5);
+    for row in 0..rows {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for column in 0..width {
+            if column > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('$');
+            sql.push_str(&(row * width + column + 1).to_string());
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// What one message of a batch becomes before the insert.
+enum Planned {
+    /// Inserted with this `seq`.
+    Insert(Seq),
+    /// A retry of a stored message, or of an earlier message of the same batch (by
+    /// its index there).
+    Stored(MessageRow),
+    SameBatch(usize),
+}
 
 impl Store {
     /// Stores a batch of messages in one transaction: one commit (one disk flush)
-    /// for many messages of many rooms. Each room's `last_seq` and `last_message_at`
-    /// move to the highest values stored. A message whose sender already used its
-    /// `client_id` in the room is not stored; its answer is the original
-    /// ([`Appended::Earlier`]): the unique key `(room_id, user_id, client_id)`, not
-    /// the room owner's memory, is what keeps a retry from being stored twice. The
-    /// sequence numbers were assigned by the rooms' owners; a clash means a bug, and
-    /// fails the whole batch.
+    /// for many messages of many rooms. Each message gets its room's next `seq`, in the
+    /// batch's order, counted from the room's stored `last_seq`; each room's `last_seq`
+    /// and `last_message_at` move to the highest values stored. Numbering here, from
+    /// what is committed, keeps a room's stored `seq` values contiguous whatever
+    /// happened to earlier batches (one that failed, or one whose commit's answer was
+    /// lost). A message whose sender already used its `client_id` in the room is not
+    /// stored and takes no number; its answer is the original ([`Appended::Earlier`]):
+    /// the unique key `(room_id, user_id, client_id)`, not the room owner's memory, is
+    /// what keeps a retry from being stored twice. A batch that fails stores nothing.
     pub async fn append_batch(&self, batch: &[NewMessage]) -> Result<Vec<Appended>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let mut rows = Vec::with_capacity(batch.len());
-        for chunk in batch.chunks(ROWS_PER_INSERT) {
-            // One statement per chunk rather than per message: under load the cost of a
-            // message is mostly the round trip of its statement, not the row.
-            let values: Vec<String> = (0..chunk.len())
+        // Retries: the stored messages that hold a client id of the batch.
+        let mut earlier: Vec<MessageRow> = Vec::new();
+        let with_ids: Vec<&NewMessage> = batch.iter().filter(|m| m.client_id.is_some()).collect();
+        for chunk in with_ids.chunks(ROWS_PER_STATEMENT) {
+            // One term per message, so both databases search the unique key for each (a
+            // row-value `IN (VALUES ...)` makes SQLite scan the table).
+            let terms: Vec<String> = (0..chunk.len())
                 .map(|i| {
-                    let p = i * 6;
-                    format!("(${}, ${}, ${}, ${}, ${}, ${})", p + 1, p + 2, p + 3, p + 4, p + 5, p + 6)
+                    format!(
+                        "(room_id = ${} AND user_id = ${} AND client_id = ${})",
+                        3 * i + 1,
+                        3 * i + 2,
+                        3 * i + 3
+                    )
                 })
                 .collect();
-            let sql = format!(
-                "INSERT INTO messages (room_id, seq, user_id, client_id, content, created_at) \
-                 VALUES {} ON CONFLICT (room_id, user_id, client_id) DO NOTHING RETURNING {MESSAGE_COLUMNS}",
-                values.join(", ")
-            );
+            let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE {}", terms.join(" OR "));
             let mut query = sqlx::query_as::<_, MessageRow>(&sql);
             for m in chunk {
+                query = query.bind(m.room_id).bind(m.user.0).bind(m.client_id.as_deref());
+            }
+            earlier.extend(query.fetch_all(&mut *tx).await?);
+        }
+        // The rooms' last numbers, as committed.
+        let mut rooms: Vec<(RoomId, Seq, i64)> = Vec::new();
+        for m in batch {
+            if !rooms.iter().any(|(room, _, _)| *room == m.room_id) {
+                rooms.push((m.room_id, Seq::ZERO, i64::MIN));
+            }
+        }
+        for chunk in rooms.chunks_mut(ROWS_PER_STATEMENT) {
+            let list = (1..=chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+            let sql = format!("SELECT id, last_seq, last_message_at FROM rooms WHERE id IN ({list})");
+            let mut query = sqlx::query_as::<_, (RoomId, Seq, i64)>(&sql);
+            for (room, _, _) in chunk.iter() {
+                query = query.bind(*room);
+            }
+            for (id, last_seq, last_at) in query.fetch_all(&mut *tx).await? {
+                if let Some(room) = chunk.iter_mut().find(|(room, _, _)| *room == id) {
+                    *room = (id, last_seq, last_at);
+                }
+            }
+        }
+        // Number what is new, in the batch's order.
+        let mut plan = Vec::with_capacity(batch.len());
+        for (i, m) in batch.iter().enumerate() {
+            let same_sender = |other: &NewMessage| {
+                other.room_id == m.room_id && other.user == m.user && other.client_id == m.client_id
+            };
+            let stored = m.client_id.as_ref().and_then(|client_id| {
+                earlier.iter().find(|r| {
+                    r.room_id == m.room_id && r.user_id == m.user.0 && r.client_id.as_ref() == Some(client_id)
+                })
+            });
+            let before = m.client_id.as_ref().and_then(|_| batch[..i].iter().position(same_sender));
+            plan.push(match (stored, before) {
+                (Some(original), _) => Planned::Stored(original.clone()),
+                (None, Some(first)) => Planned::SameBatch(first),
+                (None, None) => {
+                    let room =
+                        rooms.iter_mut().find(|(room, _, _)| *room == m.room_id).expect("listed above");
+                    room.1 = room.1.next();
+                    room.2 = room.2.max(m.at.as_millis());
+                    Planned::Insert(room.1)
+                }
+            });
+        }
+        // The new messages, many rows per statement.
+        let new: Vec<(&NewMessage, Seq)> = batch
+            .iter()
+            .zip(&plan)
+            .filter_map(|(m, p)| match p {
+                Planned::Insert(seq) => Some((m, *seq)),
+                _ => None,
+            })
+            .collect();
+        let mut inserted: Vec<MessageRow> = Vec::with_capacity(new.len());
+        for chunk in new.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO messages (room_id, seq, user_id, client_id, content, created_at) \
+                 VALUES {} RETURNING {MESSAGE_COLUMNS}",
+                placeholders(chunk.len(), 6)
+            );
+            let mut query = sqlx::query_as::<_, MessageRow>(&sql);
+            for (m, seq) in chunk {
                 query = query
                     .bind(m.room_id)
-                    .bind(m.seq)
+                    .bind(*seq)
                     .bind(m.user.0)
                     .bind(m.client_id.as_deref())
                     .bind(&m.content)
                     .bind(m.at.as_millis());
             }
-            let mut stored = query
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(|e| on_unique(e, &[Constraint::MessageClientId, Constraint::MessageSeq]))?;
-            // Neither database promises that RETURNING follows the VALUES order; (room,
-            // seq) is unique, so put the rows back in the batch's order by it. A
-            // message with no row came back was a retry of an earlier client id.
-            for m in chunk {
-                match stored.iter().position(|r| r.room_id == m.room_id && r.seq == m.seq) {
-                    Some(at) => rows.push(Appended::Stored(stored.swap_remove(at))),
-                    None => {
-                        let client_id = m.client_id.as_deref().ok_or(sqlx::Error::RowNotFound)?;
-                        let sql = format!(
-                            "SELECT {MESSAGE_COLUMNS} FROM messages \
-                             WHERE room_id = $1 AND user_id = $2 AND client_id = $3"
-                        );
-                        let original: MessageRow = sqlx::query_as(&sql)
-                            .bind(m.room_id)
-                            .bind(m.user.0)
-                            .bind(client_id)
-                            .fetch_one(&mut *tx)
-                            .await?;
-                        let same_content = original.content == m.content;
-                        rows.push(Appended::Earlier { original, same_content });
-                    }
-                }
-            }
+            inserted.extend(
+                query
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(|e| on_unique(e, &[Constraint::MessageClientId, Constraint::MessageSeq]))?,
+            );
         }
-        let mut rooms: Vec<(RoomId, Seq, i64)> = Vec::new();
-        let stored = batch.iter().zip(&rows).filter(|(_, a)| matches!(a, Appended::Stored(_)));
-        for (m, _) in stored {
-            match rooms.iter_mut().find(|(room, _, _)| *room == m.room_id) {
-                Some((_, seq, at)) => {
-                    *seq = (*seq).max(m.seq);
-                    *at = (*at).max(m.at.as_millis());
-                }
-                None => rooms.push((m.room_id, m.seq, m.at.as_millis())),
+        for (room, seq, at) in &rooms {
+            if !new.iter().any(|(m, _)| m.room_id == *room) {
+                continue;
             }
-        }
-        for (room, seq, at) in rooms {
-            sqlx::query(
-                "UPDATE rooms SET last_seq = CASE WHEN last_seq > $2 THEN last_seq ELSE $2 END, \
-                 last_message_at = CASE WHEN last_message_at > $3 THEN last_message_at ELSE $3 END WHERE id = $1",
-            )
-            .bind(room)
-            .bind(seq)
-            .bind(at)
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query("UPDATE rooms SET last_seq = $2, last_message_at = $3 WHERE id = $1")
+                .bind(*room)
+                .bind(*seq)
+                .bind(*at)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
-        Ok(rows)
+        // Neither database promises that RETURNING follows the VALUES order; (room,
+        // seq) is unique, so each row is found by it.
+        let mut answers: Vec<Appended> = Vec::with_capacity(batch.len());
+        for (m, planned) in batch.iter().zip(plan) {
+            let answer = match planned {
+                Planned::Insert(seq) => {
+                    let at = inserted.iter().position(|r| r.room_id == m.room_id && r.seq == seq);
+                    Appended::Stored(inserted.swap_remove(at.ok_or(sqlx::Error::RowNotFound)?))
+                }
+                Planned::Stored(original) => {
+                    let same_content = original.content == m.content;
+                    Appended::Earlier { original, same_content }
+                }
+                Planned::SameBatch(first) => {
+                    let original = match &answers[first] {
+                        Appended::Stored(row) | Appended::Earlier { original: row, .. } => row.clone(),
+                    };
+                    let same_content = original.content == m.content;
+                    Appended::Earlier { original, same_content }
+                }
+            };
+            answers.push(answer);
+        }
+        Ok(answers)
     }
 
     /// Messages with `seq > after_seq`, oldest first, at most `limit`.

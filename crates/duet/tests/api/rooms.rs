@@ -574,36 +574,38 @@ async fn a_room_asked_during_shutdown_is_unavailable_not_ended() {
 }
 
 #[tokio::test]
-async fn a_failed_batch_stores_nothing_so_seq_values_stay_contiguous() {
+async fn the_store_numbers_each_room_from_what_is_committed_and_a_failed_batch_stores_nothing() {
     let app = app_with(&[]).await;
     let (a, _b, room) = app.pair("contiguous").await;
     let at = app.clock.now();
-    let message = |seq: i64| duet::store::NewMessage {
+    let message = |room: i64, n: i64| duet::store::NewMessage {
         room_id: RoomId(room),
-        seq: Seq(seq),
         user: UserId(a.id),
         client_id: None,
-        content: format!("m{seq}"),
+        content: format!("m{n}"),
         at,
     };
-    // Seq 1 twice: the batch fails as a whole, the first copy included.
-    let failed = app.state.store.append_batch(&[message(1), message(2), message(1)]).await;
-    assert!(
-        matches!(failed, Err(duet::store::StoreError::Conflict(duet::store::Constraint::MessageSeq))),
-        "{failed:?}"
-    );
-    assert!(app.state.store.messages_after(RoomId(room), Seq::ZERO, 10).await.unwrap().is_empty());
-    // The owner numbers from what is stored, so the room goes on at 1.
+    let seqs = || async {
+        let stored = app.state.store.messages_after(RoomId(room), Seq::ZERO, 10).await.unwrap();
+        stored.iter().map(|m| m.seq).collect::<Vec<_>>()
+    };
+    // A message for a room that does not exist: the batch fails as a whole, the
+    // messages of the real room beside it included.
+    let failed =
+        app.state.store.append_batch(&[message(room, 1), message(room + 1000, 1), message(room, 2)]).await;
+    assert!(failed.is_err(), "{failed:?}");
+    assert!(seqs().await.is_empty());
+    // Numbers come from what is stored, so the room goes on at 1.
     let (stored, _) =
         app.state.rooms.post_message(RoomId(room), UserId(a.id), None, "first".into()).await.unwrap();
     assert_eq!(stored.seq, Seq(1));
-    // A reused client id stores nothing and answers with the original, whatever the
-    // batch holds beside it; the room's numbering does not move for it.
-    let reused = |seq: i64| duet::store::NewMessage { client_id: Some("same".into()), ..message(seq) };
+    // A reused client id stores nothing, takes no number and answers with the
+    // original, whatever the batch holds beside it.
+    let reused = |n: i64| duet::store::NewMessage { client_id: Some("same".into()), ..message(room, n) };
     app.state.store.append_batch(&[reused(2)]).await.unwrap();
-    let retry = duet::store::NewMessage { content: "m2".into(), ..reused(3) };
-    let other = duet::store::NewMessage { content: "changed".into(), ..reused(4) };
-    let answers = app.state.store.append_batch(&[retry, other]).await.unwrap();
+    let retry = reused(2);
+    let other = duet::store::NewMessage { content: "changed".into(), ..reused(2) };
+    let answers = app.state.store.append_batch(&[retry, other, message(room, 3)]).await.unwrap();
     for (answer, same) in answers.iter().zip([true, false]) {
         match answer {
             duet::store::Appended::Earlier { original, same_content } => {
@@ -612,7 +614,18 @@ async fn a_failed_batch_stores_nothing_so_seq_values_stay_contiguous() {
             stored => panic!("stored a retry again: {stored:?}"),
         }
     }
-    let stored = app.state.store.messages_after(RoomId(room), Seq::ZERO, 10).await.unwrap();
-    assert_eq!(stored.iter().map(|m| m.seq).collect::<Vec<_>>(), [Seq(1), Seq(2)]);
-    assert_eq!(app.state.store.room(RoomId(room)).await.unwrap().unwrap().last_seq, Seq(2));
+    assert!(matches!(&answers[2], duet::store::Appended::Stored(m) if m.seq == Seq(3)), "{:?}", answers[2]);
+    // A client id used twice in one batch: stored once, the second is its retry.
+    let twice = duet::store::NewMessage { client_id: Some("twice".into()), ..message(room, 4) };
+    let answers = app.state.store.append_batch(&[twice.clone(), message(room, 5), twice]).await.unwrap();
+    let kinds: Vec<(Seq, bool)> = answers
+        .iter()
+        .map(|answer| match answer {
+            duet::store::Appended::Stored(m) => (m.seq, true),
+            duet::store::Appended::Earlier { original, .. } => (original.seq, false),
+        })
+        .collect();
+    assert_eq!(kinds, [(Seq(4), true), (Seq(5), true), (Seq(4), false)]);
+    assert_eq!(seqs().await, [Seq(1), Seq(2), Seq(3), Seq(4), Seq(5)]);
+    assert_eq!(app.state.store.room(RoomId(room)).await.unwrap().unwrap().last_seq, Seq(5));
 }
