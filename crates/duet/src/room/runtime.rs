@@ -642,6 +642,9 @@ impl Owner {
     async fn handle(&mut self, event: RoomEvent) -> Result<Vec<Effect>, RoomError> {
         let mut effects = self.catch_up().await?;
         if event == RoomEvent::Tick {
+            // A tick may come for a deadline that has since moved (a message moves the
+            // inactivity deadline without filing it again): file the room's next one.
+            self.ctx.deadlines.schedule(self.room_id(), self.room.next_deadline(self.timers()));
             return Ok(effects);
         }
         let before = self.room.clone();

@@ -122,6 +122,14 @@ struct Lane {
     failed: HashMap<RoomId, (u64, String)>,
 }
 
+/// What one transaction stores: the messages, and who waits for each.
+#[derive(Default)]
+struct Batch {
+    messages: Vec<NewMessage>,
+    /// Per message: its epoch and its answer.
+    waiting: Vec<(u64, oneshot::Sender<Result<Appended, WriteError>>)>,
+}
+
 impl Lane {
     /// Runs until shutdown, then stores what is still queued.
     async fn run(mut self, shutdown: Shutdown, mut receiver: mpsc::Receiver<Job>) {
@@ -133,9 +141,9 @@ impl Lane {
                     None => break,
                 },
             };
-            let mut batch = Vec::new();
+            let mut batch = Batch::default();
             self.take(first, &mut batch);
-            while batch.len() < self.max_batch {
+            while batch.messages.len() < self.max_batch {
                 match receiver.try_recv() {
                     Ok(next) => self.take(next, &mut batch),
                     Err(_) => break,
@@ -145,7 +153,7 @@ impl Lane {
         }
         // Shutdown: what was handed over is stored before the process goes.
         receiver.close();
-        let mut rest = Vec::new();
+        let mut rest = Batch::default();
         while let Ok(next) = receiver.try_recv() {
             self.take(next, &mut rest);
         }
@@ -154,13 +162,16 @@ impl Lane {
 
     /// Adds a write to the batch, or answers it at once when an earlier message of its
     /// room and epoch failed.
-    fn take(&mut self, job: Job, batch: &mut Vec<Write>) {
+    fn take(&mut self, job: Job, batch: &mut Batch) {
         match job {
             Job::Write(write) => match self.failed.get(&write.message.room_id) {
                 Some((epoch, detail)) if *epoch == write.epoch => {
                     let _ = write.reply.send(Err(WriteError::Failed(detail.clone())));
                 }
-                _ => batch.push(write),
+                _ => {
+                    batch.messages.push(write.message);
+                    batch.waiting.push((write.epoch, write.reply));
+                }
             },
             Job::Release { room, epoch } => {
                 if self.failed.get(&room).is_some_and(|(failed, _)| *failed <= epoch) {
@@ -170,15 +181,14 @@ impl Lane {
         }
     }
 
-    async fn commit(&mut self, batch: Vec<Write>) {
-        if batch.is_empty() {
+    async fn commit(&mut self, batch: Batch) {
+        if batch.messages.is_empty() {
             return;
         }
-        let messages: Vec<NewMessage> = batch.iter().map(|w| w.message.clone()).collect();
-        match self.store.append_batch(&messages).await {
+        match self.store.append_batch(&batch.messages).await {
             Ok(rows) => {
-                for (write, row) in batch.into_iter().zip(rows) {
-                    let _ = write.reply.send(Ok(row));
+                for ((_, reply), row) in batch.waiting.into_iter().zip(rows) {
+                    let _ = reply.send(Ok(row));
                 }
             }
             Err(e) => {
@@ -186,10 +196,10 @@ impl Lane {
                     StoreError::Conflict(key) => format!("a message clashed with a stored one ({key:?})"),
                     StoreError::Db(e) => e.to_string(),
                 };
-                tracing::error!(messages = batch.len(), error = %detail, "storing a batch of messages failed");
-                for write in batch {
-                    self.failed.insert(write.message.room_id, (write.epoch, detail.clone()));
-                    let _ = write.reply.send(Err(WriteError::Failed(detail.clone())));
+                tracing::error!(messages = batch.messages.len(), error = %detail, "storing a batch of messages failed");
+                for (message, (epoch, reply)) in batch.messages.iter().zip(batch.waiting) {
+                    self.failed.insert(message.room_id, (epoch, detail.clone()));
+                    let _ = reply.send(Err(WriteError::Failed(detail.clone())));
                 }
             }
         }

@@ -1,5 +1,7 @@
 //! Messages of a room, ordered by the room's sequence number.
 
+use std::collections::HashMap;
+
 use sqlx::FromRow;
 
 use super::{on_unique, Constraint, Store, StoreError};
@@ -41,9 +43,78 @@ pub enum Appended {
 
 const MESSAGE_COLUMNS: &str = "id, room_id, seq, user_id, client_id, content, created_at";
 
-/// Rows per statement: at most six parameters a row, so 64 rows stay far below
-/// SQLite's oldest limit of 999 parameters per statement.
-const ROWS_PER_STATEMENT: usize = 64;
+/// Most rows per statement: at most six parameters a row, 1,536 in all, far below the
+/// limits of the bundled SQLite (32,766) and of PostgreSQL (65,535).
+const MAX_ROWS: usize = 256;
+
+/// Splits `items` into runs whose lengths are powers of two (200 is 128, 64 and 8),
+/// so each statement of a batch has one of nine shapes: the connections' statement
+/// caches keep them prepared instead of preparing a new text for every batch size.
+fn runs<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = items;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let len = MAX_ROWS.min(1 << rest.len().ilog2());
+        let (run, tail) = rest.split_at(len);
+        rest = tail;
+        Some(run)
+    })
+}
+
+/// The statements of [`Store::append_batch`], by kind and number of rows.
+#[derive(Clone, Copy)]
+enum Statement {
+    /// The stored messages that hold a (room, sender, client id) of the batch.
+    Earlier,
+    /// The rooms' last numbers.
+    Rooms,
+    Insert,
+    /// The rooms' new last numbers and last message times.
+    Update,
+}
+
+/// The text of `statement` for `rows` rows (a power of two up to [`MAX_ROWS`]), built
+/// once.
+fn sql(statement: Statement, rows: usize) -> &'static str {
+    static TEXTS: std::sync::OnceLock<Vec<[String; 4]>> = std::sync::OnceLock::new();
+    let texts = TEXTS.get_or_init(|| {
+        (0..=MAX_ROWS.ilog2())
+            .map(|power| {
+                let rows = 1 << power;
+                let earlier: Vec<String> = (0..rows)
+                    .map(|i| {
+                        let p = 3 * i;
+                        format!("(room_id = ${} AND user_id = ${} AND client_id = ${})", p + 1, p + 2, p + 3)
+                    })
+                    .collect();
+                let ids: Vec<String> = (1..=rows).map(|i| format!("${i}")).collect();
+                [
+                    // One term per message, so both databases search the unique key for
+                    // each (a row-value `IN (VALUES ...)` makes SQLite scan the table).
+                    format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE {}", earlier.join(" OR ")),
+                    format!(
+                        "SELECT id, last_seq, last_message_at FROM rooms WHERE id IN ({})",
+                        ids.join(", ")
+                    ),
+                    format!(
+                        "INSERT INTO messages (room_id, seq, user_id, client_id, content, created_at) \
+                         VALUES {} RETURNING id, room_id, seq",
+                        placeholders(rows, 6)
+                    ),
+                    format!(
+                        "UPDATE rooms SET last_seq = v.column2, last_message_at = v.column3 \
+                         FROM (VALUES {}) AS v WHERE rooms.id = v.column1",
+                        placeholders(rows, 3)
+                    ),
+                ]
+            })
+            .collect()
+    });
+    debug_assert!(rows.is_power_of_two() && rows <= MAX_ROWS);
+    &texts[rows.ilog2() as usize][statement as usize]
+}
 
 /// `($1, $2, $3), ($4, $5, $6), ...`: `rows` groups of `width` placeholders.
 fn placeholders(rows: usize, width: usize) -> String {
@@ -88,67 +159,52 @@ impl Store {
         // Retries: the stored messages that hold a client id of the batch.
         let mut earlier: Vec<MessageRow> = Vec::new();
         let with_ids: Vec<&NewMessage> = batch.iter().filter(|m| m.client_id.is_some()).collect();
-        for chunk in with_ids.chunks(ROWS_PER_STATEMENT) {
-            // One term per message, so both databases search the unique key for each (a
-            // row-value `IN (VALUES ...)` makes SQLite scan the table).
-            let terms: Vec<String> = (0..chunk.len())
-                .map(|i| {
-                    format!(
-                        "(room_id = ${} AND user_id = ${} AND client_id = ${})",
-                        3 * i + 1,
-                        3 * i + 2,
-                        3 * i + 3
-                    )
-                })
-                .collect();
-            let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE {}", terms.join(" OR "));
-            let mut query = sqlx::query_as::<_, MessageRow>(&sql);
-            for m in chunk {
+        for run in runs(&with_ids) {
+            let mut query = sqlx::query_as::<_, MessageRow>(sql(Statement::Earlier, run.len()));
+            for m in run {
                 query = query.bind(m.room_id).bind(m.user.0).bind(m.client_id.as_deref());
             }
             earlier.extend(query.fetch_all(&mut *tx).await?);
         }
-        // The rooms' last numbers, as committed.
-        let mut rooms: Vec<(RoomId, Seq, i64)> = Vec::new();
-        for m in batch {
-            if !rooms.iter().any(|(room, _, _)| *room == m.room_id) {
-                rooms.push((m.room_id, Seq::ZERO, i64::MIN));
-            }
-        }
-        for chunk in rooms.chunks_mut(ROWS_PER_STATEMENT) {
-            let list = (1..=chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
-            let sql = format!("SELECT id, last_seq, last_message_at FROM rooms WHERE id IN ({list})");
-            let mut query = sqlx::query_as::<_, (RoomId, Seq, i64)>(&sql);
-            for (room, _, _) in chunk.iter() {
+        // The rooms' last numbers and message times, as committed (a room that is not
+        // stored keeps none, and its insert fails).
+        let mut ids: Vec<RoomId> = batch.iter().map(|m| m.room_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut rooms: HashMap<RoomId, (Seq, i64)> = HashMap::with_capacity(ids.len());
+        for run in runs(&ids) {
+            let mut query = sqlx::query_as::<_, (RoomId, Seq, i64)>(sql(Statement::Rooms, run.len()));
+            for room in run {
                 query = query.bind(*room);
             }
             for (id, last_seq, last_at) in query.fetch_all(&mut *tx).await? {
-                if let Some(room) = chunk.iter_mut().find(|(room, _, _)| *room == id) {
-                    *room = (id, last_seq, last_at);
-                }
+                rooms.insert(id, (last_seq, last_at));
             }
         }
         // Number what is new, in the batch's order.
+        let earlier: HashMap<(RoomId, i64, &str), &MessageRow> = earlier
+            .iter()
+            .filter_map(|r| Some(((r.room_id, r.user_id, r.client_id.as_deref()?), r)))
+            .collect();
+        let mut first_in_batch: HashMap<(RoomId, i64, &str), usize> = HashMap::new();
         let mut plan = Vec::with_capacity(batch.len());
+        let mut moved: Vec<RoomId> = Vec::new();
         for (i, m) in batch.iter().enumerate() {
-            let same_sender = |other: &NewMessage| {
-                other.room_id == m.room_id && other.user == m.user && other.client_id == m.client_id
-            };
-            let stored = m.client_id.as_ref().and_then(|client_id| {
-                earlier.iter().find(|r| {
-                    r.room_id == m.room_id && r.user_id == m.user.0 && r.client_id.as_ref() == Some(client_id)
-                })
-            });
-            let before = m.client_id.as_ref().and_then(|_| batch[..i].iter().position(same_sender));
-            plan.push(match (stored, before) {
-                (Some(original), _) => Planned::Stored(original.clone()),
-                (None, Some(first)) => Planned::SameBatch(first),
+            let key = m.client_id.as_deref().map(|client_id| (m.room_id, m.user.0, client_id));
+            let stored = key.and_then(|key| earlier.get(&key));
+            let first = key.and_then(|key| first_in_batch.get(&key));
+            plan.push(match (stored, first) {
+                (Some(original), _) => Planned::Stored((*original).clone()),
+                (None, Some(first)) => Planned::SameBatch(*first),
                 (None, None) => {
-                    let room =
-                        rooms.iter_mut().find(|(room, _, _)| *room == m.room_id).expect("listed above");
-                    room.1 = room.1.next();
-                    room.2 = room.2.max(m.at.as_millis());
-                    Planned::Insert(room.1)
+                    if let Some(key) = key {
+                        first_in_batch.insert(key, i);
+                    }
+                    let (seq, at) = rooms.entry(m.room_id).or_insert((Seq::ZERO, i64::MIN));
+                    *seq = seq.next();
+                    *at = (*at).max(m.at.as_millis());
+                    moved.push(m.room_id);
+                    Planned::Insert(*seq)
                 }
             });
         }
@@ -161,15 +217,11 @@ impl Store {
                 _ => None,
             })
             .collect();
-        let mut inserted: Vec<MessageRow> = Vec::with_capacity(new.len());
-        for chunk in new.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO messages (room_id, seq, user_id, client_id, content, created_at) \
-                 VALUES {} RETURNING {MESSAGE_COLUMNS}",
-                placeholders(chunk.len(), 6)
-            );
-            let mut query = sqlx::query_as::<_, MessageRow>(&sql);
-            for (m, seq) in chunk {
+        // The ids the database gave them: the rest of each row is the batch's.
+        let mut inserted: HashMap<(RoomId, Seq), MessageId> = HashMap::with_capacity(new.len());
+        for run in runs(&new) {
+            let mut query = sqlx::query_as::<_, (MessageId, RoomId, Seq)>(sql(Statement::Insert, run.len()));
+            for (m, seq) in run {
                 query = query
                     .bind(m.room_id)
                     .bind(*seq)
@@ -178,34 +230,38 @@ impl Store {
                     .bind(&m.content)
                     .bind(m.at.as_millis());
             }
-            inserted.extend(
-                query
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(|e| on_unique(e, &[Constraint::MessageClientId, Constraint::MessageSeq]))?,
-            );
+            let rows = query
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(|e| on_unique(e, &[Constraint::MessageClientId, Constraint::MessageSeq]))?;
+            // Neither database promises that RETURNING follows the VALUES order; (room,
+            // seq) is unique, so each row is found by it.
+            inserted.extend(rows.into_iter().map(|(id, room, seq)| ((room, seq), id)));
         }
-        for (room, seq, at) in &rooms {
-            if !new.iter().any(|(m, _)| m.room_id == *room) {
-                continue;
+        // The rooms that got a message, one statement for many.
+        moved.sort_unstable();
+        moved.dedup();
+        for run in runs(&moved) {
+            let mut query = sqlx::query(sql(Statement::Update, run.len()));
+            for room in run {
+                let (seq, at) = rooms[room];
+                query = query.bind(*room).bind(seq).bind(at);
             }
-            sqlx::query("UPDATE rooms SET last_seq = $2, last_message_at = $3 WHERE id = $1")
-                .bind(*room)
-                .bind(*seq)
-                .bind(*at)
-                .execute(&mut *tx)
-                .await?;
+            query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        // Neither database promises that RETURNING follows the VALUES order; (room,
-        // seq) is unique, so each row is found by it.
         let mut answers: Vec<Appended> = Vec::with_capacity(batch.len());
         for (m, planned) in batch.iter().zip(plan) {
             let answer = match planned {
-                Planned::Insert(seq) => {
-                    let at = inserted.iter().position(|r| r.room_id == m.room_id && r.seq == seq);
-                    Appended::Stored(inserted.swap_remove(at.ok_or(sqlx::Error::RowNotFound)?))
-                }
+                Planned::Insert(seq) => Appended::Stored(MessageRow {
+                    id: inserted.remove(&(m.room_id, seq)).ok_or(sqlx::Error::RowNotFound)?,
+                    room_id: m.room_id,
+                    seq,
+                    user_id: m.user.0,
+                    client_id: m.client_id.clone(),
+                    content: m.content.clone(),
+                    created_at: m.at.as_millis(),
+                }),
                 Planned::Stored(original) => {
                     let same_content = original.content == m.content;
                     Appended::Earlier { original, same_content }
