@@ -18,7 +18,7 @@ pub struct UserId(pub i64);
 pub struct RoomId(pub i64);
 
 /// A message's place in its room: 1, 2, 3… with no gap among stored messages (the
-/// room's owner numbers them; see docs/protocol.md). 0 is "before the first".
+/// store numbers them as it commits them; see docs/protocol.md). 0 is "before the first".
 #[derive(
     Clone,
     Copy,
