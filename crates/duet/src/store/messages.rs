@@ -6,6 +6,7 @@ use sqlx::FromRow;
 
 use super::{on_unique, Constraint, Store, StoreError};
 use crate::clock::Timestamp;
+use crate::config::DatabaseKind;
 use crate::ids::{MessageId, RoomId, Seq, UserId};
 
 #[derive(Clone, Debug, PartialEq, Eq, FromRow)]
@@ -75,21 +76,61 @@ enum Statement {
     Update,
 }
 
+/// How a statement of [`Store::append_batch`] names its parameters. SQLite gets
+/// anonymous `?`s, bound in order: for a numbered one, sqlx asks SQLite for each
+/// parameter's name, a lookup that walks the statement's list of names, so a statement
+/// of 1,536 numbered parameters cost a million steps to bind. PostgreSQL numbers them.
+#[derive(Clone, Copy)]
+enum Parameters {
+    Anonymous,
+    Numbered,
+}
+
+impl Parameters {
+    fn of(kind: &DatabaseKind) -> Parameters {
+        match kind {
+            DatabaseKind::Sqlite => Parameters::Anonymous,
+            DatabaseKind::Postgres => Parameters::Numbered,
+        }
+    }
+
+    /// The `n`th parameter (from 1).
+    fn nth(self, n: usize) -> String {
+        match self {
+            Parameters::Anonymous => "?".to_owned(),
+            Parameters::Numbered => format!("${n}"),
+        }
+    }
+}
+
 /// The text of `statement` for `rows` rows (a power of two up to [`MAX_ROWS`]), built
-/// once.
-fn sql(statement: Statement, rows: usize) -> &'static str {
-    static TEXTS: std::sync::OnceLock<Vec<[String; 4]>> = std::sync::OnceLock::new();
-    let texts = TEXTS.get_or_init(|| {
+/// once per way of naming parameters.
+fn sql(kind: &DatabaseKind, statement: Statement, rows: usize) -> &'static str {
+    type Texts = std::sync::OnceLock<Vec<[String; 4]>>;
+    static ANONYMOUS: Texts = std::sync::OnceLock::new();
+    static NUMBERED: Texts = std::sync::OnceLock::new();
+    let parameters = Parameters::of(kind);
+    let cell = match parameters {
+        Parameters::Anonymous => &ANONYMOUS,
+        Parameters::Numbered => &NUMBERED,
+    };
+    let texts = cell.get_or_init(|| {
+        let p = |n| parameters.nth(n);
         (0..=MAX_ROWS.ilog2())
             .map(|power| {
                 let rows = 1 << power;
                 let earlier: Vec<String> = (0..rows)
                     .map(|i| {
-                        let p = 3 * i;
-                        format!("(room_id = ${} AND user_id = ${} AND client_id = ${})", p + 1, p + 2, p + 3)
+                        let n = 3 * i;
+                        format!(
+                            "(room_id = {} AND user_id = {} AND client_id = {})",
+                            p(n + 1),
+                            p(n + 2),
+                            p(n + 3)
+                        )
                     })
                     .collect();
-                let ids: Vec<String> = (1..=rows).map(|i| format!("${i}")).collect();
+                let ids: Vec<String> = (1..=rows).map(p).collect();
                 [
                     // One term per message, so both databases search the unique key for
                     // each (a row-value `IN (VALUES ...)` makes SQLite scan the table).
@@ -101,12 +142,12 @@ fn sql(statement: Statement, rows: usize) -> &'static str {
                     format!(
                         "INSERT INTO messages (room_id, seq, user_id, client_id, content, created_at) \
                          VALUES {} RETURNING id, room_id, seq",
-                        placeholders(rows, 6)
+                        placeholders(parameters, rows, 6)
                     ),
                     format!(
                         "UPDATE rooms SET last_seq = v.column2, last_message_at = v.column3 \
                          FROM (VALUES {}) AS v WHERE rooms.id = v.column1",
-                        placeholders(rows, 3)
+                        placeholders(parameters, rows, 3)
                     ),
                 ]
             })
@@ -116,21 +157,15 @@ fn sql(statement: Statement, rows: usize) -> &'static str {
     &texts[rows.ilog2() as usize][statement as usize]
 }
 
-/// `($1, $2, $3), ($4, $5, $6), ...`: `rows` groups of `width` placeholders.
-fn placeholders(rows: usize, width: usize) -> String {
-    let mut sql = String::with_capacity(rows * width * 5);
-    for row in 0..rows {
-        sql.push_str(if row == 0 { "(" } else { ", (" });
-        for column in 0..width {
-            if column > 0 {
-                sql.push_str(", ");
-            }
-            sql.push('$');
-            sql.push_str(&(row * width + column + 1).to_string());
-        }
-        sql.push(')');
-    }
-    sql
+/// `($1, $2, $3), ($4, $5, $6), ...`: `rows` groups of `width` parameters.
+fn placeholders(parameters: Parameters, rows: usize, width: usize) -> String {
+    let groups: Vec<String> = (0..rows)
+        .map(|row| {
+            let group: Vec<String> = (1..=width).map(|column| parameters.nth(row * width + column)).collect();
+            format!("({})", group.join(", "))
+        })
+        .collect();
+    groups.join(", ")
 }
 
 /// What one message of a batch becomes before the insert.
@@ -160,7 +195,7 @@ impl Store {
         let mut earlier: Vec<MessageRow> = Vec::new();
         let with_ids: Vec<&NewMessage> = batch.iter().filter(|m| m.client_id.is_some()).collect();
         for run in runs(&with_ids) {
-            let mut query = sqlx::query_as::<_, MessageRow>(sql(Statement::Earlier, run.len()));
+            let mut query = sqlx::query_as::<_, MessageRow>(sql(&self.kind, Statement::Earlier, run.len()));
             for m in run {
                 query = query.bind(m.room_id).bind(m.user.0).bind(m.client_id.as_deref());
             }
@@ -173,7 +208,8 @@ impl Store {
         ids.dedup();
         let mut rooms: HashMap<RoomId, (Seq, i64)> = HashMap::with_capacity(ids.len());
         for run in runs(&ids) {
-            let mut query = sqlx::query_as::<_, (RoomId, Seq, i64)>(sql(Statement::Rooms, run.len()));
+            let mut query =
+                sqlx::query_as::<_, (RoomId, Seq, i64)>(sql(&self.kind, Statement::Rooms, run.len()));
             for room in run {
                 query = query.bind(*room);
             }
@@ -220,7 +256,8 @@ impl Store {
         // The ids the database gave them: the rest of each row is the batch's.
         let mut inserted: HashMap<(RoomId, Seq), MessageId> = HashMap::with_capacity(new.len());
         for run in runs(&new) {
-            let mut query = sqlx::query_as::<_, (MessageId, RoomId, Seq)>(sql(Statement::Insert, run.len()));
+            let mut query =
+                sqlx::query_as::<_, (MessageId, RoomId, Seq)>(sql(&self.kind, Statement::Insert, run.len()));
             for (m, seq) in run {
                 query = query
                     .bind(m.room_id)
@@ -242,7 +279,7 @@ impl Store {
         moved.sort_unstable();
         moved.dedup();
         for run in runs(&moved) {
-            let mut query = sqlx::query(sql(Statement::Update, run.len()));
+            let mut query = sqlx::query(sql(&self.kind, Statement::Update, run.len()));
             for room in run {
                 let (seq, at) = rooms[room];
                 query = query.bind(*room).bind(seq).bind(at);
