@@ -62,6 +62,20 @@ impl Delivery {
 /// handful of pushes per match, so this is minutes of a stalled client.
 const QUEUE: usize = 64;
 
+/// The same for a chat socket's room topic, which gets its pushes in bursts: a room's
+/// owner has up to 64 messages in flight, answered a batch at a time, and a socket that
+/// reconnects takes no push until it has replayed what was stored (while the room goes
+/// on). Tokio allocates a queue's slots in blocks of 32 as they fill, so a long queue
+/// costs an idle socket nothing more.
+const ROOM_QUEUE: usize = 256;
+
+fn queue_for(topic: Topic) -> usize {
+    match topic {
+        Topic::Room(_) => ROOM_QUEUE,
+        _ => QUEUE,
+    }
+}
+
 pub trait Broker: Send + Sync + 'static {
     fn publish(&self, topic: Topic, delivery: Delivery);
     fn subscribe(&self, topic: Topic) -> Subscription;
@@ -111,7 +125,7 @@ impl Broker for InProcessBroker {
     }
 
     fn subscribe(&self, topic: Topic) -> Subscription {
-        let (sender, receiver) = mpsc::channel(QUEUE);
+        let (sender, receiver) = mpsc::channel(queue_for(topic));
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         self.topics.entry(topic).or_default().push((id, sender));
         Subscription {

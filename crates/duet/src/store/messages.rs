@@ -74,6 +74,10 @@ enum Statement {
     Insert,
     /// The rooms' new last numbers and last message times.
     Update,
+    /// The rooms' last numbers moved on by their new messages, and read back.
+    Bump,
+    /// The insert of a batch that holds no retry, as far as its rooms' owners know.
+    InsertNew,
 }
 
 /// How a statement of [`Store::append_batch`] names its parameters. SQLite gets
@@ -106,7 +110,7 @@ impl Parameters {
 /// The text of `statement` for `rows` rows (a power of two up to [`MAX_ROWS`]), built
 /// once per way of naming parameters.
 fn sql(kind: &DatabaseKind, statement: Statement, rows: usize) -> &'static str {
-    type Texts = std::sync::OnceLock<Vec<[String; 4]>>;
+    type Texts = std::sync::OnceLock<Vec<[String; 6]>>;
     static ANONYMOUS: Texts = std::sync::OnceLock::new();
     static NUMBERED: Texts = std::sync::OnceLock::new();
     let parameters = Parameters::of(kind);
@@ -149,6 +153,17 @@ fn sql(kind: &DatabaseKind, statement: Statement, rows: usize) -> &'static str {
                          FROM (VALUES {}) AS v WHERE rooms.id = v.column1",
                         placeholders(parameters, rows, 3)
                     ),
+                    format!(
+                        "UPDATE rooms SET last_seq = last_seq + v.column2, last_message_at = \
+                         CASE WHEN last_message_at > v.column3 THEN last_message_at ELSE v.column3 END \
+                         FROM (VALUES {}) AS v WHERE rooms.id = v.column1 RETURNING rooms.id, rooms.last_seq",
+                        placeholders(parameters, rows, 3)
+                    ),
+                    format!(
+                        "INSERT INTO messages (room_id, seq, user_id, client_id, content, created_at) \
+                         VALUES {} ON CONFLICT (room_id, user_id, client_id) DO NOTHING RETURNING id, room_id, seq",
+                        placeholders(parameters, rows, 6)
+                    ),
                 ]
             })
             .collect()
@@ -178,6 +193,62 @@ enum Planned {
     SameBatch(usize),
 }
 
+/// For each message of a batch, the earlier message of the same batch with the same
+/// room, sender and client id, if any (a retry sent before the first was answered).
+fn first_in_batch(batch: &[NewMessage]) -> Vec<Option<usize>> {
+    let mut first: HashMap<(RoomId, i64, &str), usize> = HashMap::new();
+    batch
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let key = (m.room_id, m.user.0, m.client_id.as_deref()?);
+            match first.get(&key) {
+                Some(earlier) => Some(*earlier),
+                None => {
+                    first.insert(key, i);
+                    None
+                }
+            }
+        })
+        .collect()
+}
+
+/// The answers of a committed batch, in its order: `plan` says what became of each
+/// message, `inserted` holds the ids the new ones got.
+fn answers(
+    batch: &[NewMessage],
+    plan: Vec<Planned>,
+    mut inserted: HashMap<(RoomId, Seq), MessageId>,
+) -> Result<Vec<Appended>, StoreError> {
+    let mut answers: Vec<Appended> = Vec::with_capacity(batch.len());
+    for (m, planned) in batch.iter().zip(plan) {
+        let answer = match planned {
+            Planned::Insert(seq) => Appended::Stored(MessageRow {
+                id: inserted.remove(&(m.room_id, seq)).ok_or(sqlx::Error::RowNotFound)?,
+                room_id: m.room_id,
+                seq,
+                user_id: m.user.0,
+                client_id: m.client_id.clone(),
+                content: m.content.clone(),
+                created_at: m.at.as_millis(),
+            }),
+            Planned::Stored(original) => {
+                let same_content = original.content == m.content;
+                Appended::Earlier { original, same_content }
+            }
+            Planned::SameBatch(first) => {
+                let original = match &answers[first] {
+                    Appended::Stored(row) | Appended::Earlier { original: row, .. } => row.clone(),
+                };
+                let same_content = original.content == m.content;
+                Appended::Earlier { original, same_content }
+            }
+        };
+        answers.push(answer);
+    }
+    Ok(answers)
+}
+
 impl Store {
     /// Stores a batch of messages in one transaction: one commit (one disk flush)
     /// for many messages of many rooms. Each message gets its room's next `seq`, in the
@@ -189,7 +260,123 @@ impl Store {
     /// stored and takes no number; its answer is the original ([`Appended::Earlier`]):
     /// the unique key `(room_id, user_id, client_id)`, not the room owner's memory, is
     /// what keeps a retry from being stored twice. A batch that fails stores nothing.
+    ///
+    /// Most batches hold no retry of a stored message, so they are tried first as if
+    /// they held none (four statements: begin, move the rooms' numbers on, insert,
+    /// commit); when the insert finds a client id already stored, that transaction is
+    /// rolled back and the batch is stored again with its retries looked up first.
     pub async fn append_batch(&self, batch: &[NewMessage]) -> Result<Vec<Appended>, StoreError> {
+        let firsts = first_in_batch(batch);
+        match self.append_new(batch, &firsts).await? {
+            Some(answers) => Ok(answers),
+            None => self.append_with_retries(batch, &firsts).await,
+        }
+    }
+
+    /// [`Store::append_batch`] for a batch with no retry of a stored message; None,
+    /// with nothing stored, when it holds one.
+    async fn append_new(
+        &self,
+        batch: &[NewMessage],
+        firsts: &[Option<usize>],
+    ) -> Result<Option<Vec<Appended>>, StoreError> {
+        // Each room's new messages (a message sent twice in the batch counts once),
+        // and the latest time among them.
+        let mut rooms: Vec<(RoomId, i64, i64)> = Vec::new();
+        let mut index: HashMap<RoomId, usize> = HashMap::new();
+        for (m, first) in batch.iter().zip(firsts) {
+            if first.is_some() {
+                continue;
+            }
+            let at = m.at.as_millis();
+            match index.get(&m.room_id) {
+                Some(&i) => {
+                    rooms[i].1 += 1;
+                    rooms[i].2 = rooms[i].2.max(at);
+                }
+                None => {
+                    index.insert(m.room_id, rooms.len());
+                    rooms.push((m.room_id, 1, at));
+                }
+            }
+        }
+        let mut tx = self.pool.begin().await?;
+        // The rooms' numbers moved on, and read back: a room's new messages take the
+        // numbers up to its new last_seq.
+        let mut next: HashMap<RoomId, Seq> = HashMap::with_capacity(rooms.len());
+        for run in runs(&rooms) {
+            let mut query = sqlx::query_as::<_, (RoomId, Seq)>(sql(&self.kind, Statement::Bump, run.len()));
+            for (room, count, at) in run {
+                query = query.bind(*room).bind(*count).bind(*at);
+            }
+            for (room, last) in query.fetch_all(&mut *tx).await? {
+                let count = rooms[index[&room]].1;
+                next.insert(room, Seq(last.0 - count));
+            }
+        }
+        if next.len() != rooms.len() {
+            // A room that is not stored: no message of it can be.
+            return Err(StoreError::Db(sqlx::Error::RowNotFound));
+        }
+        let mut plan = Vec::with_capacity(batch.len());
+        let mut new: Vec<(&NewMessage, Seq)> = Vec::with_capacity(batch.len());
+        for (m, first) in batch.iter().zip(firsts) {
+            plan.push(match first {
+                Some(first) => Planned::SameBatch(*first),
+                None => {
+                    let seq = next.get_mut(&m.room_id).expect("every room was moved on");
+                    *seq = seq.next();
+                    new.push((m, *seq));
+                    Planned::Insert(*seq)
+                }
+            });
+        }
+        let mut inserted: HashMap<(RoomId, Seq), MessageId> = HashMap::with_capacity(new.len());
+        for run in runs(&new) {
+            let rows = self.insert_run(&mut tx, Statement::InsertNew, run).await?;
+            inserted.extend(rows.into_iter().map(|(id, room, seq)| ((room, seq), id)));
+        }
+        if inserted.len() < new.len() {
+            // A client id was already stored: a retry. Numbers were given to it, so
+            // none of this stands.
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        tx.commit().await?;
+        answers(batch, plan, inserted).map(Some)
+    }
+
+    /// Inserts `run` with the given insert statement; the ids, rooms and numbers of the
+    /// rows stored (in no promised order).
+    async fn insert_run(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        statement: Statement,
+        run: &[(&NewMessage, Seq)],
+    ) -> Result<Vec<(MessageId, RoomId, Seq)>, StoreError> {
+        let mut query = sqlx::query_as::<_, (MessageId, RoomId, Seq)>(sql(&self.kind, statement, run.len()));
+        for (m, seq) in run {
+            query = query
+                .bind(m.room_id)
+                .bind(*seq)
+                .bind(m.user.0)
+                .bind(m.client_id.as_deref())
+                .bind(&m.content)
+                .bind(m.at.as_millis());
+        }
+        query
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(|e| on_unique(e, &[Constraint::MessageClientId, Constraint::MessageSeq]))
+    }
+
+    /// [`Store::append_batch`] for a batch that holds a retry of a stored message:
+    /// the retries are looked up first, then the rest is numbered and stored.
+    async fn append_with_retries(
+        &self,
+        batch: &[NewMessage],
+        firsts: &[Option<usize>],
+    ) -> Result<Vec<Appended>, StoreError> {
         let mut tx = self.pool.begin().await?;
         // Retries: the stored messages that hold a client id of the batch.
         let mut earlier: Vec<MessageRow> = Vec::new();
@@ -201,6 +388,10 @@ impl Store {
             }
             earlier.extend(query.fetch_all(&mut *tx).await?);
         }
+        let earlier: HashMap<(RoomId, i64, &str), &MessageRow> = earlier
+            .iter()
+            .filter_map(|r| Some(((r.room_id, r.user_id, r.client_id.as_deref()?), r)))
+            .collect();
         // The rooms' last numbers and message times, as committed (a room that is not
         // stored keeps none, and its insert fails).
         let mut ids: Vec<RoomId> = batch.iter().map(|m| m.room_id).collect();
@@ -218,61 +409,30 @@ impl Store {
             }
         }
         // Number what is new, in the batch's order.
-        let earlier: HashMap<(RoomId, i64, &str), &MessageRow> = earlier
-            .iter()
-            .filter_map(|r| Some(((r.room_id, r.user_id, r.client_id.as_deref()?), r)))
-            .collect();
-        let mut first_in_batch: HashMap<(RoomId, i64, &str), usize> = HashMap::new();
         let mut plan = Vec::with_capacity(batch.len());
         let mut moved: Vec<RoomId> = Vec::new();
-        for (i, m) in batch.iter().enumerate() {
+        let mut new: Vec<(&NewMessage, Seq)> = Vec::with_capacity(batch.len());
+        for (m, first) in batch.iter().zip(firsts) {
             let key = m.client_id.as_deref().map(|client_id| (m.room_id, m.user.0, client_id));
             let stored = key.and_then(|key| earlier.get(&key));
-            let first = key.and_then(|key| first_in_batch.get(&key));
             plan.push(match (stored, first) {
                 (Some(original), _) => Planned::Stored((*original).clone()),
                 (None, Some(first)) => Planned::SameBatch(*first),
                 (None, None) => {
-                    if let Some(key) = key {
-                        first_in_batch.insert(key, i);
-                    }
                     let (seq, at) = rooms.entry(m.room_id).or_insert((Seq::ZERO, i64::MIN));
                     *seq = seq.next();
                     *at = (*at).max(m.at.as_millis());
                     moved.push(m.room_id);
+                    new.push((m, *seq));
                     Planned::Insert(*seq)
                 }
             });
         }
-        // The new messages, many rows per statement.
-        let new: Vec<(&NewMessage, Seq)> = batch
-            .iter()
-            .zip(&plan)
-            .filter_map(|(m, p)| match p {
-                Planned::Insert(seq) => Some((m, *seq)),
-                _ => None,
-            })
-            .collect();
-        // The ids the database gave them: the rest of each row is the batch's.
+        // The ids the database gave the new messages: the rest of each row is the
+        // batch's.
         let mut inserted: HashMap<(RoomId, Seq), MessageId> = HashMap::with_capacity(new.len());
         for run in runs(&new) {
-            let mut query =
-                sqlx::query_as::<_, (MessageId, RoomId, Seq)>(sql(&self.kind, Statement::Insert, run.len()));
-            for (m, seq) in run {
-                query = query
-                    .bind(m.room_id)
-                    .bind(*seq)
-                    .bind(m.user.0)
-                    .bind(m.client_id.as_deref())
-                    .bind(&m.content)
-                    .bind(m.at.as_millis());
-            }
-            let rows = query
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(|e| on_unique(e, &[Constraint::MessageClientId, Constraint::MessageSeq]))?;
-            // Neither database promises that RETURNING follows the VALUES order; (room,
-            // seq) is unique, so each row is found by it.
+            let rows = self.insert_run(&mut tx, Statement::Insert, run).await?;
             inserted.extend(rows.into_iter().map(|(id, room, seq)| ((room, seq), id)));
         }
         // The rooms that got a message, one statement for many.
@@ -287,33 +447,7 @@ impl Store {
             query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        let mut answers: Vec<Appended> = Vec::with_capacity(batch.len());
-        for (m, planned) in batch.iter().zip(plan) {
-            let answer = match planned {
-                Planned::Insert(seq) => Appended::Stored(MessageRow {
-                    id: inserted.remove(&(m.room_id, seq)).ok_or(sqlx::Error::RowNotFound)?,
-                    room_id: m.room_id,
-                    seq,
-                    user_id: m.user.0,
-                    client_id: m.client_id.clone(),
-                    content: m.content.clone(),
-                    created_at: m.at.as_millis(),
-                }),
-                Planned::Stored(original) => {
-                    let same_content = original.content == m.content;
-                    Appended::Earlier { original, same_content }
-                }
-                Planned::SameBatch(first) => {
-                    let original = match &answers[first] {
-                        Appended::Stored(row) | Appended::Earlier { original: row, .. } => row.clone(),
-                    };
-                    let same_content = original.content == m.content;
-                    Appended::Earlier { original, same_content }
-                }
-            };
-            answers.push(answer);
-        }
-        Ok(answers)
+        answers(batch, plan, inserted)
     }
 
     /// Messages with `seq > after_seq`, oldest first, at most `limit`.
