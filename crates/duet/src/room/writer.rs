@@ -102,7 +102,8 @@ impl MessageWriter {
     }
 
     /// Stores `message`; returns once its batch has committed.
-    pub async fn write(&self, message: NewMessage, epoch: u64) -> Result<Appended, WriteError> {
+    #[cfg(test)]
+    async fn write(&self, message: NewMessage, epoch: u64) -> Result<Appended, WriteError> {
         self.submit(message, epoch).await?.await.map_err(|_| WriteError::Stopped)?
     }
 

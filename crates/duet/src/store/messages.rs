@@ -69,15 +69,10 @@ fn runs<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
 enum Statement {
     /// The stored messages that hold a (room, sender, client id) of the batch.
     Earlier,
-    /// The rooms' last numbers.
-    Rooms,
-    Insert,
-    /// The rooms' new last numbers and last message times.
-    Update,
     /// The rooms' last numbers moved on by their new messages, and read back.
     Bump,
-    /// The insert of a batch that holds no retry, as far as its rooms' owners know.
-    InsertNew,
+    /// The new messages; one whose client id is stored already is left out.
+    Insert,
 }
 
 /// How a statement of [`Store::append_batch`] names its parameters. SQLite gets
@@ -110,7 +105,7 @@ impl Parameters {
 /// The text of `statement` for `rows` rows (a power of two up to [`MAX_ROWS`]), built
 /// once per way of naming parameters.
 fn sql(kind: &DatabaseKind, statement: Statement, rows: usize) -> &'static str {
-    type Texts = std::sync::OnceLock<Vec<[String; 6]>>;
+    type Texts = std::sync::OnceLock<Vec<[String; 3]>>;
     static ANONYMOUS: Texts = std::sync::OnceLock::new();
     static NUMBERED: Texts = std::sync::OnceLock::new();
     let parameters = Parameters::of(kind);
@@ -134,25 +129,10 @@ fn sql(kind: &DatabaseKind, statement: Statement, rows: usize) -> &'static str {
                         )
                     })
                     .collect();
-                let ids: Vec<String> = (1..=rows).map(p).collect();
                 [
                     // One term per message, so both databases search the unique key for
                     // each (a row-value `IN (VALUES ...)` makes SQLite scan the table).
                     format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE {}", earlier.join(" OR ")),
-                    format!(
-                        "SELECT id, last_seq, last_message_at FROM rooms WHERE id IN ({})",
-                        ids.join(", ")
-                    ),
-                    format!(
-                        "INSERT INTO messages (room_id, seq, user_id, client_id, content, created_at) \
-                         VALUES {} RETURNING id, room_id, seq",
-                        placeholders(parameters, rows, 6)
-                    ),
-                    format!(
-                        "UPDATE rooms SET last_seq = v.column2, last_message_at = v.column3 \
-                         FROM (VALUES {}) AS v WHERE rooms.id = v.column1",
-                        placeholders(parameters, rows, 3)
-                    ),
                     format!(
                         "UPDATE rooms SET last_seq = last_seq + v.column2, last_message_at = \
                          CASE WHEN last_message_at > v.column3 THEN last_message_at ELSE v.column3 END \
@@ -267,40 +247,56 @@ impl Store {
     /// rolled back and the batch is stored again with its retries looked up first.
     pub async fn append_batch(&self, batch: &[NewMessage]) -> Result<Vec<Appended>, StoreError> {
         let firsts = first_in_batch(batch);
-        match self.append_new(batch, &firsts).await? {
-            Some(answers) => Ok(answers),
-            None => self.append_with_retries(batch, &firsts).await,
+        if let Some(answers) = self.append(batch, &firsts, false).await? {
+            return Ok(answers);
         }
+        // With the retries looked up in the same transaction, only another writer's
+        // message stored meanwhile can make the insert come back short.
+        self.append(batch, &firsts, true).await?.ok_or(StoreError::Conflict(Constraint::MessageClientId))
     }
 
-    /// [`Store::append_batch`] for a batch with no retry of a stored message; None,
-    /// with nothing stored, when it holds one.
-    async fn append_new(
+    /// One attempt of [`Store::append_batch`], looking up the stored messages that the
+    /// batch retries when `look_up_retries`, else assuming there are none. None, with
+    /// nothing stored, when the insert finds a client id already stored.
+    async fn append(
         &self,
         batch: &[NewMessage],
         firsts: &[Option<usize>],
+        look_up_retries: bool,
     ) -> Result<Option<Vec<Appended>>, StoreError> {
-        // Each room's new messages (a message sent twice in the batch counts once),
-        // and the latest time among them.
+        let mut tx = self.pool.begin().await?;
+        let earlier = if look_up_retries { self.earlier(&mut tx, batch).await? } else { Vec::new() };
+        let earlier: HashMap<(RoomId, i64, &str), &MessageRow> = earlier
+            .iter()
+            .filter_map(|r| Some(((r.room_id, r.user_id, r.client_id.as_deref()?), r)))
+            .collect();
+        // What becomes of each message; and each room's new messages, with the latest
+        // time among them.
+        let mut plan: Vec<Option<Planned>> = Vec::with_capacity(batch.len());
         let mut rooms: Vec<(RoomId, i64, i64)> = Vec::new();
         let mut index: HashMap<RoomId, usize> = HashMap::new();
         for (m, first) in batch.iter().zip(firsts) {
-            if first.is_some() {
-                continue;
-            }
-            let at = m.at.as_millis();
-            match index.get(&m.room_id) {
-                Some(&i) => {
-                    rooms[i].1 += 1;
-                    rooms[i].2 = rooms[i].2.max(at);
+            let key = m.client_id.as_deref().map(|client_id| (m.room_id, m.user.0, client_id));
+            plan.push(match (key.and_then(|key| earlier.get(&key)), first) {
+                (Some(original), _) => Some(Planned::Stored((*original).clone())),
+                (None, Some(first)) => Some(Planned::SameBatch(*first)),
+                // New: numbered below.
+                (None, None) => {
+                    let at = m.at.as_millis();
+                    match index.get(&m.room_id) {
+                        Some(&i) => {
+                            rooms[i].1 += 1;
+                            rooms[i].2 = rooms[i].2.max(at);
+                        }
+                        None => {
+                            index.insert(m.room_id, rooms.len());
+                            rooms.push((m.room_id, 1, at));
+                        }
+                    }
+                    None
                 }
-                None => {
-                    index.insert(m.room_id, rooms.len());
-                    rooms.push((m.room_id, 1, at));
-                }
-            }
+            });
         }
-        let mut tx = self.pool.begin().await?;
         // The rooms' numbers moved on, and read back: a room's new messages take the
         // numbers up to its new last_seq.
         let mut next: HashMap<RoomId, Seq> = HashMap::with_capacity(rooms.len());
@@ -310,30 +306,46 @@ impl Store {
                 query = query.bind(*room).bind(*count).bind(*at);
             }
             for (room, last) in query.fetch_all(&mut *tx).await? {
-                let count = rooms[index[&room]].1;
-                next.insert(room, Seq(last.0 - count));
+                next.insert(room, Seq(last.0 - rooms[index[&room]].1));
             }
         }
         if next.len() != rooms.len() {
             // A room that is not stored: no message of it can be.
             return Err(StoreError::Db(sqlx::Error::RowNotFound));
         }
-        let mut plan = Vec::with_capacity(batch.len());
-        let mut new: Vec<(&NewMessage, Seq)> = Vec::with_capacity(batch.len());
-        for (m, first) in batch.iter().zip(firsts) {
-            plan.push(match first {
-                Some(first) => Planned::SameBatch(*first),
-                None => {
+        let mut new: Vec<(&NewMessage, Seq)> = Vec::with_capacity(rooms.len());
+        let plan: Vec<Planned> = batch
+            .iter()
+            .zip(plan)
+            .map(|(m, planned)| {
+                planned.unwrap_or_else(|| {
                     let seq = next.get_mut(&m.room_id).expect("every room was moved on");
                     *seq = seq.next();
                     new.push((m, *seq));
                     Planned::Insert(*seq)
-                }
-            });
-        }
+                })
+            })
+            .collect();
+        // The ids the database gave the new messages: the rest of each row is the
+        // batch's. Neither database promises that RETURNING follows the VALUES order;
+        // (room, seq) is unique, so each row is found by it.
         let mut inserted: HashMap<(RoomId, Seq), MessageId> = HashMap::with_capacity(new.len());
         for run in runs(&new) {
-            let rows = self.insert_run(&mut tx, Statement::InsertNew, run).await?;
+            let mut query =
+                sqlx::query_as::<_, (MessageId, RoomId, Seq)>(sql(&self.kind, Statement::Insert, run.len()));
+            for (m, seq) in run {
+                query = query
+                    .bind(m.room_id)
+                    .bind(*seq)
+                    .bind(m.user.0)
+                    .bind(m.client_id.as_deref())
+                    .bind(&m.content)
+                    .bind(m.at.as_millis());
+            }
+            let rows = query
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(|e| on_unique(e, &[Constraint::MessageClientId, Constraint::MessageSeq]))?;
             inserted.extend(rows.into_iter().map(|(id, room, seq)| ((room, seq), id)));
         }
         if inserted.len() < new.len() {
@@ -346,108 +358,22 @@ impl Store {
         answers(batch, plan, inserted).map(Some)
     }
 
-    /// Inserts `run` with the given insert statement; the ids, rooms and numbers of the
-    /// rows stored (in no promised order).
-    async fn insert_run(
+    /// The stored messages that hold a (room, sender, client id) of the batch.
+    async fn earlier(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        statement: Statement,
-        run: &[(&NewMessage, Seq)],
-    ) -> Result<Vec<(MessageId, RoomId, Seq)>, StoreError> {
-        let mut query = sqlx::query_as::<_, (MessageId, RoomId, Seq)>(sql(&self.kind, statement, run.len()));
-        for (m, seq) in run {
-            query = query
-                .bind(m.room_id)
-                .bind(*seq)
-                .bind(m.user.0)
-                .bind(m.client_id.as_deref())
-                .bind(&m.content)
-                .bind(m.at.as_millis());
-        }
-        query
-            .fetch_all(&mut **tx)
-            .await
-            .map_err(|e| on_unique(e, &[Constraint::MessageClientId, Constraint::MessageSeq]))
-    }
-
-    /// [`Store::append_batch`] for a batch that holds a retry of a stored message:
-    /// the retries are looked up first, then the rest is numbered and stored.
-    async fn append_with_retries(
-        &self,
         batch: &[NewMessage],
-        firsts: &[Option<usize>],
-    ) -> Result<Vec<Appended>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        // Retries: the stored messages that hold a client id of the batch.
-        let mut earlier: Vec<MessageRow> = Vec::new();
+    ) -> Result<Vec<MessageRow>, sqlx::Error> {
+        let mut earlier = Vec::new();
         let with_ids: Vec<&NewMessage> = batch.iter().filter(|m| m.client_id.is_some()).collect();
         for run in runs(&with_ids) {
             let mut query = sqlx::query_as::<_, MessageRow>(sql(&self.kind, Statement::Earlier, run.len()));
             for m in run {
                 query = query.bind(m.room_id).bind(m.user.0).bind(m.client_id.as_deref());
             }
-            earlier.extend(query.fetch_all(&mut *tx).await?);
+            earlier.extend(query.fetch_all(&mut **tx).await?);
         }
-        let earlier: HashMap<(RoomId, i64, &str), &MessageRow> = earlier
-            .iter()
-            .filter_map(|r| Some(((r.room_id, r.user_id, r.client_id.as_deref()?), r)))
-            .collect();
-        // The rooms' last numbers and message times, as committed (a room that is not
-        // stored keeps none, and its insert fails).
-        let mut ids: Vec<RoomId> = batch.iter().map(|m| m.room_id).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let mut rooms: HashMap<RoomId, (Seq, i64)> = HashMap::with_capacity(ids.len());
-        for run in runs(&ids) {
-            let mut query =
-                sqlx::query_as::<_, (RoomId, Seq, i64)>(sql(&self.kind, Statement::Rooms, run.len()));
-            for room in run {
-                query = query.bind(*room);
-            }
-            for (id, last_seq, last_at) in query.fetch_all(&mut *tx).await? {
-                rooms.insert(id, (last_seq, last_at));
-            }
-        }
-        // Number what is new, in the batch's order.
-        let mut plan = Vec::with_capacity(batch.len());
-        let mut moved: Vec<RoomId> = Vec::new();
-        let mut new: Vec<(&NewMessage, Seq)> = Vec::with_capacity(batch.len());
-        for (m, first) in batch.iter().zip(firsts) {
-            let key = m.client_id.as_deref().map(|client_id| (m.room_id, m.user.0, client_id));
-            let stored = key.and_then(|key| earlier.get(&key));
-            plan.push(match (stored, first) {
-                (Some(original), _) => Planned::Stored((*original).clone()),
-                (None, Some(first)) => Planned::SameBatch(*first),
-                (None, None) => {
-                    let (seq, at) = rooms.entry(m.room_id).or_insert((Seq::ZERO, i64::MIN));
-                    *seq = seq.next();
-                    *at = (*at).max(m.at.as_millis());
-                    moved.push(m.room_id);
-                    new.push((m, *seq));
-                    Planned::Insert(*seq)
-                }
-            });
-        }
-        // The ids the database gave the new messages: the rest of each row is the
-        // batch's.
-        let mut inserted: HashMap<(RoomId, Seq), MessageId> = HashMap::with_capacity(new.len());
-        for run in runs(&new) {
-            let rows = self.insert_run(&mut tx, Statement::Insert, run).await?;
-            inserted.extend(rows.into_iter().map(|(id, room, seq)| ((room, seq), id)));
-        }
-        // The rooms that got a message, one statement for many.
-        moved.sort_unstable();
-        moved.dedup();
-        for run in runs(&moved) {
-            let mut query = sqlx::query(sql(&self.kind, Statement::Update, run.len()));
-            for room in run {
-                let (seq, at) = rooms[room];
-                query = query.bind(*room).bind(seq).bind(at);
-            }
-            query.execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        answers(batch, plan, inserted)
+        Ok(earlier)
     }
 
     /// Messages with `seq > after_seq`, oldest first, at most `limit`.
