@@ -1,6 +1,10 @@
 //! Refresh tokens: stored as SHA-256 hashes, grouped in families (one per login).
 //! Rotation revokes the presented token and issues the next in its family; presenting
 //! a token that was already rotated away is reuse and revokes the whole family.
+//!
+//! Lock order: a transaction that changes both a user's row and its refresh tokens
+//! changes the user's row first (ban, logout, reuse), so two of them never wait on
+//! each other on PostgreSQL (a logout and a ban of one user once deadlocked).
 
 use sqlx::{Any, FromRow, Transaction};
 
@@ -172,11 +176,12 @@ impl Store {
         now: Timestamp,
     ) -> Result<(), sqlx::Error> {
         let mut tx = self.pool.begin().await?;
+        // The user's row first, then its tokens: the lock order every transaction here keeps.
+        bump_version(&mut *tx, user_id, now).await?;
         match family {
             Some(family) => revoke_family(&mut tx, family, now, RevokeReason::Logout).await?,
             None => revoke_user_tokens(&mut tx, user_id, now, RevokeReason::Logout).await?,
         }
-        bump_version(&mut *tx, user_id, now).await?;
         tx.commit().await
     }
 
@@ -213,8 +218,8 @@ async fn revoke_reused_family(
     user_id: UserId,
     now: Timestamp,
 ) -> Result<(), sqlx::Error> {
-    revoke_family(tx, family, now, RevokeReason::Reuse).await?;
-    bump_version(&mut **tx, user_id, now).await
+    bump_version(&mut **tx, user_id, now).await?;
+    revoke_family(tx, family, now, RevokeReason::Reuse).await
 }
 
 /// Moves the user's token version on: every access token issued so far stops working.

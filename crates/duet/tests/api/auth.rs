@@ -317,3 +317,48 @@ async fn deleting_the_account_is_limited_like_a_login() {
         "rate_limited"
     );
 }
+
+/// A logout beside another transaction that changes the same user's row and then its
+/// refresh tokens (as a ban does) waits its turn instead of deadlocking: both take the
+/// user's row first. PostgreSQL only (SQLite has one writer and no row locks).
+#[tokio::test]
+async fn a_logout_and_a_ban_of_one_user_never_deadlock() {
+    use sqlx::Connection;
+    let app = spawn_app().await;
+    let Some(url) = app.args.iter().find_map(|a| a.strip_prefix("--database-url=")) else { return };
+    let session = app.signup("twolocks").await;
+    let mut banning = sqlx::PgConnection::connect(url).await.unwrap();
+    let mut watch = sqlx::PgConnection::connect(url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut banning).await.unwrap();
+    sqlx::query("UPDATE users SET updated_at = updated_at WHERE id = $1")
+        .bind(session.id)
+        .execute(&mut banning)
+        .await
+        .unwrap();
+    let logout = {
+        let (client, url, access) = (app.client.clone(), app.url("/auth/logout"), session.access.clone());
+        tokio::spawn(async move { client.post(url).bearer_auth(access).send().await.unwrap().status() })
+    };
+    // The logout is blocked on a lock held by `banning` (the user's row, after the fix).
+    loop {
+        let (waiting,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&mut watch)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    sqlx::query("UPDATE refresh_tokens SET issued_at = issued_at WHERE user_id = $1")
+        .bind(session.id)
+        .execute(&mut banning)
+        .await
+        .expect("the banning transaction is not chosen as a deadlock victim");
+    sqlx::query("COMMIT").execute(&mut banning).await.unwrap();
+    assert_eq!(logout.await.unwrap(), StatusCode::NO_CONTENT, "the logout went through after the other");
+    error_of(app.refresh_raw(&session.refresh).await, StatusCode::UNAUTHORIZED).await;
+}
