@@ -194,9 +194,10 @@ pub enum Cmd {
     },
     /// 8. Soak: R rooms chatting for a long time as clients would (logged in over
     ///    HTTP, like rounds answered, tokens refreshed before they expire, sockets
-    ///    reopened with `after_seq` when the old token's expiry closes them); passes
-    ///    when nothing is lost or fails and the server's RSS at the end is within 5 %
-    ///    of its RSS after the first five minutes. Not for CI: an hour by default.
+    ///    reopened with `after_seq` when the old token's expiry closes them), spread
+    ///    in time as real clients are; passes when nothing is lost or fails and the
+    ///    server's RSS over the last minute is within 5 % of its RSS over the minute
+    ///    after the first five. Not for CI: an hour by default.
     Soak {
         #[command(flatten)]
         common: Common,

@@ -3,10 +3,16 @@
 //! like rounds answered, the access token refreshed before it expires (the server runs
 //! with a short `--access-ttl`) and the chat socket reopened with `after_seq` when the
 //! server closes it at the old token's expiry (4001), unacknowledged messages retried
-//! with their `client_id`. The server's RSS is sampled every 10 s: the row passes when
-//! no message was lost, nothing failed, and the RSS at the end is within 5 % of the
-//! RSS after the first five minutes (the warm-up; a quarter of the run when shorter).
-//! Not run by CI (its point is its length); `--minutes 3` shows it working.
+//! with their `client_id`. Clients are spread in time as real ones are: each sends on
+//! its own phase of the message period, and each refreshes its first token at its own
+//! point of the token's life, so after the first token cycle the sockets' 4001
+//! reconnects are spread over the cycle instead of all at once (all at once, the
+//! live heap swings with the cycle and two single samples compare two phases of it).
+//! The server's RSS is sampled every 10 s: the row passes when no message was lost,
+//! nothing failed, and the RSS at the end (the mean of the last minute's samples) is
+//! within 5 % of the RSS after the first five minutes (the warm-up, a quarter of the
+//! run when shorter; the mean of the minute that follows it). Not run by CI (its point
+//! is its length); `--minutes 3` shows it working.
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -78,8 +84,9 @@ impl Client {
         Ok(())
     }
 
-    /// Chats until `end`: one socket after another, refreshing as it goes.
-    async fn run(mut self, end: Instant) {
+    /// Chats until `end`: one socket after another, refreshing as it goes; `phase` in
+    /// [0, 1) places this client's sends within the message period.
+    async fn run(mut self, end: Instant, phase: f64) {
         let mut last_seq = 0i64;
         let mut unacked: BTreeSet<String> = BTreeSet::new();
         let mut next_id = 0u64;
@@ -103,7 +110,8 @@ impl Client {
                     break;
                 }
             }
-            let mut tick = tokio::time::interval(self.every);
+            let first = tokio::time::Instant::now() + self.every.mul_f64(phase);
+            let mut tick = tokio::time::interval_at(first, self.every);
             let closed = loop {
                 if Instant::now() >= end {
                     break None;
@@ -217,10 +225,16 @@ pub async fn run(
     let api = Api::new(&server.base);
     let mut users = server.users(rooms * 2)?;
     let mut refresh = std::collections::HashMap::new();
-    for user in &mut users {
+    let clients = users.len().max(1);
+    for (i, user) in users.iter_mut().enumerate() {
         let (access, refresh_token) = api.login_pair(&user.username, PASSWORD).await.context("logging in")?;
         user.token = access;
-        refresh.insert(user.id, (refresh_token, Instant::now()));
+        // Client i refreshes its first token once i/n of the way to the usual refresh
+        // point (80 % of its life) has passed, as if it had signed in that much earlier:
+        // from then on the clients' token cycles are spread evenly.
+        let head_start = access_ttl.mul_f64(0.8 * i as f64 / clients as f64);
+        let issued = Instant::now().checked_sub(head_start).unwrap_or_else(Instant::now);
+        refresh.insert(user.id, (refresh_token, issued, i as f64 / clients as f64));
     }
     let made = make_rooms(&api, users).await?;
     let counters = Arc::new(Counters::default());
@@ -231,7 +245,7 @@ pub async fn run(
     let mut tasks = Vec::new();
     for room in &made {
         for user in &room.users {
-            let (refresh, issued) = refresh.remove(&user.id).expect("logged in");
+            let (refresh, issued, phase) = refresh.remove(&user.id).expect("logged in");
             let client = Client {
                 api: api.clone(),
                 ws_base: server.ws_base.clone(),
@@ -244,13 +258,15 @@ pub async fn run(
                 counters: counters.clone(),
                 first_error: first_error.clone(),
             };
-            tasks.push(tokio::spawn(client.run(end)));
+            tasks.push(tokio::spawn(client.run(end, phase)));
         }
     }
     let warmup = Duration::from_secs(300).min(run_for / 4);
     let cpu = CpuMark::now(server.pid);
     let bar = progress(run_for.as_secs(), &format!("{}: soak, {} rooms", spec.name, rooms));
-    let (mut base, mut max, mut last) = (None, 0u64, 0u64);
+    // Samples of the minute after the warm-up and of the last minute, for the verdict.
+    let window = Duration::from_secs(60).min(run_for / 8);
+    let (mut warm, mut tail, mut max, mut last) = (Vec::new(), Vec::new(), 0u64, 0u64);
     let mut samples = tokio::time::interval(Duration::from_secs(10));
     while Instant::now() < end {
         samples.tick().await;
@@ -268,8 +284,12 @@ pub async fn run(
                 shmem / 1024
             )?;
         }
-        if base.is_none() && start.elapsed() >= warmup {
-            base = Some(last);
+        let at = start.elapsed();
+        if at >= warmup && at < warmup + window {
+            warm.push(last);
+        }
+        if at + window >= run_for {
+            tail.push(last);
         }
         bar.set_position(start.elapsed().as_secs());
     }
@@ -281,8 +301,12 @@ pub async fn run(
     bar.finish_and_clear();
     server.stop().await;
 
-    let base = base.unwrap_or(last).max(1);
-    let growth = last as f64 / base as f64 - 1.0;
+    let mean = |samples: &[u64]| match samples.len() {
+        0 => last as f64,
+        n => samples.iter().sum::<u64>() as f64 / n as f64,
+    };
+    let (base, end_rss) = (mean(&warm).max(1.0), mean(&tail));
+    let growth = end_rss / base - 1.0;
     let c = &counters;
     let load = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64;
     let mut row = Row::new("soak", &spec.name, 0, "minutes", minutes);
@@ -294,8 +318,9 @@ pub async fn run(
         .set("reconnects", load(&c.reconnects))
         .set("like_prompts", load(&c.likes))
         .set("errors", load(&c.errors))
-        .set("rss_warm_mb", base as f64 / 1048576.0)
-        .set("rss_end_mb", last as f64 / 1048576.0)
+        .set("rss_warm_mb", base / 1048576.0)
+        .set("rss_end_mb", end_rss / 1048576.0)
+        .set("rss_last_mb", last as f64 / 1048576.0)
         .set("rss_max_mb", max as f64 / 1048576.0)
         .set("rss_growth_pct", growth * 100.0)
         .set("server_cpu_pct", cpu_secs / run_for.as_secs_f64() * 100.0);
