@@ -51,6 +51,7 @@ pub struct SearchResponse {
         (status = 202, description = "Waiting for a partner", body = SearchResponse),
         (status = 400, description = "`incomplete_profile`, or a bad `type`", body = ErrorBody),
         (status = 409, description = "`already_searching`", body = ErrorBody),
+        (status = 503, description = "`unavailable`: the server is shutting down; retry (see Retry-After)", body = ErrorBody),
     ))]
 async fn search(
     State(state): State<AppState>,

@@ -274,6 +274,9 @@ impl From<crate::matching::SearchError> for ApiError {
             SearchError::IncompleteProfile(_) => ApiError::new(ErrorCode::IncompleteProfile, detail),
             SearchError::UnknownUser => ApiError::not_found("user"),
             SearchError::CorruptProfile => ApiError::internal(detail),
+            SearchError::Unavailable => {
+                ApiError { retry_after_secs: Some(1), ..ApiError::new(ErrorCode::Unavailable, detail) }
+            }
             SearchError::Store(e) => e.into(),
         }
     }

@@ -84,15 +84,9 @@ impl Store {
     pub async fn create_match(&self, room: &NewRoom<'_>) -> Result<Option<RoomRow>, sqlx::Error> {
         let [a, b] = room.users;
         let mut tx = self.pool.begin().await?;
-        let removed = sqlx::query("DELETE FROM search_tickets WHERE user_id = $1 OR user_id = $2")
-            .bind(a.0)
-            .bind(b.0)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if removed != 2 {
-            return Ok(None);
-        }
+        // The room first, then the users' rows (locked from here), then their tickets:
+        // a search filing a ticket locks the user's row before the ticket
+        // ([`Store::insert_ticket_if_free`]), so the two take the locks in one order.
         let sql = format!(
             "INSERT INTO rooms (kind, user_a, user_b, icebreaker, score, fallback, start_time, \
              next_like_at, last_message_at, closed_since_a, closed_since_b) \
@@ -122,6 +116,15 @@ impl Store {
         .await?
         .rows_affected();
         if joined != 2 {
+            return Ok(None);
+        }
+        let removed = sqlx::query("DELETE FROM search_tickets WHERE user_id = $1 OR user_id = $2")
+            .bind(a.0)
+            .bind(b.0)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if removed != 2 {
             return Ok(None);
         }
         tx.commit().await?;

@@ -2,7 +2,7 @@
 
 use sqlx::FromRow;
 
-use super::{on_unique, Constraint, Store, StoreError};
+use super::{on_unique, Constraint, DatabaseKind, Store, StoreError};
 use crate::clock::Timestamp;
 use crate::ids::UserId;
 
@@ -32,6 +32,35 @@ impl Store {
             .await
             .map_err(|e| on_unique(e, &[Constraint::Ticket]))?;
         Ok(())
+    }
+
+    /// Stores a ticket only if the user is, at that moment, in no room and not banned:
+    /// true when stored, false when the user was busy (matched meanwhile, or banned).
+    /// `Conflict(Constraint::Ticket)` when the user already holds one. The check and
+    /// the insert are one statement; on PostgreSQL the user's row is locked for it
+    /// (`FOR SHARE`), so a match committing for this user at the same moment is
+    /// waited for and then seen. [`Store::create_match`] locks the users' rows before
+    /// it removes their tickets, so the two never wait on each other in a circle.
+    pub async fn insert_ticket_if_free(
+        &self,
+        user: UserId,
+        kind: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let lock = if self.kind == DatabaseKind::Postgres { " FOR SHARE" } else { "" };
+        let sql = format!(
+            "INSERT INTO search_tickets (user_id, kind, enqueued_at) \
+             SELECT id, $2, $3 FROM users WHERE id = $1 AND current_room_id IS NULL \
+             AND (banned_until IS NULL OR banned_until <= $3){lock}"
+        );
+        let done = sqlx::query(&sql)
+            .bind(user.0)
+            .bind(kind)
+            .bind(now.as_millis())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| on_unique(e, &[Constraint::Ticket]))?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Removes a user's ticket; false when there was none.

@@ -336,6 +336,81 @@ async fn waiting_searches_survive_a_restart() {
     assert_eq!(state.metrics.matches.with_label_values(&["scored"]).get(), 1);
 }
 
+/// A search files its ticket outside the matchmaker's lock, so the store checks, in the
+/// same statement, that the user is in no room and not banned at that moment.
+#[tokio::test]
+async fn a_ticket_is_filed_only_for_a_user_in_no_room_and_not_banned() {
+    use duet::clock::Clock;
+    use duet::store::{Constraint, StoreError};
+    let app = spawn_app().await;
+    let store = &app.state.store;
+    let now = app.clock.now();
+    let (a, _b, _room) = app.pair("filed").await;
+    assert!(!store.insert_ticket_if_free(UserId(a.id), "chat", now).await.unwrap(), "a is in a room");
+    let free = app.member("free", "male", &["female"], &["friends"], &["coffee"]).await;
+    assert!(store.insert_ticket_if_free(UserId(free.id), "chat", now).await.unwrap());
+    assert!(matches!(
+        store.insert_ticket_if_free(UserId(free.id), "chat", now).await,
+        Err(StoreError::Conflict(Constraint::Ticket))
+    ));
+    let banned = app.member("banned_one", "male", &["female"], &["friends"], &["coffee"]).await;
+    store.ban_user(UserId(banned.id), now.plus(Duration::from_secs(60)), "spam", now).await.unwrap();
+    assert!(!store.insert_ticket_if_free(UserId(banned.id), "chat", now).await.unwrap(), "banned");
+    assert!(store.ticket(UserId(banned.id)).await.unwrap().is_none());
+}
+
+/// A ban that commits while a search is filing its ticket (PostgreSQL, where the two
+/// can run at once): the search waits for the ban and is refused, and no ticket is
+/// left behind. The ban is held open by hand, as a transaction that has changed the
+/// user's row and not yet committed.
+#[tokio::test]
+async fn a_search_racing_with_a_ban_files_no_ticket() {
+    use sqlx::Connection;
+    let app = spawn_app().await;
+    let Some(url) = app.args.iter().find_map(|a| a.strip_prefix("--database-url=")) else { return };
+    let user = app.member("racing", "male", &["female"], &["friends"], &["coffee"]).await;
+    let mut ban = sqlx::PgConnection::connect(url).await.unwrap();
+    let mut watch = sqlx::PgConnection::connect(url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut ban).await.unwrap();
+    let until = chrono::Utc::now().timestamp_millis() + 3_600_000;
+    sqlx::query("UPDATE users SET banned_until = $2, ban_reason = 'spam' WHERE id = $1")
+        .bind(user.id)
+        .bind(until)
+        .execute(&mut ban)
+        .await
+        .unwrap();
+    let search = {
+        let (client, url, access) = (app.client.clone(), app.url("/chat/search"), user.access.clone());
+        tokio::spawn(async move {
+            let response =
+                client.post(url).bearer_auth(access).json(&json!({ "type": "chat" })).send().await.unwrap();
+            let status = response.status();
+            (status, response.json::<Value>().await.unwrap_or_default())
+        })
+    };
+    // The search has read the user (not banned yet) and waits for the ban's row lock
+    // (a search that files its ticket without waiting ends instead, and fails below).
+    while !search.is_finished() {
+        let (waiting,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&mut watch)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    sqlx::query("COMMIT").execute(&mut ban).await.unwrap();
+    let (status, body) = search.await.unwrap();
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["code"], "banned");
+    assert!(app.state.store.ticket(UserId(user.id)).await.unwrap().is_none(), "no ticket left behind");
+    assert!(app.state.matchmaker.waiting_users().await.is_empty());
+}
+
 /// Many users searching, cancelling, ending and logging out at once, while an
 /// administrator bans and unbans some of them; afterwards the
 /// invariants of SPEC 4 hold: nobody in two rooms, every connected user in an active
