@@ -28,14 +28,12 @@ use super::protocol::{
     CallInfo, ClientFrame, FrameErrorCode, LikeAnswer, LikeRoundInfo, ServerFrame, MAX_SIGNAL_BYTES,
     SIGNAL_BURST, SIGNAL_RATE,
 };
-use super::socket::{
-    drive, finish, frame_then_close, refuse_socket, send, SocketKind, Step, Stops, Strikes, WriteDeadline,
-};
+use super::socket::{drive, finish, frame_then_close, refuse, send, split, SocketKind, Step, Stops, Strikes};
 use super::{CloseCode, Realtime};
 use crate::clock::Timestamp;
 use crate::ids::{RoomId, Seq, UserId};
 use crate::room::{is_valid_client_id, CallAction, CallPhase, RoomAddress, RoomError, RoomEvent, RoomHandle};
-use crate::store::{CallRow, RoomRow, UserRow};
+use crate::store::{CallRow, RoomRow};
 
 /// Replayed messages are read from the store in pages of this size.
 const REPLAY_PAGE: i64 = 200;
@@ -70,68 +68,80 @@ struct Chat {
 }
 
 /// Runs one chat socket until it closes.
-pub async fn run(state: Realtime, socket: WebSocket, token: Option<String>, room_id: RoomId, after_seq: Seq) {
-    let write_timeout = state.settings.socket_write_timeout;
-    let (user, expires, address) = match admit(&state, token, room_id).await {
-        Ok(admitted) => admitted,
-        Err(code) => return refuse_socket(socket, code, write_timeout).await,
-    };
-    let user_id = user.user_id();
-    tracing::Span::current().record("user_id", user_id.0);
+///
+/// The socket is split at once, and the steps that run once (the checks, opening the
+/// room, the greeting with its replay, the close) are boxed: a task is as large as its
+/// future's largest state, and each idle socket's task would otherwise carry theirs for
+/// good.
+pub fn run(
+    state: Realtime,
+    socket: WebSocket,
+    token: Option<String>,
+    room_id: RoomId,
+    after_seq: Seq,
+) -> impl Future<Output = ()> + Send + 'static {
+    let (mut sink, mut stream) = split(socket, state.settings.socket_write_timeout);
+    // An async block rather than a function taking the halves: a function's arguments
+    // take their room twice in its future.
+    async move {
+        let (user_id, expires, address) = match Box::pin(admit(&state, token, room_id)).await {
+            Ok(admitted) => admitted,
+            Err(code) => return refuse(&mut sink, &mut stream, code).await,
+        };
+        tracing::Span::current().record("user_id", user_id.0);
 
-    // Subscribe before reading anything, so nothing published meanwhile is lost;
-    // replayed messages are skipped when they come again live.
-    let mut pushes = state.broker.subscribe(Topic::Room(room_id));
-    let mut registration = state.connections.register_chat(user_id, room_id);
-    state.metrics.sockets.with_label_values(&["chat"]).inc();
-    let (sink, mut stream) = socket.split();
-    let mut sink = WriteDeadline::new(sink, write_timeout);
-    let opened = open(&state, room_id, user_id).await;
-    let mut step = match &opened {
-        Ok(_) => Step::Continue,
-        Err(code) => Step::Close(*code),
-    };
-    let mut opened_handle = None;
-    if let Ok(handle) = opened {
-        let mut chat = Chat::new(state.clone(), user_id, address, handle, after_seq);
-        step = greet(&mut chat, &mut sink).await;
-        if let Step::Continue = step {
-            let stops = Stops {
-                shutdown: &state.shutdown,
-                replaced: &mut registration.replaced,
-                token_expires: Some(state.token_deadline(expires)),
-                ping_every: state.settings.ping_interval,
-            };
-            step = drive(&mut sink, &mut stream, &mut pushes.receiver, stops, &mut chat).await;
+        // Subscribe before reading anything, so nothing published meanwhile is lost;
+        // replayed messages are skipped when they come again live.
+        let mut pushes = state.broker.subscribe(Topic::Room(room_id));
+        let mut registration = state.connections.register_chat(user_id, room_id);
+        state.metrics.sockets.with_label_values(&["chat"]).inc();
+        let opened = Box::pin(open(&state, room_id, user_id)).await;
+        let mut step = match &opened {
+            Ok(_) => Step::Continue,
+            Err(code) => Step::Close(*code),
+        };
+        let mut opened_handle = None;
+        if let Ok(handle) = opened {
+            let mut chat = Chat::new(state.clone(), user_id, address, handle, after_seq);
+            step = Box::pin(greet(&mut chat, &mut sink)).await;
+            if let Step::Continue = step {
+                let stops = Stops {
+                    shutdown: &state.shutdown,
+                    replaced: &mut registration.replaced,
+                    token_expires: Some(state.token_deadline(expires)),
+                    ping_every: state.settings.ping_interval,
+                };
+                step = drive(&mut sink, &mut stream, &mut pushes.receiver, stops, &mut chat).await;
+            }
+            opened_handle = Some(chat.handle);
         }
-        opened_handle = Some(chat.handle);
+        let replaced = matches!(step, Step::Close(CloseCode::Replaced));
+        // Once the close frame is on its way, before the closing handshake (which may wait
+        // for the client): the socket is away.
+        let closing = async {
+            state.connections.unregister_chat(user_id, room_id, registration.id);
+            drop(pushes);
+            // Closing a socket never ends a room; it starts the abandonment grace (unless
+            // a newer socket of the same user took over). The owner tells the partner,
+            // after this socket is no longer registered, so a partner connecting now reads
+            // it as gone.
+            if let (Some(handle), false) = (opened_handle, replaced) {
+                let _ = handle.apply(RoomEvent::SocketClosed { user: user_id }).await;
+            }
+        };
+        Box::pin(finish(&mut sink, &mut stream, step, closing)).await;
+        state.metrics.sockets.with_label_values(&["chat"]).dec();
     }
-    let replaced = matches!(step, Step::Close(CloseCode::Replaced));
-    // Once the close frame is on its way, before the closing handshake (which may wait
-    // for the client): the socket is away.
-    let closing = async {
-        state.connections.unregister_chat(user_id, room_id, registration.id);
-        drop(pushes);
-        // Closing a socket never ends a room; it starts the abandonment grace (unless
-        // a newer socket of the same user took over). The owner tells the partner,
-        // after this socket is no longer registered, so a partner connecting now reads
-        // it as gone.
-        if let (Some(handle), false) = (opened_handle, replaced) {
-            let _ = handle.apply(RoomEvent::SocketClosed { user: user_id }).await;
-        }
-    };
-    finish(&mut sink, &mut stream, step, closing).await;
-    state.metrics.sockets.with_label_values(&["chat"]).dec();
 }
 
-/// The checks before the socket is used, each with its close code; the user, when
+/// The checks before the socket is used, each with its close code; the user's id, when
 /// the token expires, and the room's participants as this socket renders replayed
 /// messages.
 async fn admit(
     state: &Realtime,
     token: Option<String>,
     room_id: RoomId,
-) -> Result<(UserRow, Timestamp, RoomAddress), CloseCode> {
+) -> Result<(UserId, Timestamp, RoomAddress), CloseCode> {
     let token = token.ok_or(CloseCode::Unauthorized)?;
     let (user, expires) = state.accounts.authenticate_until(&token).await.map_err(|e| CloseCode::from(&e))?;
     let room: RoomRow =
@@ -145,7 +155,7 @@ async fn admit(
     let users = room.participants();
     let nicknames =
         users.map(|u| if u == partner { partner_nickname.clone() } else { user.nickname.clone() });
-    Ok((user, expires, RoomAddress { room_id, users, nicknames }))
+    Ok((user.user_id(), expires, RoomAddress { room_id, users, nicknames }))
 }
 
 /// The room's owner, told that this user's socket is open.

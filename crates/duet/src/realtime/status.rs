@@ -2,62 +2,86 @@
 //! search timeouts, room ends and bans. The socket loop reads, forwards and writes;
 //! what to push is decided by the bridge from the event channel.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use axum::extract::ws::{Message, WebSocket};
-use futures_util::{Sink, StreamExt};
+use futures_util::Sink;
 
-use super::broker::{Delivery, Topic};
+use super::broker::{Delivery, Subscription, Topic};
+use super::connections::Registration;
 use super::protocol::{FrameErrorCode, ServerFrame, StatusClientFrame};
 use super::socket::{
-    drive, finish, frame_then_close, refuse_socket, send, SocketKind, Step, Stops, Strikes, WriteDeadline,
+    drive, finish, frame_then_close, refuse, send, split, SocketKind, SocketSink, Step, Stops, Strikes,
 };
 use super::{CloseCode, Realtime};
+use crate::clock::Timestamp;
+use crate::ids::UserId;
 use crate::profile::StatusView;
 
 /// Runs one status socket until it closes. `token` was taken from the query or the
-/// subprotocol before the upgrade.
-pub async fn run(state: Realtime, socket: WebSocket, token: Option<String>) {
-    let write_timeout = state.settings.socket_write_timeout;
-    let user = match token {
-        Some(token) => state.accounts.authenticate_until(&token).await,
-        None => Err(crate::auth::AuthError::Invalid),
-    };
-    let (user, expires) = match user {
-        Ok(user) => user,
-        Err(e) => return refuse_socket(socket, CloseCode::from(&e), write_timeout).await,
-    };
+/// subprotocol before the upgrade. As on the chat socket ([`super::chat::run`]), the
+/// steps that run once are boxed, so that an idle socket's task does not carry them.
+pub fn run(
+    state: Realtime,
+    socket: WebSocket,
+    token: Option<String>,
+) -> impl Future<Output = ()> + Send + 'static {
+    let (mut sink, mut stream) = split(socket, state.settings.socket_write_timeout);
+    async move {
+        let Opened { user_id, expires, pushes, mut registration, mut step } =
+            match Box::pin(open(&state, &mut sink, token)).await {
+                Ok(opened) => opened,
+                Err(code) => return refuse(&mut sink, &mut stream, code).await,
+            };
+        let mut pushes = pushes;
+        if let Step::Continue = step {
+            let stops = Stops {
+                shutdown: &state.shutdown,
+                replaced: &mut registration.replaced,
+                token_expires: Some(state.token_deadline(expires)),
+                ping_every: state.settings.ping_interval,
+            };
+            let mut kind = StatusSocket::new(state.settings.max_invalid_frames);
+            step = drive(&mut sink, &mut stream, &mut pushes.receiver, stops, &mut kind).await;
+        }
+        // Offline once the close frame is on its way, before the closing handshake.
+        let closing = async {
+            state.connections.unregister_status(user_id, registration.id);
+            drop(pushes);
+        };
+        Box::pin(finish(&mut sink, &mut stream, step, closing)).await;
+        state.metrics.sockets.with_label_values(&["status"]).dec();
+    }
+}
+
+/// A status socket past its checks.
+struct Opened {
+    user_id: UserId,
+    expires: Timestamp,
+    pushes: Subscription,
+    registration: Registration,
+    /// How sending the first frame went.
+    step: Step,
+}
+
+/// Everything before the loop: the token (its refusal as a close code), the
+/// subscription, the registration and the first frame, the user's status.
+async fn open(state: &Realtime, sink: &mut SocketSink, token: Option<String>) -> Result<Opened, CloseCode> {
+    let token = token.ok_or(CloseCode::Unauthorized)?;
+    let (user, expires) = state.accounts.authenticate_until(&token).await.map_err(|e| CloseCode::from(&e))?;
     let user_id = user.user_id();
     tracing::Span::current().record("user_id", user_id.0);
-
     // Subscribe before reading the status, so no change between the two is lost.
-    let mut pushes = state.broker.subscribe(Topic::User(user_id));
-    let mut registration = state.connections.register_status(user_id);
+    let pushes = state.broker.subscribe(Topic::User(user_id));
+    let registration = state.connections.register_status(user_id);
     state.metrics.sockets.with_label_values(&["status"]).inc();
     let first = match state.store.ticket(user_id).await {
         Ok(ticket) => StatusView::new(&user, ticket, true).into(),
         Err(_) => ServerFrame::error(FrameErrorCode::Internal, "status unavailable"),
     };
-    let (sink, mut stream) = socket.split();
-    let mut sink = WriteDeadline::new(sink, write_timeout);
-    let mut step = send(&mut sink, &first).await;
-    if let Step::Continue = step {
-        let stops = Stops {
-            shutdown: &state.shutdown,
-            replaced: &mut registration.replaced,
-            token_expires: Some(state.token_deadline(expires)),
-            ping_every: state.settings.ping_interval,
-        };
-        let mut kind = StatusSocket::new(state.settings.max_invalid_frames);
-        step = drive(&mut sink, &mut stream, &mut pushes.receiver, stops, &mut kind).await;
-    }
-    // Offline once the close frame is on its way, before the closing handshake.
-    let closing = async {
-        state.connections.unregister_status(user_id, registration.id);
-        drop(pushes);
-    };
-    finish(&mut sink, &mut stream, step, closing).await;
-    state.metrics.sockets.with_label_values(&["status"]).dec();
+    let step = send(sink, &first).await;
+    Ok(Opened { user_id, expires, pushes, registration, step })
 }
 
 /// The status socket's side of the loop: pushes are written as they come (a close
