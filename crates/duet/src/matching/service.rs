@@ -142,6 +142,12 @@ enum Prepared {
     Busy,
 }
 
+/// What [`Matchmaker::check`] found: the room the user is in, or the ticket to file.
+enum Checked {
+    Room(Box<RoomRow>),
+    Ticket(Ticket),
+}
+
 /// What a search led to.
 pub enum SearchOutcome {
     /// Already in a room, or matched at once.
@@ -266,6 +272,29 @@ impl Matchmaker {
 
     /// A search's reads and its ticket, outside the lock.
     async fn prepare(&self, id: UserId, kind: ChatKind) -> Result<Prepared, SearchError> {
+        let ticket = match self.check(id, kind, || false).await? {
+            Checked::Room(room) => return Ok(Prepared::Done(SearchOutcome::Room(room))),
+            Checked::Ticket(ticket) => ticket,
+        };
+        let now = ticket.enqueued_at;
+        match self.deps().store.insert_ticket_if_free(id, kind.as_str(), now).await {
+            Err(StoreError::Conflict(Constraint::Ticket)) => Err(SearchError::AlreadySearching),
+            Err(e) => Err(e.into()),
+            Ok(true) => Ok(Prepared::Filed(ticket)),
+            Ok(false) => Ok(Prepared::Busy),
+        }
+    }
+
+    /// What a search checks before it files a ticket, in this order: the user (read
+    /// again: a ban may have landed since authentication), the ban, the room the user is
+    /// in, `searching` (whether the matcher already holds a ticket, when the caller has
+    /// the lock), the profile; then the ticket, with the avoid list.
+    async fn check(
+        &self,
+        id: UserId,
+        kind: ChatKind,
+        searching: impl FnOnce() -> bool,
+    ) -> Result<Checked, SearchError> {
         let deps = self.deps();
         let user = deps.store.user(id).await?.ok_or(SearchError::UnknownUser)?;
         let now = deps.clock.now();
@@ -274,8 +303,11 @@ impl Matchmaker {
         }
         if let Some(room_id) = user.current_room_id {
             if let Some(room) = deps.store.room(room_id).await?.filter(RoomRow::is_active) {
-                return Ok(Prepared::Done(SearchOutcome::Room(Box::new(room))));
+                return Ok(Checked::Room(Box::new(room)));
             }
+        }
+        if searching() {
+            return Err(SearchError::AlreadySearching);
         }
         let missing = missing_fields(&user, deps.min_age, now);
         if !missing.is_empty() {
@@ -283,12 +315,7 @@ impl Matchmaker {
         }
         let avoid = self.avoid(id, now).await?;
         let ticket = ticket_for(&user, kind, now, avoid).ok_or(SearchError::CorruptProfile)?;
-        match deps.store.insert_ticket_if_free(id, kind.as_str(), now).await {
-            Err(StoreError::Conflict(Constraint::Ticket)) => Err(SearchError::AlreadySearching),
-            Err(e) => Err(e.into()),
-            Ok(true) => Ok(Prepared::Filed(ticket)),
-            Ok(false) => Ok(Prepared::Busy),
-        }
+        Ok(Checked::Ticket(ticket))
     }
 
     /// The whole search under the lock: the user re-read, so a match or a ban made a
@@ -300,25 +327,11 @@ impl Matchmaker {
         kind: ChatKind,
     ) -> Result<SearchOutcome, SearchError> {
         let deps = self.deps();
-        let user = deps.store.user(id).await?.ok_or(SearchError::UnknownUser)?;
-        let now = deps.clock.now();
-        if let Some(until) = user.ban_in_force(now) {
-            return Err(SearchError::Banned(until));
-        }
-        if let Some(room_id) = user.current_room_id {
-            if let Some(room) = deps.store.room(room_id).await?.filter(RoomRow::is_active) {
-                return Ok(SearchOutcome::Room(Box::new(room)));
-            }
-        }
-        if queue.matcher.ticket(id).is_some() {
-            return Err(SearchError::AlreadySearching);
-        }
-        let missing = missing_fields(&user, deps.min_age, now);
-        if !missing.is_empty() {
-            return Err(SearchError::IncompleteProfile(missing));
-        }
-        let avoid = self.avoid(id, now).await?;
-        let ticket = ticket_for(&user, kind, now, avoid).ok_or(SearchError::CorruptProfile)?;
+        let ticket = match self.check(id, kind, || queue.matcher.ticket(id).is_some()).await? {
+            Checked::Room(room) => return Ok(SearchOutcome::Room(room)),
+            Checked::Ticket(ticket) => ticket,
+        };
+        let now = ticket.enqueued_at;
         match deps.store.insert_ticket(id, kind.as_str(), now).await {
             Err(StoreError::Conflict(Constraint::Ticket)) => return Err(SearchError::AlreadySearching),
             other => other?,
