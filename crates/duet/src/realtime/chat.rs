@@ -28,7 +28,7 @@ use super::protocol::{
     CallInfo, ClientFrame, FrameErrorCode, LikeAnswer, LikeRoundInfo, ServerFrame, MAX_SIGNAL_BYTES,
     SIGNAL_BURST, SIGNAL_RATE,
 };
-use super::socket::{drive, finish, frame_then_close, refuse, send, split, SocketKind, Step, Stops, Strikes};
+use super::socket::{drive, finish, frame_then_close, refuse, send, split, SocketKind, Step, Strikes};
 use super::{CloseCode, Realtime};
 use crate::clock::Timestamp;
 use crate::ids::{RoomId, Seq, UserId};
@@ -105,12 +105,7 @@ pub fn run(
             let mut chat = Chat::new(state.clone(), user_id, address, handle, after_seq);
             step = Box::pin(greet(&mut chat, &mut sink)).await;
             if let Step::Continue = step {
-                let stops = Stops {
-                    shutdown: &state.shutdown,
-                    replaced: &mut registration.replaced,
-                    token_expires: Some(state.token_deadline(expires)),
-                    ping_every: state.settings.ping_interval,
-                };
+                let stops = state.stops(&mut registration.replaced, expires);
                 step = drive(&mut sink, &mut stream, &mut pushes.receiver, stops, &mut chat).await;
             }
             opened_handle = Some(chat.handle);

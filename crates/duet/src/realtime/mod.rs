@@ -79,6 +79,21 @@ impl Realtime {
     fn token_deadline(&self, expires: crate::clock::Timestamp) -> tokio::time::Instant {
         tokio::time::Instant::now() + self.clock.now().until(expires)
     }
+
+    /// What stops the loop of a socket opened with a token that expires at `expires`,
+    /// and replaced through `replaced`.
+    fn stops<'a>(
+        &'a self,
+        replaced: &'a mut tokio::sync::oneshot::Receiver<()>,
+        expires: crate::clock::Timestamp,
+    ) -> socket::Stops<'a> {
+        socket::Stops {
+            shutdown: &self.shutdown,
+            replaced,
+            token_expires: Some(self.token_deadline(expires)),
+            ping_every: self.settings.ping_interval,
+        }
+    }
 }
 
 impl Deref for Realtime {

@@ -12,7 +12,7 @@ use super::broker::{Delivery, Subscription, Topic};
 use super::connections::Registration;
 use super::protocol::{FrameErrorCode, ServerFrame, StatusClientFrame};
 use super::socket::{
-    drive, finish, frame_then_close, refuse, send, split, SocketKind, SocketSink, Step, Stops, Strikes,
+    drive, finish, frame_then_close, refuse, send, split, SocketKind, SocketSink, Step, Strikes,
 };
 use super::{CloseCode, Realtime};
 use crate::clock::Timestamp;
@@ -29,19 +29,13 @@ pub fn run(
 ) -> impl Future<Output = ()> + Send + 'static {
     let (mut sink, mut stream) = split(socket, state.settings.socket_write_timeout);
     async move {
-        let Opened { user_id, expires, pushes, mut registration, mut step } =
+        let Opened { user_id, expires, mut pushes, mut registration, mut step } =
             match Box::pin(open(&state, &mut sink, token)).await {
                 Ok(opened) => opened,
                 Err(code) => return refuse(&mut sink, &mut stream, code).await,
             };
-        let mut pushes = pushes;
         if let Step::Continue = step {
-            let stops = Stops {
-                shutdown: &state.shutdown,
-                replaced: &mut registration.replaced,
-                token_expires: Some(state.token_deadline(expires)),
-                ping_every: state.settings.ping_interval,
-            };
+            let stops = state.stops(&mut registration.replaced, expires);
             let mut kind = StatusSocket::new(state.settings.max_invalid_frames);
             step = drive(&mut sink, &mut stream, &mut pushes.receiver, stops, &mut kind).await;
         }
