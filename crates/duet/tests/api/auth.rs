@@ -7,7 +7,7 @@ use base64::Engine;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{error_of, spawn_app, PASSWORD, SECRET};
+use crate::helpers::{error_of, spawn_app, until_a_query_waits_on_a_lock, PASSWORD, SECRET};
 
 #[tokio::test]
 async fn signup_returns_a_token_pair_and_the_account() {
@@ -340,19 +340,7 @@ async fn a_logout_and_a_ban_of_one_user_never_deadlock() {
         tokio::spawn(async move { client.post(url).bearer_auth(access).send().await.unwrap().status() })
     };
     // The logout is blocked on a lock held by `banning` (the user's row, after the fix).
-    loop {
-        let (waiting,): (i64,) = sqlx::query_as(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
-             AND wait_event_type = 'Lock'",
-        )
-        .fetch_one(&mut watch)
-        .await
-        .unwrap();
-        if waiting > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until_a_query_waits_on_a_lock(&mut watch, || false).await;
     sqlx::query("UPDATE refresh_tokens SET issued_at = issued_at WHERE user_id = $1")
         .bind(session.id)
         .execute(&mut banning)

@@ -11,7 +11,7 @@ use duet::room::EndReason;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{error_of, expect_event, png, spawn_app, spawn_app_with};
+use crate::helpers::{error_of, expect_event, png, spawn_app, spawn_app_with, until_a_query_waits_on_a_lock};
 
 #[tokio::test]
 async fn an_incomplete_profile_cannot_search() {
@@ -390,19 +390,7 @@ async fn a_search_racing_with_a_ban_files_no_ticket() {
     };
     // The search has read the user (not banned yet) and waits for the ban's row lock
     // (a search that files its ticket without waiting ends instead, and fails below).
-    while !search.is_finished() {
-        let (waiting,): (i64,) = sqlx::query_as(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
-             AND wait_event_type = 'Lock'",
-        )
-        .fetch_one(&mut watch)
-        .await
-        .unwrap();
-        if waiting > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until_a_query_waits_on_a_lock(&mut watch, || search.is_finished()).await;
     sqlx::query("COMMIT").execute(&mut ban).await.unwrap();
     let (status, body) = search.await.unwrap();
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");

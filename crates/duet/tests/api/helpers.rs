@@ -474,3 +474,22 @@ impl Drop for ServerProcess {
         let _ = self.child.wait();
     }
 }
+
+/// Returns once some session of the test database waits for a lock (a statement
+/// blocked behind a transaction the test holds open), or once `gave_up` says the
+/// statement expected to block has finished without blocking.
+pub async fn until_a_query_waits_on_a_lock(watch: &mut sqlx::PgConnection, gave_up: impl Fn() -> bool) {
+    while !gave_up() {
+        let (waiting,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&mut *watch)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
